@@ -1,0 +1,332 @@
+//! Finding the project: its root, the Go modules taking part and every dependency file
+//! (go.mod, go.sum, go.work, go.work.sum, vendor/modules.txt) with its digest.
+//!
+//! This module reads the filesystem; the go.work parser is pure.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use globset::{GlobBuilder, GlobSetBuilder};
+use serde::Serialize;
+use walkdir::WalkDir;
+
+use crate::error::usage;
+use crate::goenv::GoEnv;
+use crate::key::sha256_hex;
+
+/// Directories never searched for modules: Go ignores them, or they hold copies.
+const SKIP_DIRS: &[&str] = &["vendor", "testdata", "node_modules"];
+
+/// How the project is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// One go.mod at the root (nested modules, if any, make it multi-module).
+    Module,
+    /// Several modules under one directory, built one by one.
+    MultiModule,
+    /// A go.work workspace.
+    Workspace,
+}
+
+/// A file that went into a key, with its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileDigest {
+    /// Path relative to the project root, `/`-separated (absolute when outside the root).
+    pub path: String,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+}
+
+/// The Go project a command works on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    /// Absolute root: the workspace or module root, or the directory searched for modules.
+    pub root: PathBuf,
+    /// Layout.
+    pub mode: Mode,
+    /// Absolute directories of the modules taking part, sorted.
+    pub modules: Vec<PathBuf>,
+    /// The go.work file, in workspace mode.
+    pub workspace: Option<PathBuf>,
+    /// Dependency files, sorted by path.
+    pub dependency_files: Vec<FileDigest>,
+    /// `default.pgo` profiles found (they key every package of a PGO build).
+    pub pgo_files: Vec<FileDigest>,
+}
+
+/// What discovery needs to know.
+#[derive(Debug)]
+pub struct Discover<'a> {
+    /// The directory the user pointed at.
+    pub dir: &'a Path,
+    /// `go env -json` from that directory.
+    pub env: &'a GoEnv,
+    /// Explicit dependency-file globs, relative to `dir` (replace the automatic set).
+    pub patterns: &'a [String],
+}
+
+/// Finds the project around `dir`.
+pub fn discover(d: &Discover<'_>) -> Result<Project> {
+    let dir = canonical_dir(d.dir)?;
+    // Never search inside the caches themselves (GitLab keeps them under the project dir).
+    let exclude: Vec<PathBuf> = ["GOMODCACHE", "GOCACHE"]
+        .iter()
+        .map(|v| d.env.get(v))
+        .filter(|p| !p.is_empty())
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p)))
+        .collect();
+
+    let (root, mode, workspace, mut modules) = if let Some(work) = d.env.gowork() {
+        let work = PathBuf::from(work);
+        let root = work.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
+        let text = read(&work)?;
+        let modules = parse_go_work_uses(&text)
+            .into_iter()
+            .map(|u| normalize(&root.join(u)))
+            .filter(|m| m.join("go.mod").is_file())
+            .collect();
+        (root, Mode::Workspace, Some(work), modules)
+    } else {
+        let root = match d.env.gomod() {
+            Some(gomod) => Path::new(gomod)
+                .parent()
+                .map_or_else(|| dir.clone(), Path::to_path_buf),
+            None => dir.clone(),
+        };
+        let modules = find_modules(&root, &exclude);
+        let mode = if d.env.gomod().is_some() && modules.len() <= 1 {
+            Mode::Module
+        } else {
+            Mode::MultiModule
+        };
+        (root, mode, None, modules)
+    };
+    modules.sort();
+    modules.dedup();
+    if modules.is_empty() {
+        return Err(usage(
+            format!("`{}` is not a Go module: no go.mod or go.work in it or below it", d.dir.display()),
+            "run `go mod init <module path>` there, or point --dir at your module or workspace",
+        ));
+    }
+
+    let mut files: Vec<PathBuf> = Vec::new();
+    if d.patterns.is_empty() {
+        if let Some(work) = &workspace {
+            files.push(work.clone());
+            files.push(root.join("go.work.sum"));
+            files.push(root.join("vendor/modules.txt"));
+        }
+        for m in &modules {
+            files.push(m.join("go.mod"));
+            files.push(m.join("go.sum"));
+            if workspace.is_none() {
+                files.push(m.join("vendor/modules.txt"));
+            }
+        }
+        files.retain(|f| f.is_file());
+    } else {
+        files = match_patterns(&dir, d.patterns, &exclude)?;
+    }
+    let dependency_files = digest_all(&root, files)?;
+    let pgo_files = digest_all(&root, find_named(&root, "default.pgo", &exclude))?;
+    Ok(Project {
+        root,
+        mode,
+        modules,
+        workspace,
+        dependency_files,
+        pgo_files,
+    })
+}
+
+fn canonical_dir(dir: &Path) -> Result<PathBuf> {
+    let c = std::fs::canonicalize(dir).map_err(|e| {
+        usage(
+            format!("cannot open --dir `{}`: {e}", dir.display()),
+            "point --dir at the directory of your Go module or workspace",
+        )
+    })?;
+    if !c.is_dir() {
+        return Err(usage(
+            format!("--dir `{}` is not a directory", dir.display()),
+            "point --dir at the directory of your Go module or workspace",
+        ));
+    }
+    Ok(c)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        usage(
+            format!("cannot read `{}`: {e}", path.display()),
+            "check that the file exists and is readable",
+        )
+    })
+}
+
+/// Walks `root`, skipping what Go skips and the cache roots, yielding files with this name.
+fn find_named(root: &Path, name: &str, exclude: &[PathBuf]) -> Vec<PathBuf> {
+    walk(root, exclude, true)
+        .filter(|p| p.file_name().is_some_and(|n| n == name))
+        .collect()
+}
+
+fn find_modules(root: &Path, exclude: &[PathBuf]) -> Vec<PathBuf> {
+    find_named(root, "go.mod", exclude)
+        .into_iter()
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect()
+}
+
+/// Files under `root` in a deterministic order. `go_rules` prunes what the go command ignores
+/// (vendor/, testdata/, node_modules/, and names starting with `.` or `_`); otherwise only
+/// `.git` and `node_modules` are pruned.
+fn walk<'a>(root: &Path, exclude: &'a [PathBuf], go_rules: bool) -> impl Iterator<Item = PathBuf> + 'a {
+    WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(move |e| {
+            if e.depth() == 0 || !e.file_type().is_dir() {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            let pruned = if go_rules {
+                SKIP_DIRS.contains(&name.as_ref()) || name.starts_with('.') || name.starts_with('_')
+            } else {
+                name == ".git" || name == "node_modules"
+            };
+            !pruned && !exclude.iter().any(|x| x == e.path())
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+}
+
+fn match_patterns(dir: &Path, patterns: &[String], exclude: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = GlobBuilder::new(p.trim_start_matches("./"))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| {
+                usage(
+                    format!("invalid --dependency-files pattern `{p}`: {}", e.kind()),
+                    "use globs relative to --dir, e.g. `**/go.sum` or `services/*/go.mod`",
+                )
+            })?;
+        builder.add(glob);
+    }
+    let set = builder.build().context("building the dependency-file globs")?;
+    let mut hits = vec![0usize; patterns.len()];
+    let mut files = Vec::new();
+    for f in walk(dir, exclude, false) {
+        let rel = f.strip_prefix(dir).unwrap_or(&f).to_string_lossy().replace('\\', "/");
+        let m = set.matches(&rel);
+        if !m.is_empty() {
+            for i in m {
+                hits[i] += 1;
+            }
+            files.push(f);
+        }
+    }
+    if let Some(i) = hits.iter().position(|&n| n == 0) {
+        return Err(usage(
+            format!("--dependency-files pattern `{}` matches no file under `{}`", patterns[i], dir.display()),
+            "patterns are relative to --dir; check the spelling, or leave the input empty to find go.mod/go.sum/go.work automatically",
+        ));
+    }
+    Ok(files)
+}
+
+fn digest_all(root: &Path, files: Vec<PathBuf>) -> Result<Vec<FileDigest>> {
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(|e| {
+            usage(
+                format!("cannot read dependency file `{}`: {e}", f.display()),
+                "check that the file is readable by this user",
+            )
+        })?;
+        out.push(FileDigest {
+            path: relative(root, &f),
+            sha256: sha256_hex(&bytes),
+        });
+    }
+    out.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
+    out.dedup();
+    Ok(out)
+}
+
+/// `path` relative to `root` with `/` separators; absolute if it lies outside.
+pub fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Resolves `.` and `..` without touching the filesystem.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The directories named by `use` directives in a go.work file (pure).
+pub fn parse_go_work_uses(text: &str) -> Vec<String> {
+    let mut uses = Vec::new();
+    let mut in_block = false;
+    for raw in text.lines() {
+        let line = raw.split("//").next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if in_block {
+            if line == ")" {
+                in_block = false;
+            } else {
+                uses.push(unquote(line));
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("use") {
+            let rest = rest.trim();
+            if rest == "(" {
+                in_block = true;
+            } else if !rest.is_empty() && (line.starts_with("use ") || line.starts_with("use\t")) {
+                uses.push(unquote(rest));
+            }
+        }
+    }
+    uses
+}
+
+fn unquote(s: &str) -> String {
+    s.trim().trim_matches(|c| c == '"' || c == '`').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_work_uses() {
+        let text = "go 1.22\n\nuse ./a // first\nuse (\n\t./b\n\t\"./c d\"\n)\nuser x\nreplace x => ./y\n";
+        assert_eq!(parse_go_work_uses(text), ["./a", "./b", "./c d"]);
+    }
+
+    #[test]
+    fn normalize_dots() {
+        assert_eq!(normalize(Path::new("/r/./a/../b")), PathBuf::from("/r/b"));
+    }
+}
