@@ -45,7 +45,12 @@ pub struct JobOpts {
     pub dependency_files: Vec<String>,
     /// The job's own build flags, shell-quoted, e.g. `-race -tags integration`. Write
     /// `--build-flags=-race` (with `=`) when the value starts with `-`.
-    #[arg(long, env = "GO_CI_CACHE_BUILD_FLAGS", default_value = "", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "GO_CI_CACHE_BUILD_FLAGS",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
     pub build_flags: String,
     /// Extra last layer of the build key (e.g. a date or a run number), so a build cache whose
     /// dependencies did not change is still saved afresh; restores fall back across it.

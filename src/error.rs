@@ -54,7 +54,10 @@ pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Err
 
 /// The exit status an error maps to: 2 when any cause is a [`UsageError`], else 1.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
+    if err
+        .chain()
+        .any(|c| c.downcast_ref::<UsageError>().is_some())
+    {
         EXIT_USAGE
     } else {
         EXIT_FAILURE

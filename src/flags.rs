@@ -7,13 +7,40 @@ use crate::error::usage;
 
 /// Go build flags that take no value (`-race`) or an optional `=bool`.
 const BOOL_FLAGS: &[&str] = &[
-    "a", "n", "race", "msan", "asan", "cover", "v", "work", "x", "linkshared", "modcacherw",
-    "trimpath", "json", "buildvcs",
+    "a",
+    "n",
+    "race",
+    "msan",
+    "asan",
+    "cover",
+    "v",
+    "work",
+    "x",
+    "linkshared",
+    "modcacherw",
+    "trimpath",
+    "json",
+    "buildvcs",
 ];
 /// Go build flags that take a value (`-tags foo` or `-tags=foo`).
 const VALUE_FLAGS: &[&str] = &[
-    "p", "covermode", "coverpkg", "asmflags", "buildmode", "compiler", "gccgoflags", "gcflags",
-    "installsuffix", "ldflags", "mod", "modfile", "overlay", "pgo", "pkgdir", "tags", "toolexec",
+    "p",
+    "covermode",
+    "coverpkg",
+    "asmflags",
+    "buildmode",
+    "compiler",
+    "gccgoflags",
+    "gcflags",
+    "installsuffix",
+    "ldflags",
+    "mod",
+    "modfile",
+    "overlay",
+    "pgo",
+    "pkgdir",
+    "tags",
+    "toolexec",
 ];
 /// Flags that only change what the go command prints or how many jobs it runs, never an output.
 const NEUTRAL_FLAGS: &[&str] = &["a", "n", "v", "work", "x", "json", "p"];
@@ -37,7 +64,9 @@ impl Flag {
     }
 
     fn is_true(&self) -> bool {
-        self.value.as_deref().is_none_or(|v| v == "true" || v == "1")
+        self.value
+            .as_deref()
+            .is_none_or(|v| v == "true" || v == "1")
     }
 }
 
@@ -138,7 +167,11 @@ mod tests {
 
     #[test]
     fn parses_bool_and_value_flags() {
-        let f = BuildFlags::parse(r#"-race -tags "a b" -ldflags=-s --trimpath -x"#, "--build-flags").unwrap();
+        let f = BuildFlags::parse(
+            r#"-race -tags "a b" -ldflags=-s --trimpath -x"#,
+            "--build-flags",
+        )
+        .unwrap();
         assert_eq!(
             f.args(),
             ["-race", "-tags=a b", "-ldflags=-s", "-trimpath", "-x"]

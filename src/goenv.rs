@@ -14,8 +14,8 @@ pub struct GoEnv {
 impl GoEnv {
     /// Parses the bytes `go env -json` wrote to stdout.
     pub fn parse(json: &[u8]) -> Result<Self> {
-        let vars: BTreeMap<String, String> =
-            serde_json::from_slice(json).context("`go env -json` printed something that is not a JSON object of strings")?;
+        let vars: BTreeMap<String, String> = serde_json::from_slice(json)
+            .context("`go env -json` printed something that is not a JSON object of strings")?;
         Ok(Self { vars })
     }
 
@@ -90,7 +90,10 @@ mod tests {
 
     #[test]
     fn parses_and_defaults_missing_to_empty() {
-        let env = GoEnv::parse(br#"{"GOVERSION":"go1.26.8","GOARCH":"arm64","GOWORK":"off","GOMOD":"/dev/null"}"#).unwrap();
+        let env = GoEnv::parse(
+            br#"{"GOVERSION":"go1.26.8","GOARCH":"arm64","GOWORK":"off","GOMOD":"/dev/null"}"#,
+        )
+        .unwrap();
         assert_eq!(env.get("GOVERSION"), "go1.26.8");
         assert_eq!(env.get("GOFIPS140"), "");
         assert_eq!(env.arch_level_var(), Some("GOARM64"));

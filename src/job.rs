@@ -82,7 +82,10 @@ pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
         if v.is_empty() || v == "off" || !Path::new(v).is_absolute() {
             return Err(usage(
                 format!("{var} is `{v}`: go-ci-cache needs an absolute directory"),
-                format!("set {var} to an absolute path, e.g. `export {var}=$HOME/.cache/{}`", var.to_lowercase()),
+                format!(
+                    "set {var} to an absolute path, e.g. `export {var}=$HOME/.cache/{}`",
+                    var.to_lowercase()
+                ),
             ));
         }
     }
@@ -117,7 +120,11 @@ pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
 
 /// The PGO profiles that key the build: none with `-pgo=off`, the named file with `-pgo=FILE`,
 /// else every `default.pgo` (the `auto` default).
-fn pgo_files(flags: &BuildFlags, goflags: &BuildFlags, project: &Project) -> Result<Vec<FileDigest>> {
+fn pgo_files(
+    flags: &BuildFlags,
+    goflags: &BuildFlags,
+    project: &Project,
+) -> Result<Vec<FileDigest>> {
     let pgo = flags
         .value("pgo")
         .or_else(|| goflags.value("pgo"))
@@ -165,7 +172,13 @@ pub struct KeyInputsArgs<'a> {
 
 /// Variables that key the build when cgo is on (reference: go-caches.md §2.4).
 const CGO_VARS: &[&str] = &[
-    "CC", "CXX", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_FFLAGS", "CGO_LDFLAGS",
+    "CC",
+    "CXX",
+    "CGO_CFLAGS",
+    "CGO_CPPFLAGS",
+    "CGO_CXXFLAGS",
+    "CGO_FFLAGS",
+    "CGO_LDFLAGS",
     "PKG_CONFIG",
 ];
 
@@ -185,12 +198,18 @@ pub fn key_inputs(a: &KeyInputsArgs<'_>) -> KeyInputs {
         for v in CGO_VARS {
             fp.push(Input::new(*v, env.get(v)));
         }
-        fp.push(Input::new("cc --version", a.cc_version.unwrap_or("unavailable")));
+        fp.push(Input::new(
+            "cc --version",
+            a.cc_version.unwrap_or("unavailable"),
+        ));
     }
     for v in ["GOEXPERIMENT", "GOFIPS140", "GOFLAGS"] {
         fp.push(Input::new(v, env.get(v)));
     }
-    fp.push(Input::new("--build-flags", a.flags.fingerprint_tokens().join(" ")));
+    fp.push(Input::new(
+        "--build-flags",
+        a.flags.fingerprint_tokens().join(" "),
+    ));
     let trimpath = a.flags.is_set("trimpath") || a.goflags.is_set("trimpath");
     if !trimpath {
         // Without -trimpath every dependency's action ID holds its absolute directory.
@@ -301,10 +320,34 @@ pub struct ProjectDoc {
 
 /// Go variables shown in the inputs (a superset of what keys; the rest explain paths and mode).
 const SHOWN_VARS: &[&str] = &[
-    "GOVERSION", "GOOS", "GOARCH", "GOHOSTOS", "GOHOSTARCH", "GOAMD64", "GOARM64", "GOARM", "GO386",
-    "GOMIPS", "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM", "CGO_ENABLED", "CC", "CXX", "GOEXPERIMENT",
-    "GOFIPS140", "GOFLAGS", "GOCACHE", "GOMODCACHE", "GOMOD", "GOWORK", "GOTOOLCHAIN", "GOPROXY",
-    "GOROOT", "GOCACHEPROG",
+    "GOVERSION",
+    "GOOS",
+    "GOARCH",
+    "GOHOSTOS",
+    "GOHOSTARCH",
+    "GOAMD64",
+    "GOARM64",
+    "GOARM",
+    "GO386",
+    "GOMIPS",
+    "GOMIPS64",
+    "GOPPC64",
+    "GORISCV64",
+    "GOWASM",
+    "CGO_ENABLED",
+    "CC",
+    "CXX",
+    "GOEXPERIMENT",
+    "GOFIPS140",
+    "GOFLAGS",
+    "GOCACHE",
+    "GOMODCACHE",
+    "GOMOD",
+    "GOWORK",
+    "GOTOOLCHAIN",
+    "GOPROXY",
+    "GOROOT",
+    "GOCACHEPROG",
 ];
 
 impl KeysDoc {
@@ -357,7 +400,11 @@ impl KeysDoc {
                         r => r.to_string(),
                     })
                     .collect(),
-                workspace: job.project.workspace.as_ref().map(|w| project::relative(root, w)),
+                workspace: job
+                    .project
+                    .workspace
+                    .as_ref()
+                    .map(|w| project::relative(root, w)),
             },
         }
     }

@@ -77,7 +77,10 @@ fn cmd_keys(a: &KeysArgs, go: &Go) -> Result<ExitCode> {
                         "run inside GitHub Actions, or drop --export-env",
                     )
                 })?;
-                Some((env_path, github::render_random(&output::exported_env(&doc))?))
+                Some((
+                    env_path,
+                    github::render_random(&output::exported_env(&doc))?,
+                ))
             } else {
                 None
             };
@@ -88,12 +91,19 @@ fn cmd_keys(a: &KeysArgs, go: &Go) -> Result<ExitCode> {
         }
         Format::Gitlab => {
             let rendered = gitlab::render(&gitlab::variables(&doc, a.export_env))?;
-            let path = a.output.clone().unwrap_or_else(|| PathBuf::from("go-ci-cache.env"));
+            let path = a
+                .output
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("go-ci-cache.env"));
             sink::replace(&path, &rendered, "the dotenv report")?;
         }
         Format::Json => emit(a, &output::render_json(&doc)?)?,
         Format::Shell => {
-            let env = if a.export_env { output::exported_env(&doc) } else { Vec::new() };
+            let env = if a.export_env {
+                output::exported_env(&doc)
+            } else {
+                Vec::new()
+            };
             emit(a, &shell::render(&outs, &env))?;
         }
         Format::Text | Format::Auto => emit(a, &text::render(&outs))?,

@@ -13,7 +13,10 @@ fn main() -> ExitCode {
             let msg = error::render(&err);
             eprintln!("go-ci-cache: error: {msg}");
             if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-                let escaped = msg.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+                let escaped = msg
+                    .replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A");
                 println!("::error title=go-ci-cache::{escaped}");
             }
             ExitCode::from(error::exit_code(&err))

@@ -45,8 +45,16 @@ pub fn render(p: &PlanDoc) -> String {
         .map(|v| format!(" ({v}={})", go(v)))
         .unwrap_or_default();
     row(&mut s, "version", go("GOVERSION"));
-    row(&mut s, "target", &format!("{}/{}{arch_level}", go("GOOS"), go("GOARCH")));
-    row(&mut s, "host", &format!("{}/{}", go("GOHOSTOS"), go("GOHOSTARCH")));
+    row(
+        &mut s,
+        "target",
+        &format!("{}/{}{arch_level}", go("GOOS"), go("GOARCH")),
+    );
+    row(
+        &mut s,
+        "host",
+        &format!("{}/{}", go("GOHOSTOS"), go("GOHOSTARCH")),
+    );
     let cgo = match (go("CGO_ENABLED"), &d.inputs.cc_version) {
         ("1", Some(cc)) => format!("on ({cc})"),
         ("1", None) => "on".to_string(),
@@ -54,7 +62,11 @@ pub fn render(p: &PlanDoc) -> String {
     };
     row(&mut s, "cgo", &cgo);
     row(&mut s, "GOFLAGS", or_none(go("GOFLAGS")));
-    row(&mut s, "build flags", or_none(&d.inputs.build_flags.join(" ")));
+    row(
+        &mut s,
+        "build flags",
+        or_none(&d.inputs.build_flags.join(" ")),
+    );
     row(
         &mut s,
         "-trimpath",
@@ -68,19 +80,44 @@ pub fn render(p: &PlanDoc) -> String {
         row(&mut s, "GOTOOLCHAIN", go("GOTOOLCHAIN"));
     }
     if !go("GOCACHEPROG").is_empty() {
-        row(&mut s, "GOCACHEPROG", &format!("{} (builds use it, not GOCACHE)", go("GOCACHEPROG")));
+        row(
+            &mut s,
+            "GOCACHEPROG",
+            &format!("{} (builds use it, not GOCACHE)", go("GOCACHEPROG")),
+        );
     }
 
-    let _ = writeln!(s, "\nDependency files ({})", d.inputs.dependency_files.len());
-    let w = d.inputs.dependency_files.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    let _ = writeln!(
+        s,
+        "\nDependency files ({})",
+        d.inputs.dependency_files.len()
+    );
+    let w = d
+        .inputs
+        .dependency_files
+        .iter()
+        .map(|f| f.path.len())
+        .max()
+        .unwrap_or(0);
     for f in &d.inputs.dependency_files {
         let _ = writeln!(s, "  {:w$}  sha256:{}", f.path, &f.sha256[..16]);
     }
     for f in &d.inputs.pgo_files {
-        let _ = writeln!(s, "  {:w$}  sha256:{}  (PGO profile, keys the build)", f.path, &f.sha256[..16]);
+        let _ = writeln!(
+            s,
+            "  {:w$}  sha256:{}  (PGO profile, keys the build)",
+            f.path,
+            &f.sha256[..16]
+        );
     }
 
-    entry(&mut s, "Modules cache", "GOMODCACHE", &d.modules, p.modules_size);
+    entry(
+        &mut s,
+        "Modules cache",
+        "GOMODCACHE",
+        &d.modules,
+        p.modules_size,
+    );
     entry(&mut s, "Build cache", "GOCACHE", &d.build, p.build_size);
     s
 }
@@ -119,7 +156,11 @@ fn layer(s: &mut String, l: &Layer, w: usize) {
         return;
     }
     if !matches!(l.name, "fingerprint" | "deps") {
-        let parts: Vec<String> = l.inputs.iter().map(|i| format!("{}={}", i.name, i.value)).collect();
+        let parts: Vec<String> = l
+            .inputs
+            .iter()
+            .map(|i| format!("{}={}", i.name, i.value))
+            .collect();
         let _ = writeln!(s, "  <- {}", parts.join(" "));
         return;
     }
@@ -129,7 +170,11 @@ fn layer(s: &mut String, l: &Layer, w: usize) {
     }
     let _ = writeln!(s, "  <- hash of:");
     for i in &l.inputs {
-        let shown = if i.value.is_empty() { "(empty)" } else { &i.value };
+        let shown = if i.value.is_empty() {
+            "(empty)"
+        } else {
+            &i.value
+        };
         let _ = writeln!(s, "    {:w$}       {} = {shown}", "", i.name);
     }
 }

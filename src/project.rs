@@ -106,7 +106,10 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
     modules.dedup();
     if modules.is_empty() {
         return Err(usage(
-            format!("`{}` is not a Go module: no go.mod or go.work in it or below it", d.dir.display()),
+            format!(
+                "`{}` is not a Go module: no go.mod or go.work in it or below it",
+                d.dir.display()
+            ),
             "run `go mod init <module path>` there, or point --dir at your module or workspace",
         ));
     }
@@ -183,7 +186,11 @@ fn find_modules(root: &Path, exclude: &[PathBuf]) -> Vec<PathBuf> {
 /// Files under `root` in a deterministic order. `go_rules` prunes what the go command ignores
 /// (vendor/, testdata/, node_modules/, and names starting with `.` or `_`); otherwise only
 /// `.git` and `node_modules` are pruned.
-fn walk<'a>(root: &Path, exclude: &'a [PathBuf], go_rules: bool) -> impl Iterator<Item = PathBuf> + 'a {
+fn walk<'a>(
+    root: &Path,
+    exclude: &'a [PathBuf],
+    go_rules: bool,
+) -> impl Iterator<Item = PathBuf> + 'a {
     WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
@@ -218,11 +225,17 @@ fn match_patterns(dir: &Path, patterns: &[String], exclude: &[PathBuf]) -> Resul
             })?;
         builder.add(glob);
     }
-    let set = builder.build().context("building the dependency-file globs")?;
+    let set = builder
+        .build()
+        .context("building the dependency-file globs")?;
     let mut hits = vec![0usize; patterns.len()];
     let mut files = Vec::new();
     for f in walk(dir, exclude, false) {
-        let rel = f.strip_prefix(dir).unwrap_or(&f).to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
         let m = set.matches(&rel);
         if !m.is_empty() {
             for i in m {
@@ -233,7 +246,11 @@ fn match_patterns(dir: &Path, patterns: &[String], exclude: &[PathBuf]) -> Resul
     }
     if let Some(i) = hits.iter().position(|&n| n == 0) {
         return Err(usage(
-            format!("--dependency-files pattern `{}` matches no file under `{}`", patterns[i], dir.display()),
+            format!(
+                "--dependency-files pattern `{}` matches no file under `{}`",
+                patterns[i],
+                dir.display()
+            ),
             "patterns are relative to --dir; check the spelling, or leave the input empty to find go.mod/go.sum/go.work automatically",
         ));
     }
@@ -321,7 +338,8 @@ mod tests {
 
     #[test]
     fn go_work_uses() {
-        let text = "go 1.22\n\nuse ./a // first\nuse (\n\t./b\n\t\"./c d\"\n)\nuser x\nreplace x => ./y\n";
+        let text =
+            "go 1.22\n\nuse ./a // first\nuse (\n\t./b\n\t\"./c d\"\n)\nuser x\nreplace x => ./y\n";
         assert_eq!(parse_go_work_uses(text), ["./a", "./b", "./c d"]);
     }
 

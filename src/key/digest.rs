@@ -17,14 +17,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// for paths), so the order in which files were found or variables listed never matters.
 pub fn layer_digest(inputs: &[Input]) -> String {
     let mut sorted: Vec<&Input> = inputs.iter().collect();
-    sorted.sort_by(|a, b| a.name.split('/').cmp(b.name.split('/')).then(a.value.cmp(&b.value)));
+    sorted.sort_by(|a, b| {
+        a.name
+            .split('/')
+            .cmp(b.name.split('/'))
+            .then(a.value.cmp(&b.value))
+    });
     let mut h = Sha256::new();
     for i in sorted {
         // NUL and newline cannot occur in names; values are length-prefixed so none can run into
         // the next record.
         h.update(i.name.as_bytes());
         h.update([0]);
-        h.update(i.value.len().to_le_bytes());
+        h.update((i.value.len() as u64).to_le_bytes());
         h.update(i.value.as_bytes());
         h.update(b"\n");
     }

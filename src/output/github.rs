@@ -35,7 +35,8 @@ pub fn render(outputs: &[Output], delimiter: &str) -> Result<String> {
 /// A fresh random delimiter.
 pub fn random_delimiter() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the output delimiter: {e}"))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("no randomness for the output delimiter: {e}"))?;
     Ok(format!("{DELIMITER_PREFIX}{}", hex::encode(bytes)))
 }
 

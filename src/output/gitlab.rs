@@ -47,14 +47,25 @@ pub fn variables(doc: &KeysDoc, export_env: bool) -> Vec<Output> {
 pub fn render(vars: &[Output]) -> Result<String> {
     let mut s = String::new();
     for v in vars {
-        if v.name.is_empty() || !v.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if v.name.is_empty()
+            || !v
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             bail!("dotenv variable name `{}` is not valid on GitLab", v.name);
         }
         if v.value.is_empty() {
-            bail!("dotenv variable `{}` is empty, which GitLab rejects", v.name);
+            bail!(
+                "dotenv variable `{}` is empty, which GitLab rejects",
+                v.name
+            );
         }
         if v.value.contains(['\n', '\r']) {
-            bail!("dotenv variable `{}` spans lines, which GitLab rejects", v.name);
+            bail!(
+                "dotenv variable `{}` spans lines, which GitLab rejects",
+                v.name
+            );
         }
         s.push_str(&v.name);
         s.push('=');

@@ -69,7 +69,10 @@ pub fn outputs(doc: &KeysDoc) -> Vec<Output> {
         push(&format!("{entry}-restore-keys"), e.restore_keys.join("\n"));
         push(&format!("{entry}-path"), e.path.clone());
     }
-    push("go-version", doc.inputs.go.get("GOVERSION").cloned().unwrap_or_default());
+    push(
+        "go-version",
+        doc.inputs.go.get("GOVERSION").cloned().unwrap_or_default(),
+    );
     out
 }
 

@@ -23,7 +23,10 @@ pub fn append(path: &Path, text: &str, what: &str) -> Result<()> {
 
 /// Replaces `path` with `text` atomically.
 pub fn replace(path: &Path, text: &str, what: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile_in(dir).map_err(|e| unwritable(path, what, &e))?;
     tmp.1
         .write_all(text.as_bytes())
@@ -39,7 +42,10 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
     let p = dir.join(format!(".go-ci-cache-{}.tmp", hex::encode(bytes)));
-    let f = std::fs::OpenOptions::new().write(true).create_new(true).open(&p)?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)?;
     Ok((p, f))
 }
 

@@ -1,0 +1,8 @@
+//! Integration tests: one binary so the build happens once.
+
+#![allow(unreachable_pub)]
+
+mod cli; // the binary's usage errors and exit codes
+mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
+mod outputs; // snapshot tests of every output format
+mod util; // temp Go projects, isolated environments, the binary under test

@@ -1,0 +1,176 @@
+//! Snapshot tests of every output format, rendered from one fixed synthetic job.
+
+use std::path::PathBuf;
+
+use go_ci_cache::flags::BuildFlags;
+use go_ci_cache::goenv::GoEnv;
+use go_ci_cache::job::{Job, KeyInputsArgs, KeysDoc, key_inputs};
+use go_ci_cache::output::{self, github, gitlab, shell, text};
+use go_ci_cache::plan;
+use go_ci_cache::project::{FileDigest, Mode, Project};
+use go_ci_cache::{fsutil::DirSize, key};
+
+fn sample_doc() -> KeysDoc {
+    let env = GoEnv::from_pairs([
+        ("GOVERSION", "go1.26.8"),
+        ("GOOS", "linux"),
+        ("GOARCH", "amd64"),
+        ("GOAMD64", "v1"),
+        ("GOHOSTOS", "linux"),
+        ("GOHOSTARCH", "amd64"),
+        ("CGO_ENABLED", "0"),
+        ("GOFLAGS", "-mod=readonly"),
+        ("GOCACHE", "/home/runner/.cache/go-build"),
+        ("GOMODCACHE", "/home/runner/go/pkg/mod"),
+        ("GOMOD", "/work/app/go.mod"),
+        ("GOWORK", ""),
+        ("GOTOOLCHAIN", "local"),
+    ]);
+    let project = Project {
+        root: PathBuf::from("/work/app"),
+        mode: Mode::Module,
+        modules: vec![PathBuf::from("/work/app")],
+        workspace: None,
+        dependency_files: vec![
+            FileDigest {
+                path: "go.mod".into(),
+                sha256: "1".repeat(64),
+            },
+            FileDigest {
+                path: "go.sum".into(),
+                sha256: "2".repeat(64),
+            },
+        ],
+        pgo_files: vec![],
+    };
+    let flags = BuildFlags::parse("-race -tags 'integration slow'", "--build-flags").unwrap();
+    let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS")).unwrap();
+    let inputs = key_inputs(&KeyInputsArgs {
+        env: &env,
+        project: &project,
+        flags: &flags,
+        goflags: &goflags,
+        cc_version: None,
+        pgo: &[],
+        prefix: "go-ci-cache",
+        rolling: Some("w48"),
+    });
+    let keys = key::compute(&inputs).unwrap();
+    KeysDoc::new(&Job {
+        env,
+        project,
+        flags,
+        goflags,
+        cc_version: None,
+        inputs,
+        keys,
+    })
+}
+
+#[test]
+fn github_output() {
+    let doc = sample_doc();
+    let s = github::render(&output::outputs(&doc), "ghadelimiter_0123").unwrap();
+    insta::assert_snapshot!("github_output", s);
+    let env = github::render(&output::exported_env(&doc), "ghadelimiter_0123").unwrap();
+    insta::assert_snapshot!("github_env", env);
+}
+
+#[test]
+fn github_rejects_a_value_containing_the_delimiter() {
+    let outs = vec![output::Output {
+        name: "build-key".into(),
+        value: "x\nghadelimiter_0123\ny".into(),
+    }];
+    let err = github::render(&outs, "ghadelimiter_0123").unwrap_err();
+    assert!(err.to_string().contains("contains the delimiter"), "{err}");
+    // A random delimiter is never the one planted in the value.
+    let s = github::render_random(&outs).unwrap();
+    let delim = s
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("build-key<<")
+        .unwrap();
+    assert!(delim.starts_with(github::DELIMITER_PREFIX) && delim.len() > 40);
+    assert_eq!(
+        s,
+        format!("build-key<<{delim}\nx\nghadelimiter_0123\ny\n{delim}\n")
+    );
+}
+
+#[test]
+fn gitlab_dotenv() {
+    let doc = sample_doc();
+    let s = gitlab::render(&gitlab::variables(&doc, true)).unwrap();
+    insta::assert_snapshot!("gitlab_dotenv", s);
+    assert!(s.len() <= gitlab::MAX_DOTENV_BYTES);
+}
+
+#[test]
+fn gitlab_dotenv_rules() {
+    let bad = |name: &str, value: &str| {
+        gitlab::render(&[output::Output {
+            name: name.into(),
+            value: value.into(),
+        }])
+        .unwrap_err()
+        .to_string()
+    };
+    assert!(bad("A", "").contains("empty"));
+    assert!(bad("A", "x\ny").contains("spans lines"));
+    assert!(bad("A-B", "x").contains("not valid"));
+    let big = "x".repeat(gitlab::MAX_DOTENV_BYTES);
+    assert!(bad("A", &big).contains("over GitLab's limit"));
+}
+
+#[test]
+fn gitlab_sections() {
+    let s = gitlab::section_start(
+        "go_ci_cache_report",
+        "go-ci-cache report",
+        1_700_000_000,
+        true,
+    ) + "body\n"
+        + &gitlab::section_end("go_ci_cache_report", 1_700_000_001);
+    insta::assert_snapshot!("gitlab_section", s.escape_debug().to_string());
+}
+
+#[test]
+fn json() {
+    let s = output::render_json(&sample_doc()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    for entry in ["modules", "build"] {
+        assert!(v[entry]["key"].is_string());
+        assert!(v[entry]["restore_keys"].is_array());
+        assert!(v[entry]["path"].as_str().unwrap().starts_with('/'));
+    }
+    assert!(v["inputs"].is_object());
+    insta::assert_snapshot!("json", s);
+}
+
+#[test]
+fn shell_exports() {
+    let doc = sample_doc();
+    let s = shell::render(&output::outputs(&doc), &output::exported_env(&doc));
+    insta::assert_snapshot!("shell", s);
+    assert_eq!(shell::quote("it's"), r"'it'\''s'");
+}
+
+#[test]
+fn text() {
+    insta::assert_snapshot!("text", text::render(&output::outputs(&sample_doc())));
+}
+
+#[test]
+fn plan_preview() {
+    let doc = plan::PlanDoc {
+        keys: sample_doc(),
+        modules_size: Some(DirSize {
+            bytes: 3 * 1024 * 1024,
+            files: 120,
+        }),
+        build_size: None,
+    };
+    insta::assert_snapshot!("plan", plan::render(&doc));
+}
