@@ -77,11 +77,12 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p)))
         .collect();
 
+    let mut scanned = Scan::default();
     let (root, mode, workspace, mut modules) = if let Some(work) = d.env.gowork() {
         let work = PathBuf::from(work);
         let root = work.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
         let text = read(&work)?;
-        let modules = parse_go_work_uses(&text)
+        let modules: Vec<PathBuf> = parse_go_work_uses(&text)
             .into_iter()
             .map(|u| normalize(&root.join(u)))
             .filter(|m| m.join("go.mod").is_file())
@@ -94,7 +95,8 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
                 .map_or_else(|| dir.clone(), Path::to_path_buf),
             None => dir.clone(),
         };
-        let modules = find_modules(&root, &exclude);
+        scanned = scan(&root, &exclude);
+        let modules = std::mem::take(&mut scanned.modules);
         let mode = if d.env.gomod().is_some() && modules.len() <= 1 {
             Mode::Module
         } else {
@@ -133,7 +135,10 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
         files = match_patterns(&dir, d.patterns, &exclude)?;
     }
     let dependency_files = digest_all(&root, files)?;
-    let pgo_files = digest_all(&root, find_named(&root, "default.pgo", &exclude))?;
+    if mode == Mode::Workspace {
+        scanned = scan(&root, &exclude);
+    }
+    let pgo_files = digest_all(&root, scanned.pgo)?;
     Ok(Project {
         root,
         mode,
@@ -169,18 +174,26 @@ fn read(path: &Path) -> Result<String> {
     })
 }
 
-/// Walks `root`, skipping what Go skips and the cache roots, yielding files with this name.
-fn find_named(root: &Path, name: &str, exclude: &[PathBuf]) -> Vec<PathBuf> {
-    walk(root, exclude, true)
-        .filter(|p| p.file_name().is_some_and(|n| n == name))
-        .collect()
+/// What one walk of the project finds.
+#[derive(Default)]
+struct Scan {
+    /// Directories holding a go.mod.
+    modules: Vec<PathBuf>,
+    /// `default.pgo` files.
+    pgo: Vec<PathBuf>,
 }
 
-fn find_modules(root: &Path, exclude: &[PathBuf]) -> Vec<PathBuf> {
-    find_named(root, "go.mod", exclude)
-        .into_iter()
-        .filter_map(|p| p.parent().map(Path::to_path_buf))
-        .collect()
+/// Walks `root` once, skipping what Go skips and the cache roots.
+fn scan(root: &Path, exclude: &[PathBuf]) -> Scan {
+    let mut s = Scan::default();
+    for p in walk(root, exclude, true) {
+        match p.file_name().and_then(|n| n.to_str()) {
+            Some("go.mod") => s.modules.extend(p.parent().map(Path::to_path_buf)),
+            Some("default.pgo") => s.pgo.push(p),
+            _ => {}
+        }
+    }
+    s
 }
 
 /// Files under `root` in a deterministic order. `go_rules` prunes what the go command ignores
