@@ -27,6 +27,134 @@ pub enum Command {
     Plan(PlanArgs),
     /// Compute the keys and write them in the CI's own format.
     Keys(KeysArgs),
+    /// Right after restoring the caches: mark every restored build-cache entry unused
+    /// (backdate it) and pause Go's own trim, so `trim` can later tell what the job used.
+    Prepare(PrepareArgs),
+    /// Download what the build needs and compile every dependency package (std and third-party,
+    /// test-only ones included) with the job's exact flags, without running anything.
+    ///
+    /// Exit status: 0 even when a package fails to compile or `go` dies (each is a warning and
+    /// the job goes on; what compiled stays cached); 1 for those with --strict; 2 for bad input.
+    Warm(WarmArgs),
+    /// Right before saving the caches: remove every build-cache entry the job did not use, and
+    /// prune the module cache (zips, locks, VCS clones, sumdb cache, unused toolchains, module
+    /// versions outside the build list). Never touches anything outside the two cache roots.
+    Trim(TrimArgs),
+    /// Show what the cache did for this job: restore, coverage, warm-up, sizes before and after
+    /// trim, bytes removed, time spent.
+    Report(ReportArgs),
+}
+
+/// Which caches a lifecycle command acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Caches {
+    /// GOMODCACHE and GOCACHE.
+    Both,
+    /// GOMODCACHE only.
+    Modules,
+    /// GOCACHE only.
+    Build,
+}
+
+/// Options shared by `prepare`, `warm` and `trim`.
+#[derive(Debug, Clone, Args)]
+pub struct LifecycleOpts {
+    #[command(flatten)]
+    /// The job.
+    pub job: JobOpts,
+    /// The run-state file shared by prepare, warm, trim and report. Default:
+    /// `$GO_CI_CACHE_STATE`, else `${RUNNER_TEMP:-$TMPDIR}/go-ci-cache/state-<id>.json`.
+    #[arg(long, env = "GO_CI_CACHE_STATE")]
+    pub state: Option<PathBuf>,
+    /// Exit with status 1 on cache trouble instead of warning and going on.
+    #[arg(long, env = "GO_CI_CACHE_STRICT")]
+    pub strict: bool,
+    /// Which caches to act on.
+    #[arg(long, value_enum, env = "GO_CI_CACHE_CACHES", default_value = "both")]
+    pub caches: Caches,
+}
+
+/// `prepare` arguments.
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    #[command(flatten)]
+    /// Shared options.
+    pub common: LifecycleOpts,
+    /// The key the modules entry was restored from (recorded for `report`).
+    #[arg(long, env = "GO_CI_CACHE_MODULES_RESTORED_KEY")]
+    pub modules_restored_key: Option<String>,
+    /// The modules entry was an exact hit.
+    #[arg(long, env = "GO_CI_CACHE_MODULES_HIT")]
+    pub modules_hit: bool,
+    /// The key the build entry was restored from (recorded for `report`).
+    #[arg(long, env = "GO_CI_CACHE_BUILD_RESTORED_KEY")]
+    pub build_restored_key: Option<String>,
+    /// The build entry was an exact hit.
+    #[arg(long, env = "GO_CI_CACHE_BUILD_HIT")]
+    pub build_hit: bool,
+}
+
+/// `warm` arguments.
+#[derive(Debug, Args)]
+pub struct WarmArgs {
+    #[command(flatten)]
+    /// Shared options.
+    pub common: LifecycleOpts,
+    /// Also run `go vet` on the job's packages, caching vet results for `go vet` jobs.
+    #[arg(long, env = "GO_CI_CACHE_WARM_VET")]
+    pub vet: bool,
+    /// Also run `go test -run='^$'`, caching everything `go test` needs (its vet pass and
+    /// links included). This links and RUNS every test binary (init and TestMain execute).
+    #[arg(long, env = "GO_CI_CACHE_WARM_TEST")]
+    pub test: bool,
+}
+
+/// `trim` arguments.
+#[derive(Debug, Args)]
+pub struct TrimArgs {
+    #[command(flatten)]
+    /// Shared options.
+    pub common: LifecycleOpts,
+    /// List what would be removed (on stdout) and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `report` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// github inside GitHub Actions, gitlab inside GitLab CI, else text.
+    Auto,
+    /// Markdown appended to `$GITHUB_STEP_SUMMARY` (or --output).
+    Github,
+    /// A collapsible log section on stdout.
+    Gitlab,
+    /// The recorded run state as JSON.
+    Json,
+    /// Plain text.
+    Text,
+}
+
+/// `report` arguments.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The Go project directory (used to find GOCACHE and so the default state file).
+    #[arg(long, env = "GO_CI_CACHE_DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// The run-state file (see `prepare --help`).
+    #[arg(long, env = "GO_CI_CACHE_STATE")]
+    pub state: Option<PathBuf>,
+    /// Output format.
+    #[arg(
+        long,
+        value_enum,
+        env = "GO_CI_CACHE_REPORT_FORMAT",
+        default_value = "auto"
+    )]
+    pub format: ReportFormat,
+    /// Write to this file (github format) instead of `$GITHUB_STEP_SUMMARY`.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 /// What identifies the job's caches; shared by every subcommand that computes keys.
@@ -84,9 +212,12 @@ pub struct PlanArgs {
     #[command(flatten)]
     /// The job.
     pub job: JobOpts,
-    /// Print the plan as JSON (the `keys --format json` document plus sizes).
+    /// Print the plan as JSON (the `keys --format json` document plus sizes and coverage).
     #[arg(long)]
     pub json: bool,
+    /// Skip the dependency-coverage check (it runs `go list` offline, compiling nothing).
+    #[arg(long)]
+    pub no_coverage: bool,
 }
 
 /// `keys` arguments.

@@ -51,8 +51,15 @@ impl Go {
     /// `go env -json` in `dir`, with the job's environment, so GOTOOLCHAIN switching and
     /// `go env -w` settings apply.
     pub fn env(&self, dir: &Path) -> Result<GoEnv> {
+        self.env_vars(dir, &[])
+    }
+
+    /// `go env -json NAME…`: only the named variables (all when `names` is empty). Asking for
+    /// no cgo variables skips the C compiler probe and the build-cache set-up, so it works even
+    /// when GOCACHE is unusable.
+    pub fn env_vars(&self, dir: &Path, names: &[&str]) -> Result<GoEnv> {
         let mut cmd = self.command(dir);
-        cmd.args(["env", "-json"]);
+        cmd.args(["env", "-json"]).args(names);
         let out = self.output(cmd, "go env -json")?;
         if !out.status.success() {
             return Err(usage(

@@ -66,17 +66,77 @@ impl Job {
     }
 }
 
-/// Gathers the job: one `go env -json`, discovery, digests, keys.
-pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
-    if !args.dir.is_dir() {
-        return Err(usage(
-            format!("--dir `{}` is not a directory", args.dir.display()),
-            "point --dir at the directory of your Go module or workspace",
-        ));
+/// What the lifecycle commands need: the cache paths, the project and the flags (no keys).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The few Go variables asked for (see [`LIGHT_VARS`]).
+    pub env: GoEnv,
+    /// The project.
+    pub project: Project,
+    /// The job's build flags.
+    pub flags: BuildFlags,
+}
+
+impl Target {
+    /// GOCACHE, absolute.
+    pub fn gocache(&self) -> PathBuf {
+        PathBuf::from(self.env.get("GOCACHE"))
     }
+
+    /// GOMODCACHE, absolute.
+    pub fn gomodcache(&self) -> PathBuf {
+        PathBuf::from(self.env.get("GOMODCACHE"))
+    }
+}
+
+/// The variables [`load_target`] asks `go env` for: none that makes it probe the C compiler or
+/// set up the build cache, so the lifecycle commands still run (and warn) when GOCACHE is
+/// unusable.
+pub const LIGHT_VARS: &[&str] = &[
+    "GOCACHE",
+    "GOMODCACHE",
+    "GOMOD",
+    "GOWORK",
+    "GOROOT",
+    "GOFLAGS",
+    "GOVERSION",
+    "GOOS",
+    "GOARCH",
+    "GOHOSTOS",
+    "GOTOOLCHAIN",
+];
+
+/// Gathers what the lifecycle commands need, with a light `go env`.
+pub fn load_target(args: &JobArgs, go: &Go) -> Result<Target> {
+    check_dir(&args.dir)?;
     let flags = BuildFlags::parse(&args.build_flags, "--build-flags")?;
-    let env = go.env(&args.dir)?;
-    let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
+    let env = go.env_vars(&args.dir, LIGHT_VARS)?;
+    BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
+    check_cache_vars(&env)?;
+    let project = project::discover(&Discover {
+        dir: &args.dir,
+        env: &env,
+        patterns: &args.dependency_files,
+    })?;
+    Ok(Target {
+        env,
+        project,
+        flags,
+    })
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(usage(
+            format!("--dir `{}` is not a directory", dir.display()),
+            "point --dir at the directory of your Go module or workspace",
+        ))
+    }
+}
+
+fn check_cache_vars(env: &GoEnv) -> Result<()> {
     for var in ["GOCACHE", "GOMODCACHE"] {
         let v = env.get(var);
         if v.is_empty() || v == "off" || !Path::new(v).is_absolute() {
@@ -89,6 +149,16 @@ pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Gathers the job: one `go env -json`, discovery, digests, keys.
+pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
+    check_dir(&args.dir)?;
+    let flags = BuildFlags::parse(&args.build_flags, "--build-flags")?;
+    let env = go.env(&args.dir)?;
+    let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
+    check_cache_vars(&env)?;
     let project = project::discover(&Discover {
         dir: &args.dir,
         env: &env,

@@ -6,16 +6,26 @@
 //! are the thin shell that runs `go` and touches the filesystem.
 
 pub mod cli;
+pub mod coverage;
 pub mod error;
 pub mod flags;
 pub mod fsutil;
+pub mod gocache;
 pub mod gocmd;
 pub mod goenv;
+pub mod golist;
 pub mod job;
 pub mod key;
+pub mod lifecycle;
+pub mod modcache;
 pub mod output;
 pub mod plan;
+pub mod progress;
 pub mod project;
+pub mod remove;
+pub mod report;
+pub mod state;
+pub mod warm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,15 +44,32 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(a) => cmd_plan(&a, &go),
         Command::Keys(a) => cmd_keys(&a, &go),
+        Command::Prepare(a) => lifecycle::prepare(&a, &go),
+        Command::Warm(a) => lifecycle::warm(&a, &go),
+        Command::Trim(a) => lifecycle::trim(&a, &go),
+        Command::Report(a) => lifecycle::report(&a, &go),
     }
 }
 
 fn cmd_plan(a: &PlanArgs, go: &Go) -> Result<ExitCode> {
     let job = job::load(&a.job.job_args(), go)?;
+    let coverage = if a.no_coverage {
+        None
+    } else {
+        let units = golist::units(&job.project);
+        match golist::coverage(go, &units, &job.flags.fingerprint_tokens(), true) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("go-ci-cache: warning: dependency coverage unavailable: {e:#}");
+                None
+            }
+        }
+    };
     let doc = plan::PlanDoc {
         keys: KeysDoc::new(&job),
         modules_size: fsutil::dir_size(&job.gomodcache()),
         build_size: fsutil::dir_size(&job.gocache()),
+        coverage,
     };
     if a.json {
         print!("{}", serde_json::to_string_pretty(&doc)? + "\n");

@@ -19,6 +19,8 @@ pub struct PlanDoc {
     pub modules_size: Option<DirSize>,
     /// Current size of GOCACHE (`None`: missing).
     pub build_size: Option<DirSize>,
+    /// Dependency coverage for the job's flags (`None`: not computed).
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 /// Renders the preview (pure).
@@ -119,6 +121,15 @@ pub fn render(p: &PlanDoc) -> String {
         p.modules_size,
     );
     entry(&mut s, "Build cache", "GOCACHE", &d.build, p.build_size);
+    if let Some(c) = &p.coverage {
+        let _ = writeln!(s, "\nCoverage\n  {}", c.sentence());
+        if c.cached() < c.total() {
+            let _ = writeln!(
+                s,
+                "  `go-ci-cache warm` compiles the rest with the same flags"
+            );
+        }
+    }
     s
 }
 

@@ -4,5 +4,6 @@
 
 mod cli; // the binary's usage errors and exit codes
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
+mod e2e_lifecycle; // prepare → warm → build → trim → save → restore with the real `go`
 mod outputs; // snapshot tests of every output format
 mod util; // temp Go projects, isolated environments, the binary under test

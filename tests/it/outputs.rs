@@ -163,6 +163,92 @@ fn text() {
 }
 
 #[test]
+fn report_formats() {
+    use go_ci_cache::state::*;
+    let st = State {
+        version: 1,
+        gocache: "/c/build".into(),
+        gomodcache: "/c/mod".into(),
+        restore: Some(RestoreInfo {
+            modules_key: Some("go-ci-cache-mod-v1-linux-0123".into()),
+            modules_hit: true,
+            build_key: Some("go-ci-cache-build-v1-linux-amd64-go1.26.8-ab-".into()),
+            build_hit: false,
+        }),
+        prepare: Some(PrepareReport {
+            started_at: 1_700_000_000,
+            backdated: 900,
+            gocache: Some(DirSize {
+                bytes: 90 << 20,
+                files: 900,
+            }),
+            gomodcache: Some(DirSize {
+                bytes: 30 << 20,
+                files: 600,
+            }),
+            warnings: vec![],
+        }),
+        warm: Some(WarmReport {
+            before: Some(go_ci_cache::coverage::Coverage {
+                std_total: 209,
+                std_cached: 209,
+                third_party_total: 16,
+                third_party_cached: 10,
+                unavailable: 0,
+            }),
+            after: Some(go_ci_cache::coverage::Coverage {
+                std_total: 209,
+                std_cached: 209,
+                third_party_total: 16,
+                third_party_cached: 16,
+                unavailable: 0,
+            }),
+            steps: vec![WarmStep {
+                dir: ".".into(),
+                command: "go list -e -export -deps -test -x ./...".into(),
+                compiled: 7,
+                seconds: 2.5,
+                ok: true,
+            }],
+            failed: vec![],
+            seconds: 3.25,
+            warnings: vec![],
+        }),
+        trim: Some(TrimReport {
+            gocache: RootTrim {
+                before: Some(DirSize {
+                    bytes: 100 << 20,
+                    files: 1000,
+                }),
+                after: Some(DirSize {
+                    bytes: 80 << 20,
+                    files: 800,
+                }),
+                removed: 200,
+                removed_bytes: 20 << 20,
+                failed: 0,
+                skipped: None,
+            },
+            gomodcache: RootTrim {
+                skipped: Some("module cache off (--caches)".into()),
+                ..RootTrim::default()
+            },
+            seconds: 0.12,
+            dry_run: false,
+            warnings: vec!["cannot remove `/c/build/ab/x-d`: permission denied".into()],
+        }),
+    };
+    insta::assert_snapshot!("report_text", go_ci_cache::report::text(&st));
+    insta::assert_snapshot!("report_markdown", go_ci_cache::report::markdown(&st));
+    insta::assert_snapshot!(
+        "report_gitlab",
+        go_ci_cache::report::gitlab_section(&st, 1, 2)
+            .escape_debug()
+            .to_string()
+    );
+}
+
+#[test]
 fn plan_preview() {
     let doc = plan::PlanDoc {
         keys: sample_doc(),
@@ -171,6 +257,13 @@ fn plan_preview() {
             files: 120,
         }),
         build_size: None,
+        coverage: Some(go_ci_cache::coverage::Coverage {
+            std_total: 209,
+            std_cached: 200,
+            third_party_total: 16,
+            third_party_cached: 3,
+            unavailable: 0,
+        }),
     };
     insta::assert_snapshot!("plan", plan::render(&doc));
 }

@@ -110,6 +110,24 @@ impl TestEnv {
         self.gomodcache = p;
     }
 
+    /// Fills GOCACHE with the standard library compiled for the test flags (copied, mtimes
+    /// kept, from one warm-up per test run), so tests that are not about std stay fast.
+    pub fn seed_gocache(&self) {
+        static SEED: OnceLock<PathBuf> = OnceLock::new();
+        let seed = SEED.get_or_init(|| {
+            let t = TestEnv::new();
+            let m = t.module("seed", &[]);
+            t.go_ok(&m, &["list", "-export", "-deps", "-test", "./..."]);
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("seed-gocache-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            copy_tree(&t.gocache(), &dir);
+            dir
+        });
+        let _ = std::fs::remove_dir_all(self.gocache());
+        copy_tree(seed, &self.gocache());
+    }
+
     /// Sets the isolated environment on a command.
     pub fn apply(&self, cmd: &mut Command) {
         cmd.env_clear();
@@ -192,6 +210,26 @@ impl TestEnv {
     pub fn module(&self, name: &str, imports: &[&str]) -> PathBuf {
         self.module_with(name, imports, &[])
     }
+}
+
+/// Copies a tree with `cp -a` (keeps modes and mtimes).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a {} {}", from.display(), to.display());
+}
+
+/// Import paths compiled according to a `-x` trace.
+pub fn compiled(trace: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(trace)
+        .lines()
+        .filter_map(|l| go_ci_cache::warm::compiled_package(l).map(str::to_string))
+        .collect()
 }
 
 /// Writes go.mod, main.go, a library package and a test (no go.sum; run `go mod tidy`).

@@ -1,0 +1,296 @@
+//! GOCACHE: the used-entry cycle of go-caches.md §1.5. `prepare` backdates every restored entry
+//! to T0 − 2 h and pins `trim.txt` to T0, so Go refreshes the mtime of every entry the job uses
+//! (it does so for entries at least 1 h old) and its own trim cannot run mid-job; `trim` then
+//! removes every entry still older than T0 − 1 h. The trim policy ([`plan_trim`]) is pure.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use filetime::FileTime;
+
+use crate::remove;
+
+/// How far `prepare` backdates restored entries.
+pub const BACKDATE_SECS: i64 = 2 * 3600;
+/// Entries older than T0 minus this were not used by the job.
+pub const UNUSED_BEFORE_SECS: i64 = 3600;
+
+/// An action (`-a`, the index record) or an output (`-d`, content-addressed data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `<id>-a`.
+    Action,
+    /// `<id>-d` (a file, or a directory for cached executables).
+    Output,
+}
+
+/// One cache entry as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path relative to GOCACHE (`ab/ab12…-a`).
+    pub rel: String,
+    /// Action or output.
+    pub kind: Kind,
+    /// The 64-hex ID.
+    pub id: String,
+    /// Whether it is a directory (cached executable).
+    pub is_dir: bool,
+    /// Newest mtime (Unix seconds; for a directory, of anything in it).
+    pub mtime: i64,
+    /// Bytes.
+    pub size: u64,
+    /// For actions read during listing: the output ID the record points to.
+    pub output_id: Option<String>,
+}
+
+/// What a trim removes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrimPlan {
+    /// Indexes into the listing, actions before outputs, so an interrupted trim leaves at worst
+    /// outputs without an index record (invisible to Go), never a record without its output.
+    pub remove: Vec<usize>,
+    /// Entries kept.
+    pub kept: usize,
+    /// Bytes removed.
+    pub bytes: u64,
+}
+
+/// Decides what goes (pure): actions not used since `cutoff`, and outputs neither used since
+/// `cutoff` nor referenced by a kept action.
+pub fn plan_trim(entries: &[Entry], cutoff: i64) -> TrimPlan {
+    let used = |e: &Entry| e.mtime >= cutoff;
+    let referenced: BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e.kind == Kind::Action && used(e))
+        .filter_map(|e| e.output_id.as_deref())
+        .collect();
+    let mut plan = TrimPlan::default();
+    let mut outputs = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let keep = used(e) || (e.kind == Kind::Output && referenced.contains(e.id.as_str()));
+        if keep {
+            plan.kept += 1;
+            continue;
+        }
+        plan.bytes += e.size;
+        match e.kind {
+            Kind::Action => plan.remove.push(i),
+            Kind::Output => outputs.push(i),
+        }
+    }
+    plan.remove.extend(outputs);
+    plan
+}
+
+/// Parses an action record `v1 <action> <output> <size> <time>` (pure).
+pub fn parse_action(record: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(record).ok()?;
+    let mut f = s.split_ascii_whitespace();
+    (f.next()? == "v1").then_some(())?;
+    f.next()?;
+    let out = f.next()?;
+    (out.len() == 64 && out.bytes().all(|b| b.is_ascii_hexdigit())).then(|| out.to_string())
+}
+
+fn entry_name(name: &str) -> Option<(String, Kind)> {
+    let (id, kind) = if let Some(id) = name.strip_suffix("-a") {
+        (id, Kind::Action)
+    } else if let Some(id) = name.strip_suffix("-d") {
+        (id, Kind::Output)
+    } else {
+        return None;
+    };
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| (id.to_string(), kind))
+}
+
+/// A listing of GOCACHE.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Entries.
+    pub entries: Vec<Entry>,
+    /// Symlinks met where entries belong; never followed, never removed.
+    pub symlinks: u64,
+    /// Leftover trash directories from an interrupted trim.
+    pub trash: Vec<PathBuf>,
+}
+
+/// Lists every entry of the 256 subdirectories. Action records newer than `read_since` are read
+/// for their output ID (only those can keep an output alive).
+pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
+    let mut l = Listing::default();
+    for top in std::fs::read_dir(root)? {
+        let top = top?;
+        let name = top.file_name().to_string_lossy().into_owned();
+        let ft = top.file_type()?;
+        if name.starts_with(remove::TRASH_PREFIX) && ft.is_dir() {
+            l.trash.push(top.path());
+            continue;
+        }
+        if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        if ft.is_symlink() {
+            l.symlinks += 1;
+            continue;
+        }
+        if !ft.is_dir() {
+            continue;
+        }
+        for e in std::fs::read_dir(top.path())? {
+            let e = e?;
+            let fname = e.file_name().to_string_lossy().into_owned();
+            let Some((id, kind)) = entry_name(&fname) else {
+                continue;
+            };
+            let ft = e.file_type()?;
+            if ft.is_symlink() {
+                l.symlinks += 1;
+                continue;
+            }
+            let meta = e.metadata()?;
+            let (mut mtime, mut size) = (
+                FileTime::from_last_modification_time(&meta).unix_seconds(),
+                meta.len(),
+            );
+            if ft.is_dir() {
+                size = 0;
+                for inner in walkdir::WalkDir::new(e.path())
+                    .min_depth(1)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Ok(m) = inner.metadata() {
+                        mtime = mtime.max(FileTime::from_last_modification_time(&m).unix_seconds());
+                        if m.is_file() {
+                            size += m.len();
+                        }
+                    }
+                }
+            }
+            let output_id = if kind == Kind::Action && read_since.is_some_and(|t| mtime >= t) {
+                std::fs::read(e.path()).ok().and_then(|b| parse_action(&b))
+            } else {
+                None
+            };
+            l.entries.push(Entry {
+                rel: format!("{name}/{fname}"),
+                kind,
+                id,
+                is_dir: ft.is_dir(),
+                mtime,
+                size,
+                output_id,
+            });
+        }
+    }
+    Ok(l)
+}
+
+/// Backdates every entry to `t0 − 2 h` and pins `trim.txt` to `t0`. Returns entries backdated
+/// and the problems met (each one entry; the rest still happen).
+pub fn prepare(root: &Path, t0: i64) -> Result<(u64, Vec<String>)> {
+    std::fs::create_dir_all(root)?;
+    let listing = list(root, None)?;
+    let old = FileTime::from_unix_time(t0 - BACKDATE_SECS, 0);
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for e in &listing.entries {
+        let p = root.join(&e.rel);
+        let mut result = filetime::set_symlink_file_times(&p, old, old);
+        if e.is_dir {
+            for inner in walkdir::WalkDir::new(&p).min_depth(1).into_iter().flatten() {
+                result = result.and(filetime::set_symlink_file_times(inner.path(), old, old));
+            }
+        }
+        match result {
+            Ok(()) => n += 1,
+            Err(err) if problems.len() < 5 => {
+                problems.push(format!("cannot backdate `{}`: {err}", p.display()))
+            }
+            Err(_) => {}
+        }
+    }
+    // Go's trim runs at most once a day, judged by this file (Unix seconds).
+    crate::output::sink::replace(&root.join("trim.txt"), &t0.to_string(), "GOCACHE/trim.txt")?;
+    Ok((n, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(id: char, kind: Kind, mtime: i64, out: Option<char>) -> Entry {
+        Entry {
+            rel: format!("{id}{id}/{}", id.to_string().repeat(64)),
+            kind,
+            id: id.to_string().repeat(64),
+            is_dir: false,
+            mtime,
+            size: 10,
+            output_id: out.map(|o| o.to_string().repeat(64)),
+        }
+    }
+
+    #[test]
+    fn removes_unused_keeps_used_and_referenced_actions_first() {
+        let cutoff = 1000;
+        let entries = vec![
+            e('a', Kind::Action, 2000, Some('b')), // used, points at b
+            e('b', Kind::Output, 500, None),       // old, but referenced by a kept action
+            e('c', Kind::Output, 500, None),       // old, unreferenced → goes
+            e('d', Kind::Action, 500, Some('e')),  // unused → goes
+            e('e', Kind::Output, 2000, None),      // used directly
+            e('f', Kind::Output, 999, None),       // just before the cutoff → goes
+        ];
+        let plan = plan_trim(&entries, cutoff);
+        let gone: Vec<char> = plan
+            .remove
+            .iter()
+            .map(|&i| entries[i].id.chars().next().unwrap())
+            .collect();
+        assert_eq!(gone, ['d', 'c', 'f'], "actions first");
+        assert_eq!(plan.kept, 3);
+        assert_eq!(plan.bytes, 30);
+        // Idempotent: trimming what is left removes nothing more.
+        let left: Vec<Entry> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !plan.remove.contains(i))
+            .map(|(_, e)| e.clone())
+            .collect();
+        assert!(plan_trim(&left, cutoff).remove.is_empty());
+    }
+
+    #[test]
+    fn many_stale_entries() {
+        let entries: Vec<Entry> = (0..10_000)
+            .map(|i| Entry {
+                mtime: i64::from(i % 3 == 0) * 5000,
+                ..e('a', Kind::Action, 0, None)
+            })
+            .collect();
+        let plan = plan_trim(&entries, 1000);
+        assert_eq!(plan.kept, 3334);
+        assert_eq!(plan.remove.len(), 6666);
+    }
+
+    #[test]
+    fn action_records() {
+        let rec = format!(
+            "v1 {} {} {:20} {:20}\n",
+            "1".repeat(64),
+            "2".repeat(64),
+            42,
+            1_700_000_000_000_000_000u64
+        );
+        assert_eq!(parse_action(rec.as_bytes()), Some("2".repeat(64)));
+        assert_eq!(parse_action(b"v2 x y"), None);
+        assert_eq!(
+            entry_name(&format!("{}-a", "f".repeat(64))).map(|x| x.1),
+            Some(Kind::Action)
+        );
+        assert_eq!(entry_name("README"), None);
+        assert_eq!(entry_name("trim.txt"), None);
+    }
+}

@@ -1,0 +1,149 @@
+//! `report`: what the cache did for this job — restore, coverage, warm-up, sizes before and after
+//! trim, bytes removed, time spent — as text, JSON, GitHub step-summary markdown or a GitLab
+//! collapsible section. Rendering is pure over the [`State`].
+
+use std::fmt::Write;
+
+use crate::fsutil::{DirSize, human_bytes};
+use crate::state::{RootTrim, State};
+
+fn size(s: Option<DirSize>) -> String {
+    s.map_or_else(
+        || "–".into(),
+        |z| format!("{} ({} files)", human_bytes(z.bytes), z.files),
+    )
+}
+
+fn removed(r: &RootTrim) -> String {
+    if let Some(why) = &r.skipped {
+        return format!("not trimmed: {why}");
+    }
+    let mut s = format!("{} entries, {}", r.removed, human_bytes(r.removed_bytes));
+    if r.failed > 0 {
+        let _ = write!(s, " ({} could not be removed)", r.failed);
+    }
+    s
+}
+
+/// Rows of the summary table: (label, modules value, build value).
+fn rows(st: &State) -> Vec<(&'static str, String, String)> {
+    let mut rows = Vec::new();
+    if let Some(r) = &st.restore {
+        let show = |k: &Option<String>, hit: bool| match k {
+            Some(k) if hit => format!("exact hit `{k}`"),
+            Some(k) => format!("restore key `{k}`"),
+            None => "miss".into(),
+        };
+        rows.push((
+            "restored",
+            show(&r.modules_key, r.modules_hit),
+            show(&r.build_key, r.build_hit),
+        ));
+    }
+    if let Some(p) = &st.prepare {
+        rows.push(("size as restored", size(p.gomodcache), size(p.gocache)));
+    }
+    if let Some(t) = &st.trim {
+        rows.push((
+            "size before trim",
+            size(t.gomodcache.before),
+            size(t.gocache.before),
+        ));
+        rows.push((
+            "size after trim",
+            size(t.gomodcache.after),
+            size(t.gocache.after),
+        ));
+        let verb = if t.dry_run {
+            "would remove"
+        } else {
+            "removed by trim"
+        };
+        rows.push((verb, removed(&t.gomodcache), removed(&t.gocache)));
+    }
+    rows
+}
+
+fn lines(st: &State) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(w) = &st.warm {
+        if let Some(b) = &w.before {
+            out.push(format!("coverage before warm-up: {}", b.sentence()));
+        }
+        if let Some(a) = &w.after {
+            out.push(format!("coverage after warm-up: {}", a.sentence()));
+        }
+        let compiled: u64 = w.steps.iter().map(|s| s.compiled).sum();
+        out.push(format!(
+            "warm-up: {:.1}s, {} steps, {compiled} packages compiled",
+            w.seconds,
+            w.steps.len()
+        ));
+        for (p, e) in &w.failed {
+            out.push(format!("failed to compile: {p}: {e}"));
+        }
+    }
+    if let Some(t) = &st.trim {
+        out.push(format!("trim: {:.2}s", t.seconds));
+    }
+    for w in st
+        .prepare
+        .iter()
+        .flat_map(|p| &p.warnings)
+        .chain(st.warm.iter().flat_map(|w| &w.warnings))
+        .chain(st.trim.iter().flat_map(|t| &t.warnings))
+    {
+        out.push(format!("warning: {w}"));
+    }
+    if out.is_empty() && rows(st).is_empty() {
+        out.push("nothing recorded yet: run prepare, warm or trim first".into());
+    }
+    out
+}
+
+/// Plain text (pure).
+pub fn text(st: &State) -> String {
+    let mut s = String::new();
+    let rows = rows(st);
+    if !rows.is_empty() {
+        let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let _ = writeln!(s, "{:w$}  modules (GOMODCACHE) | build (GOCACHE)", "");
+        for (label, m, b) in rows {
+            let _ = writeln!(s, "{label:w$}  {m} | {b}");
+        }
+    }
+    for l in lines(st) {
+        let _ = writeln!(s, "{l}");
+    }
+    s
+}
+
+/// GitHub step-summary markdown (pure).
+pub fn markdown(st: &State) -> String {
+    let mut s = String::from("### go-ci-cache\n\n");
+    let rows = rows(st);
+    if !rows.is_empty() {
+        s.push_str("| | modules (GOMODCACHE) | build (GOCACHE) |\n|---|---|---|\n");
+        for (label, m, b) in rows {
+            let _ = writeln!(
+                s,
+                "| {label} | {} | {} |",
+                m.replace('|', "\\|"),
+                b.replace('|', "\\|")
+            );
+        }
+        s.push('\n');
+    }
+    for l in lines(st) {
+        let _ = writeln!(s, "- {l}");
+    }
+    s
+}
+
+/// A GitLab collapsible section holding the text report (pure, given the clock).
+pub fn gitlab_section(st: &State, start: u64, end: u64) -> String {
+    let name = "go_ci_cache_report";
+    crate::output::gitlab::section_start(name, "go-ci-cache report", start, true)
+        + &text(st)
+        + &crate::output::gitlab::section_end(name, end)
+}

@@ -1,0 +1,563 @@
+//! The cache lifecycle end to end with the real `go`: warm-up coverage, the
+//! restore → prepare → build → trim → save cycle, dependency bumps, module-cache pruning,
+//! symlinks, read-only trees and faults.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::util::{TestEnv, compiled, copy_tree, write_module};
+
+/// Dependency packages (anything outside the main module and generated test mains) that a go
+/// command compiled.
+fn dep_compiles(t: &TestEnv, dir: &Path, args: &[&str], main: &str) -> Vec<String> {
+    let mut full = args.to_vec();
+    full.insert(1, "-x");
+    let out = t.go_ok(dir, &full);
+    compiled(&out.stderr)
+        .into_iter()
+        .filter(|p| p != "main" && !p.starts_with(main))
+        .collect()
+}
+
+fn lifecycle(t: &TestEnv, cmd: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    t.bin(&[cmd, "--dir", dir.to_str().unwrap()])
+        .args(extra)
+        .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+        .output()
+        .unwrap()
+}
+
+fn ok(out: std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{err}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
+fn state(t: &TestEnv) -> Value {
+    serde_json::from_slice(&std::fs::read(t.root().join("state.json")).unwrap()).unwrap()
+}
+
+/// Saves both caches as actions/cache does (tar keeps mtimes) and wipes them.
+fn save_and_wipe(t: &TestEnv, archive: &str) {
+    let a = t.root().join(archive);
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(t.root())
+        .args(["-cf", a.to_str().unwrap(), "gocache", "gomodcache"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for d in [t.gocache(), t.gomodcache()] {
+        let _ = Command::new("chmod").arg("-R").arg("u+w").arg(&d).status();
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
+
+fn restore(t: &TestEnv, archive: &str) {
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(t.root())
+        .arg("-xf")
+        .arg(t.root().join(archive))
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn count_files(p: &Path) -> usize {
+    walkdir::WalkDir::new(p)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count()
+}
+
+#[test]
+fn warm_compiles_every_dependency_then_build_and_test_compile_none() {
+    // No seed: the warm-up must compile std as well.
+    let t = TestEnv::new();
+    let m = t.module_with("app", &["example.com/greet"], &["example.com/testonly"]);
+    let plan = t.bin_ok(&["plan", "--dir", m.to_str().unwrap()]);
+    assert!(plan.contains("Coverage\n  1 of "), "{plan}"); // only `unsafe` needs no compile
+    ok(lifecycle(&t, "warm", &m, &[]));
+    let s = state(&t);
+    let after = &s["warm"]["after"];
+    assert_eq!(after["std_total"], after["std_cached"], "{s}");
+    assert_eq!(
+        after["third_party_total"], 3,
+        "greet, strutil, testonly: {s}"
+    );
+    assert_eq!(after["third_party_cached"], 3);
+    assert!(s["warm"]["steps"][0]["compiled"].as_u64().unwrap() > 30);
+    assert_eq!(
+        dep_compiles(&t, &m, &["build", "./..."], "example.com/app"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        dep_compiles(&t, &m, &["test", "-run=^$", "./..."], "example.com/app"),
+        Vec::<String>::new()
+    );
+    let plan = t.bin_ok(&["plan", "--dir", m.to_str().unwrap()]);
+    let c = &after["std_total"].as_u64().unwrap() + 3;
+    assert!(
+        plan.contains(&format!("{c} of {c} dependency packages")),
+        "{plan}"
+    );
+    // A second warm-up has nothing to compile.
+    let err = ok(lifecycle(&t, "warm", &m, &[]));
+    assert!(err.contains("skipping the compile step"), "{err}");
+}
+
+#[test]
+fn flags_are_the_jobs_flags() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet"]);
+    ok(lifecycle(
+        &t,
+        "warm",
+        &m,
+        &["--build-flags=-tags=extra -gcflags=-N"],
+    ));
+    assert_eq!(
+        dep_compiles(
+            &t,
+            &m,
+            &["build", "-tags=extra", "-gcflags=-N", "./..."],
+            "example.com/app"
+        ),
+        Vec::<String>::new()
+    );
+    // Other flags are another build: they miss.
+    assert!(
+        !dep_compiles(
+            &t,
+            &m,
+            &["build", "-gcflags=all=-l", "./..."],
+            "example.com/app"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn restore_prepare_build_trim_save_restore_again() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module_with("app", &["example.com/greet"], &["example.com/testonly"]);
+    // Run 1: cold.
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    ok(lifecycle(&t, "warm", &m, &[]));
+    t.go_ok(&m, &["build", "./..."]);
+    // Something the job does not use: another module's std packages in the cache.
+    let other = t.module("other", &[]);
+    std::fs::write(
+        other.join("lib/extra.go"),
+        "package lib\n\nimport _ \"encoding/xml\"\n",
+    )
+    .unwrap();
+    t.go_ok(&other, &["build", "./..."]);
+    ok(lifecycle(&t, "prepare", &m, &[])); // a new job: everything restored is unused until used
+    t.go_ok(&m, &["build", "./..."]);
+    t.go_ok(&m, &["test", "-run=^$", "./..."]);
+    let before = count_files(&t.gocache());
+    ok(lifecycle(&t, "trim", &m, &[]));
+    let after = count_files(&t.gocache());
+    assert!(after < before, "trim removed nothing: {before} → {after}");
+    let s = state(&t);
+    assert!(s["trim"]["gocache"]["removed"].as_u64().unwrap() > 0, "{s}");
+    // Safe to run twice: nothing more goes.
+    ok(lifecycle(&t, "trim", &m, &[]));
+    assert_eq!(state(&t)["trim"]["gocache"]["removed"], 0);
+    assert_eq!(count_files(&t.gocache()), after);
+    save_and_wipe(&t, "run1.tar");
+
+    // Run 2 on a "new runner": restore, prepare, build.
+    restore(&t, "run1.tar");
+    ok(lifecycle(
+        &t,
+        "prepare",
+        &m,
+        &["--build-restored-key", "k", "--build-hit"],
+    ));
+    assert_eq!(
+        dep_compiles(&t, &m, &["build", "./..."], "example.com/app"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        dep_compiles(&t, &m, &["test", "-run=^$", "./..."], "example.com/app"),
+        Vec::<String>::new()
+    );
+    // The unused packages were trimmed away: building them compiles again.
+    assert!(
+        dep_compiles(&t, &other, &["build", "./..."], "example.com/other")
+            .contains(&"encoding/xml".to_string())
+    );
+    let report = t.bin_ok(&[
+        "report",
+        "--format",
+        "text",
+        "--state",
+        t.root().join("state.json").to_str().unwrap(),
+    ]);
+    assert!(report.contains("exact hit `k`"), "{report}");
+}
+
+#[test]
+fn dependency_bump_evicts_the_old_version() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet@v1.0.0"]);
+    let old_mod = std::fs::read(m.join("go.mod")).unwrap();
+    let old_sum = std::fs::read(m.join("go.sum")).unwrap();
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    ok(lifecycle(&t, "warm", &m, &[]));
+    ok(lifecycle(&t, "trim", &m, &[]));
+    save_and_wipe(&t, "run1.tar");
+
+    restore(&t, "run1.tar");
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    t.go_ok(&m, &["get", "example.com/greet@v1.1.0"]);
+    ok(lifecycle(&t, "warm", &m, &[]));
+    t.go_ok(&m, &["build", "./..."]);
+    let untrimmed = t.root().join("untrimmed");
+    copy_tree(&t.gocache(), &untrimmed.join("gocache"));
+    copy_tree(&t.gomodcache(), &untrimmed.join("gomodcache"));
+    ok(lifecycle(&t, "trim", &m, &[]));
+
+    let du = |p: &Path| go_ci_cache::fsutil::dir_size(p).unwrap().bytes;
+    assert!(du(&t.gocache()) < du(&untrimmed.join("gocache")));
+    assert!(du(&t.gomodcache()) < du(&untrimmed.join("gomodcache")));
+    let mc = t.gomodcache();
+    assert!(
+        !mc.join("example.com/greet@v1.0.0").exists(),
+        "old module tree kept"
+    );
+    assert!(mc.join("example.com/greet@v1.1.0").exists());
+    assert!(mc.join("example.com/strutil@v1.0.0").exists());
+    let dl = mc.join("cache/download/example.com/greet/@v");
+    for f in [
+        "v1.0.0.mod",
+        "v1.0.0.info",
+        "v1.0.0.ziphash",
+        "v1.1.0.mod",
+        "v1.1.0.ziphash",
+    ] {
+        assert!(dl.join(f).exists(), "{f} must stay");
+    }
+    assert!(!dl.join("v1.1.0.zip").exists() && !dl.join("v1.1.0.lock").exists());
+
+    // The pruned module cache still serves the job offline.
+    let offline = |args: &[&str]| {
+        let out = t.go(&m).args(args).env("GOPROXY", "off").output().unwrap();
+        assert!(
+            out.status.success(),
+            "GOPROXY=off go {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    offline(&["build", "./..."]);
+    offline(&["test", "./..."]);
+    offline(&["mod", "verify"]);
+
+    // The old version's build entries are gone: going back recompiles greet (from the proxy).
+    std::fs::write(m.join("go.mod"), old_mod).unwrap();
+    std::fs::write(m.join("go.sum"), old_sum).unwrap();
+    let again = dep_compiles(&t, &m, &["build", "./..."], "example.com/app");
+    assert_eq!(again, ["example.com/greet"]);
+}
+
+#[test]
+fn symlinks_survive_and_read_only_trees_are_pruned() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet@v1.1.0"]);
+    // Read-only trees: fetch an unused version without -modcacherw.
+    let out = t
+        .go(&m)
+        .args(["mod", "download", "example.com/greet@v1.0.0"])
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let old = t.gomodcache().join("example.com/greet@v1.0.0");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&old).unwrap().permissions().mode();
+        assert_eq!(mode & 0o222, 0, "module tree is read-only");
+    }
+    // Symlinks pointing outside both roots.
+    let outside = t.root().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("precious.txt"), "keep me").unwrap();
+    let mod_link = t.gomodcache().join("example.com/evil@v1.0.0");
+    let cache_link = t
+        .gocache()
+        .join("ab")
+        .join(format!("{}-d", "ab".repeat(32)));
+    std::os::unix::fs::symlink(&outside, &mod_link).unwrap();
+    std::os::unix::fs::symlink(outside.join("precious.txt"), &cache_link).unwrap();
+
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    ok(lifecycle(&t, "warm", &m, &[]));
+    let dry = lifecycle(&t, "trim", &m, &["--dry-run"]);
+    let listed = String::from_utf8_lossy(&dry.stdout).into_owned();
+    ok(dry);
+    assert!(listed.contains("example.com/greet@v1.0.0"), "{listed}");
+    assert!(old.exists(), "dry run removed something");
+    ok(lifecycle(&t, "trim", &m, &[]));
+    assert!(!old.exists());
+    assert!(
+        std::fs::symlink_metadata(&mod_link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(&cache_link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(outside.join("precious.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(
+        std::fs::read_dir(t.gomodcache())
+            .unwrap()
+            .flatten()
+            .all(|e| !e
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".go-ci-cache-trash"))
+    );
+}
+
+#[test]
+fn trim_without_prepare_keeps_the_build_cache() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet"]);
+    t.go_ok(&m, &["build", "./..."]);
+    let before = count_files(&t.gocache());
+    let err = ok(lifecycle(&t, "trim", &m, &[]));
+    assert!(
+        err.contains("GOCACHE not trimmed: `prepare` did not run"),
+        "{err}"
+    );
+    // Nothing removed (go's own index entries from the trim's `go list` may be added).
+    assert!(count_files(&t.gocache()) >= before);
+    assert_eq!(state(&t)["trim"]["gocache"]["removed"], 0);
+    assert!(
+        state(&t)["trim"]["gomodcache"]["removed"].as_u64().unwrap() > 0,
+        "zips still pruned"
+    );
+}
+
+#[test]
+fn multi_module_and_workspace_warm_ups() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let repo = t.root().join("repo");
+    write_module(
+        &repo.join("a"),
+        "example.com/a",
+        &["example.com/greet"],
+        &[],
+    );
+    write_module(
+        &repo.join("b"),
+        "example.com/b",
+        &[],
+        &["example.com/testonly"],
+    );
+    for d in ["a", "b"] {
+        t.go_ok(&repo.join(d), &["mod", "tidy"]);
+    }
+    ok(lifecycle(&t, "warm", &repo, &[]));
+    assert_eq!(state(&t)["warm"]["steps"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        dep_compiles(&t, &repo.join("a"), &["build", "./..."], "example.com/a"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        dep_compiles(
+            &t,
+            &repo.join("b"),
+            &["test", "-run=^$", "./..."],
+            "example.com/b"
+        ),
+        Vec::<String>::new()
+    );
+
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let ws = t.root().join("ws");
+    write_module(&ws.join("a"), "example.com/a", &["example.com/greet"], &[]);
+    write_module(
+        &ws.join("b"),
+        "example.com/b",
+        &[],
+        &["example.com/testonly"],
+    );
+    for d in ["a", "b"] {
+        t.go_ok(&ws.join(d), &["mod", "tidy"]);
+    }
+    t.go_ok(&ws, &["work", "init", "./a", "./b"]);
+    ok(lifecycle(&t, "warm", &ws, &[]));
+    let s = state(&t);
+    assert_eq!(s["warm"]["steps"].as_array().unwrap().len(), 1);
+    assert_eq!(s["warm"]["after"]["third_party_cached"], 3, "{s}");
+    assert_eq!(
+        dep_compiles(
+            &t,
+            &ws,
+            &["test", "-run=^$", "./a/...", "./b/..."],
+            "example.com/"
+        ),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn broken_dependency_is_reported_and_the_rest_warmed() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet", "example.com/broken"]);
+    let err = ok(lifecycle(&t, "warm", &m, &[]));
+    assert!(
+        err.contains("failed to compile example.com/broken"),
+        "{err}"
+    );
+    let s = state(&t);
+    assert_eq!(s["warm"]["failed"][0][0], "example.com/broken");
+    assert_eq!(s["warm"]["after"]["third_party_total"], 3);
+    assert_eq!(
+        s["warm"]["after"]["third_party_cached"], 2,
+        "greet and strutil warmed: {s}"
+    );
+    let strict = lifecycle(&t, "warm", &m, &["--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn go_killed_during_warm_is_a_warning() {
+    let t = TestEnv::new();
+    let m = t.module("app", &["example.com/greet"]);
+    let wrapper = t.root().join("go-killed");
+    let go = which_go();
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *-export*) kill -9 $$ ;; esac\nexec '{}' \"$@\"\n",
+            go.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let run = |extra: &[&str]| {
+        t.bin(&["warm", "--dir", m.to_str().unwrap()])
+            .args(extra)
+            .env("GO_CI_CACHE_GO", &wrapper)
+            .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("killed by signal 9"),
+        "{err}"
+    );
+    assert_eq!(run(&["--strict"]).status.code(), Some(1));
+}
+
+#[test]
+fn unusable_cache_directories_are_warnings_unless_strict() {
+    let t = TestEnv::new();
+    let m = t.module("app", &[]);
+    let file = t.root().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let bad = file.join("gocache");
+    let run = |extra: &[&str]| {
+        t.bin(&["prepare", "--dir", m.to_str().unwrap()])
+            .args(extra)
+            .env("GOCACHE", &bad)
+            .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: cannot prepare GOCACHE"), "{err}");
+    assert_eq!(run(&["--strict"]).status.code(), Some(1));
+}
+
+#[test]
+fn report_writes_the_github_step_summary() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet"]);
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    ok(lifecycle(&t, "warm", &m, &[]));
+    ok(lifecycle(&t, "trim", &m, &[]));
+    let summary = t.root().join("summary.md");
+    let out = t
+        .bin(&["report", "--dir", m.to_str().unwrap()])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+        .output()
+        .unwrap();
+    ok(out);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("### go-ci-cache")
+            && md.contains("| removed by trim |")
+            && md.contains("coverage after warm-up"),
+        "{md}"
+    );
+    let gl = t
+        .bin(&[
+            "report",
+            "--format",
+            "gitlab",
+            "--state",
+            t.root().join("state.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let gl = String::from_utf8_lossy(&gl.stdout);
+    assert!(
+        gl.contains("section_start:") && gl.contains("section_end:"),
+        "{gl}"
+    );
+    let missing = t
+        .bin(&[
+            "report",
+            "--state",
+            t.root().join("nope.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+fn which_go() -> std::path::PathBuf {
+    let out = Command::new("go").args(["env", "GOROOT"]).output().unwrap();
+    Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("bin/go")
+}
