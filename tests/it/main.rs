@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod action; // the GitHub Action: JS tests, dist/ freshness, actionlint, act end to end
 mod cli; // the binary's usage errors and exit codes
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
 mod e2e_lifecycle; // prepare → warm → build → trim → save → restore with the real `go`

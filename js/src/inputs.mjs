@@ -1,0 +1,107 @@
+// Action inputs: reading and validating them (pure over a getter), and the environment the
+// go-ci-cache binary receives. Inputs reach the binary as GO_CI_CACHE_* variables, never through
+// a shell.
+
+/** Closed sets of allowed values, by input name. */
+export const CHOICES = {
+  warm: ['auto', 'always', 'never'],
+  save: ['default-branch', 'always', 'never'],
+};
+
+const BOOLEANS = ['save-on-failure', 'modules-cache', 'build-cache', 'warm-vet', 'warm-test'];
+
+/** An input value outside its allowed set. */
+export class InputError extends Error {}
+
+function choice(name, raw) {
+  const v = raw.trim().toLowerCase();
+  if (!CHOICES[name].includes(v)) {
+    throw new InputError(
+      `input \`${name}\` is \`${raw}\`; allowed values: ${CHOICES[name].map((c) => `\`${c}\``).join(', ')}`,
+    );
+  }
+  return v;
+}
+
+function bool(name, raw) {
+  const v = raw.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new InputError(`input \`${name}\` is \`${raw}\`; allowed values: \`true\`, \`false\``);
+}
+
+/**
+ * Reads every input through `get(name)` (which returns '' for unset inputs; action.yml supplies
+ * the defaults) and validates it.
+ */
+export function readInputs(get) {
+  const s = (name, dflt = '') => {
+    const v = get(name);
+    return v === undefined || v === '' ? dflt : v;
+  };
+  const inputs = {
+    workingDirectory: s('working-directory', '.'),
+    keyPrefix: s('key-prefix', 'go-ci-cache'),
+    dependencyFiles: s('dependency-files'),
+    buildFlags: s('build-flags'),
+    rollingSuffix: s('rolling-suffix'),
+    warm: choice('warm', s('warm', 'auto')),
+    save: choice('save', s('save', 'default-branch')),
+    binary: s('binary'),
+  };
+  const defaults = { 'save-on-failure': 'false', 'modules-cache': 'true', 'build-cache': 'true', 'warm-vet': 'false', 'warm-test': 'false' };
+  const b = {};
+  for (const name of BOOLEANS) b[name] = bool(name, s(name, defaults[name]));
+  inputs.saveOnFailure = b['save-on-failure'];
+  inputs.modulesCache = b['modules-cache'];
+  inputs.buildCache = b['build-cache'];
+  inputs.warmVet = b['warm-vet'];
+  inputs.warmTest = b['warm-test'];
+  if (!inputs.modulesCache && !inputs.buildCache) {
+    throw new InputError('inputs `modules-cache` and `build-cache` are both `false`; enable at least one');
+  }
+  return inputs;
+}
+
+/** Variables the binary and the go commands it runs must never see (actions/toolkit#1053). */
+const SECRETS = ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_RUNTIME_URL', 'ACTIONS_RESULTS_URL', 'ACTIONS_CACHE_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_URL'];
+
+/** The environment for the binary: the job's, minus runtime secrets, plus the inputs. */
+export function binaryEnv(inputs, base, statePath) {
+  const env = { ...base };
+  for (const k of SECRETS) delete env[k];
+  Object.assign(env, {
+    GO_CI_CACHE_DIR: inputs.workingDirectory,
+    GO_CI_CACHE_KEY_PREFIX: inputs.keyPrefix,
+    GO_CI_CACHE_DEPENDENCY_FILES: inputs.dependencyFiles,
+    GO_CI_CACHE_BUILD_FLAGS: inputs.buildFlags,
+    GO_CI_CACHE_ROLLING_SUFFIX: inputs.rollingSuffix,
+    GO_CI_CACHE_STATE: statePath,
+  });
+  for (const k of ['GO_CI_CACHE_DEPENDENCY_FILES', 'GO_CI_CACHE_ROLLING_SUFFIX']) {
+    if (env[k] === '') delete env[k];
+  }
+  return env;
+}
+
+/** Whether to warm, given the policy and what was restored. */
+export function shouldWarm(policy, hits) {
+  if (policy === 'always') return true;
+  if (policy === 'never') return false;
+  return !(hits.modules && hits.build);
+}
+
+/**
+ * Whether an entry should be saved, and if not why (pure). `ctx` holds the save policy, the
+ * job's ref, the default branch, whether the restored entry was an exact hit, and the cache mode.
+ */
+export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode }) {
+  if (policy === 'never') return { save: false, why: 'save is `never`' };
+  if (cacheMode === 'read' || cacheMode === 'none') return { save: false, why: `the cache token is ${cacheMode === 'read' ? 'read-only' : 'without cache access'} (ACTIONS_CACHE_MODE=${cacheMode})` };
+  if (policy === 'default-branch') {
+    if (!defaultBranch) return { save: false, why: 'the default branch is unknown (no repository in the event payload); set save: always to save anyway' };
+    if (ref !== `refs/heads/${defaultBranch}`) return { save: false, why: `\`${ref}\` is not the default branch \`${defaultBranch}\` (save: default-branch)` };
+  }
+  if (exactHit) return { save: false, why: 'it was restored by an exact key hit, and entries are immutable' };
+  return { save: true, why: '' };
+}

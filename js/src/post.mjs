@@ -1,0 +1,82 @@
+// The action's post step: trim → save each entry per policy (looking the key up before
+// compressing) → report into the step summary. Nothing here can fail the job.
+
+import fs from 'node:fs';
+
+import * as cache from '@actions/cache';
+import * as core from '@actions/core';
+
+import { defaultBranch, runBinary } from './common.mjs';
+import { binaryEnv, saveDecision } from './inputs.mjs';
+
+async function run() {
+  const raw = core.getState('go-ci-cache');
+  if (!raw) {
+    core.info('go-ci-cache: main did not finish; nothing to save');
+    return;
+  }
+  const st = JSON.parse(raw);
+  const env = binaryEnv(st.inputs, process.env, st.state);
+  const ref = process.env.GITHUB_REF || '';
+  const branch = defaultBranch();
+  const mode = (process.env.ACTIONS_CACHE_MODE || '').toLowerCase();
+  const entries = [
+    ['modules', st.inputs.modulesCache, st.keys.modules, st.mod],
+    ['build', st.inputs.buildCache, st.keys.build, st.bld],
+  ];
+  const plan = [];
+  const lines = [];
+  for (const [name, enabled, entry, restored] of entries) {
+    if (!enabled) continue;
+    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode });
+    if (d.save) plan.push([name, entry]);
+    else {
+      core.info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);
+      lines.push(`- ${name}: not saved: ${d.why}`);
+    }
+  }
+
+  let after = {};
+  if (plan.length > 0) {
+    const caches = plan.length === 2 ? 'both' : plan[0][0];
+    runBinary(st.bin, ['trim', '--caches', caches], env);
+    const rep = runBinary(st.bin, ['report', '--format', 'json', '--state', st.state], env, { capture: true });
+    if (rep.status === 0) {
+      const t = JSON.parse(rep.stdout).trim;
+      after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+    }
+  }
+  for (const [name, entry] of plan) {
+    if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
+      core.info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
+      lines.push(`- ${name}: not saved: empty`);
+      continue;
+    }
+    try {
+      // Look the key up first: a concurrent job that already saved it costs us nothing
+      // (setup-go#672: the toolkit compresses before it learns the key is taken).
+      const existing = await cache.restoreCache([entry.path], entry.key, [], { lookupOnly: true });
+      if (existing && existing.toLowerCase() === entry.key.toLowerCase()) {
+        core.info(`go-ci-cache: ${name} cache ${entry.key} was already saved by another job; skipping`);
+        lines.push(`- ${name}: already saved by another job`);
+        continue;
+      }
+      const id = await cache.saveCache([entry.path], entry.key);
+      if (id === -1 || id === undefined) {
+        lines.push(`- ${name}: not saved (see the log)`);
+      } else {
+        core.info(`go-ci-cache: saved the ${name} cache as ${entry.key}`);
+        lines.push(`- ${name}: saved as \`${entry.key}\``);
+      }
+    } catch (e) {
+      core.warning(`go-ci-cache: the ${name} cache could not be saved: ${e.message}`);
+      lines.push(`- ${name}: save failed: ${e.message}`);
+    }
+  }
+  runBinary(st.bin, ['report', '--format', 'github', '--state', st.state], env);
+  if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
+    fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join('\n')}\n`);
+  }
+}
+
+run().catch((e) => core.warning(`go-ci-cache post step: ${e.stack || e.message}`));

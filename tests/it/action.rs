@@ -1,0 +1,482 @@
+//! The GitHub Action end to end in nektos/act (host executor, built-in cache server on
+//! 127.0.0.1), with the real binary and the real `go` on a fixture module served by the file://
+//! proxy; plus the JS unit tests, the dist/ staleness check and actionlint on the example
+//! workflows. Without the tools (act, node, actionlint) these tests skip locally and fail in CI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{TestEnv, compiled, copy_tree, proxy_dir, write_module};
+
+/// Finds a tool on PATH; in CI a missing tool is a failure, locally a skip.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| c.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`{name}` is missing; .ci/run installs it"
+        );
+        eprintln!("skipping: `{name}` is not on PATH (.ci/run installs it)");
+    }
+    found
+}
+
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn js_unit_tests() {
+    let Some(node) = tool("node") else { return };
+    if !repo_root().join("js/node_modules").is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "js/node_modules is missing; .ci/run runs npm ci"
+        );
+        eprintln!("skipping: run `npm ci` in js/");
+        return;
+    }
+    let out = Command::new(node)
+        .args(["--test", "test/"])
+        .current_dir(repo_root().join("js"))
+        .env("GO_CI_CACHE_TEST_BINARY", env!("CARGO_BIN_EXE_go-ci-cache"))
+        .env("CARGO_TARGET_DIR", repo_root().join("target"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("# fail 0"), "{text}");
+}
+
+#[test]
+fn dist_is_up_to_date() {
+    let Some(node) = tool("node") else { return };
+    if !repo_root().join("js/node_modules").is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "js/node_modules is missing; .ci/run runs npm ci"
+        );
+        return;
+    }
+    let out_dir = tempfile::tempdir().unwrap();
+    let st = Command::new(node)
+        .arg("js/build.mjs")
+        .arg(out_dir.path())
+        .current_dir(repo_root())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".mjs"))
+            .collect();
+        v.sort();
+        v
+    };
+    let dist = repo_root().join("dist");
+    assert_eq!(
+        names(out_dir.path()),
+        names(&dist),
+        "dist/ is stale: run `npm run build` in js/"
+    );
+    for n in names(&dist) {
+        assert!(
+            std::fs::read(dist.join(&n)).unwrap()
+                == std::fs::read(out_dir.path().join(&n)).unwrap(),
+            "dist/{n} is stale: run `npm run build` in js/"
+        );
+    }
+}
+
+#[test]
+fn actionlint_accepts_the_example_workflows() {
+    let Some(actionlint) = tool("actionlint") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    let mut n = 0;
+    for e in std::fs::read_dir(repo_root().join("examples/github"))
+        .unwrap()
+        .flatten()
+    {
+        // Point the examples at the action in this tree so actionlint checks their inputs.
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        assert!(
+            text.contains("go-ci-cache/go-cache-action@v1"),
+            "{}",
+            e.path().display()
+        );
+        std::fs::write(
+            wf.join(e.file_name()),
+            text.replace("go-ci-cache/go-cache-action@v1", "./"),
+        )
+        .unwrap();
+        n += 1;
+    }
+    assert!(n >= 5, "example workflows missing");
+    // The action itself, so `uses: ./` resolves and its inputs are checked.
+    std::fs::copy(
+        repo_root().join("action.yml"),
+        dir.path().join("action.yml"),
+    )
+    .unwrap();
+    copy_tree(&repo_root().join("dist"), &dir.path().join("dist"));
+    assert!(
+        Command::new("git")
+            .arg("init")
+            .arg("-q")
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = Command::new(actionlint)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throwaway repository, runner home and cache server for act.
+struct Act {
+    act: PathBuf,
+    t: TestEnv,
+    repo: PathBuf,
+    results: PathBuf,
+}
+
+struct Run {
+    ok: bool,
+    log: String,
+    outputs: std::collections::HashMap<String, String>,
+}
+
+impl Act {
+    fn new(act: PathBuf) -> Self {
+        let t = TestEnv::new();
+        let repo = t.root().join("repo");
+        write_module(
+            &repo,
+            "example.com/app",
+            &["example.com/greet@v1.0.0"],
+            &["example.com/testonly"],
+        );
+        t.go_ok(&repo, &["mod", "tidy"]);
+        let action = t.root().join("action");
+        std::fs::create_dir_all(&action).unwrap();
+        std::fs::copy(repo_root().join("action.yml"), action.join("action.yml")).unwrap();
+        copy_tree(&repo_root().join("dist"), &action.join("dist"));
+        let results = t.root().join("results");
+        std::fs::create_dir_all(&results).unwrap();
+        let git = |args: &[&str]| {
+            let st = Command::new("git")
+                .args(args)
+                .current_dir(&repo)
+                .output()
+                .unwrap();
+            assert!(
+                st.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
+        };
+        git(&["init", "-q", "-b", "main"]);
+        git(&[
+            "-c",
+            "user.email=ci@example.com",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ]);
+        Self {
+            act,
+            t,
+            repo,
+            results,
+        }
+    }
+
+    /// Runs one workflow (the action with `with`, then `extra` steps) as a fresh runner would:
+    /// empty local caches, the shared cache server.
+    fn run(&self, with: &str, extra: &str, event: Option<&str>) -> Run {
+        let wf = format!(
+            r#"name: ci
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: cache
+        uses: go-ci-cache/go-cache-action@v1
+        with:
+          binary: ${{{{ env.GO_CI_CACHE_TEST_BINARY }}}}
+{with}
+      - run: |
+          printf '%s\n' "cache-hit=${{{{ steps.cache.outputs.cache-hit }}}}" "modules-hit=${{{{ steps.cache.outputs.modules-hit }}}}" "build-hit=${{{{ steps.cache.outputs.build-hit }}}}" "build-key=${{{{ steps.cache.outputs.build-key }}}}" "build-matched-key=${{{{ steps.cache.outputs.build-matched-key }}}}" "modules-matched-key=${{{{ steps.cache.outputs.modules-matched-key }}}}" "coverage=${{{{ steps.cache.outputs.coverage }}}}" > "$RESULT_DIR/outputs.txt"
+{extra}
+"#
+        );
+        let wf_dir = self.repo.join(".github/workflows");
+        std::fs::create_dir_all(&wf_dir).unwrap();
+        std::fs::write(wf_dir.join("ci.yml"), wf).unwrap();
+        // A fresh runner: no local caches.
+        let home = self.t.root().join("home");
+        if home.exists() {
+            let _ = Command::new("chmod")
+                .args(["-R", "u+w"])
+                .arg(&home)
+                .status();
+            std::fs::remove_dir_all(&home).unwrap();
+        }
+        std::fs::create_dir_all(&home).unwrap();
+        let _ = std::fs::remove_file(self.results.join("outputs.txt"));
+        let mut cmd = Command::new(&self.act);
+        cmd.current_dir(&self.repo)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap())
+            .env("HOME", &home)
+            .env("ACT_DISABLE_VERSION_CHECK", "1")
+            .args([
+                "push",
+                "-P",
+                "ubuntu-latest=-self-hosted",
+                "-W",
+                ".github/workflows/ci.yml",
+            ])
+            .arg("--action-cache-path")
+            .arg(self.t.root().join("actcache"))
+            .arg("--cache-server-path")
+            .arg(self.t.root().join("cacheserver"))
+            .args(["--cache-server-addr", "127.0.0.1", "--use-gitignore=false"])
+            .arg("--local-repository")
+            .arg(format!(
+                "go-ci-cache/go-cache-action@v1={}",
+                self.t.root().join("action").display()
+            ));
+        if let Some(ev) = event {
+            let p = self.t.root().join("event.json");
+            std::fs::write(&p, ev).unwrap();
+            cmd.arg("-e").arg(p);
+        }
+        for (k, v) in [
+            (
+                "GO_CI_CACHE_TEST_BINARY",
+                env!("CARGO_BIN_EXE_go-ci-cache").to_string(),
+            ),
+            ("GOPROXY", format!("file://{}", proxy_dir().display())),
+            ("GOSUMDB", "off".into()),
+            ("GOFLAGS", "-modcacherw".into()),
+            ("GOTOOLCHAIN", "local".into()),
+            ("GOENV", "off".into()),
+            ("CGO_ENABLED", "0".into()),
+            ("RESULT_DIR", self.results.display().to_string()),
+        ] {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        let out = cmd.output().unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let outputs = std::fs::read_to_string(self.results.join("outputs.txt"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                l.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+        Run {
+            ok: out.status.success(),
+            log,
+            outputs,
+        }
+    }
+
+    fn dep_compiles(&self, file: &str) -> Vec<String> {
+        compiled(&std::fs::read(self.results.join(file)).unwrap())
+            .into_iter()
+            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
+            .collect()
+    }
+}
+
+const JOB: &str = r#"      - run: |
+          go build -x ./... 2> "$RESULT_DIR/build.txt"
+          go test -x -run='^$' ./... 2> "$RESULT_DIR/test.txt" > /dev/null"#;
+
+#[test]
+fn action_end_to_end_in_act() {
+    let Some(act) = tool("act") else { return };
+    let a = Act::new(act);
+    let check = |r: &Run, what: &str| assert!(r.ok, "{what} failed:\n{}", r.log);
+
+    // 1. A first run misses, warms, trims and saves both entries.
+    let r = a.run("          save: always", JOB, None);
+    check(&r, "run 1");
+    assert_eq!(r.outputs["cache-hit"], "false", "{}", r.log);
+    assert!(
+        r.log.contains("compiled") && r.log.contains("go-ci-cache: GOCACHE: removed"),
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log
+            .contains("saved the modules cache as go-ci-cache-mod-v1-"),
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log
+            .contains("saved the build cache as go-ci-cache-build-v1-"),
+        "{}",
+        r.log
+    );
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+    let coverage = r.outputs["coverage"].clone();
+    let (cached, total) = coverage.split_once('/').unwrap();
+    assert_eq!(cached, total, "coverage {coverage}");
+
+    // 2. A second run hits both entries exactly and compiles no dependency package.
+    let r = a.run("          save: always", JOB, None);
+    check(&r, "run 2");
+    assert_eq!(r.outputs["cache-hit"], "true", "{}", r.log);
+    assert!(r.log.contains("warm-up skipped"), "{}", r.log);
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+    assert_eq!(a.dep_compiles("test.txt"), Vec::<String>::new());
+    assert!(
+        r.log
+            .contains("not saving the build cache: it was restored by an exact key hit"),
+        "{}",
+        r.log
+    );
+
+    // 3. A go.sum change restores through a restore key and compiles only what changed.
+    a.t.go_ok(&a.repo, &["get", "example.com/greet@v1.1.0"]);
+    let r = a.run("          save: always", JOB, None);
+    check(&r, "run 3");
+    assert_eq!(r.outputs["build-hit"], "false");
+    let matched = &r.outputs["build-matched-key"];
+    assert!(
+        !matched.is_empty() && matched != &r.outputs["build-key"],
+        "{:?}",
+        r.outputs
+    );
+    // The matched entry is run 1's: same key up to the fingerprint, another dependency layer.
+    let prefix = r.outputs["build-key"]
+        .rsplit_once('-')
+        .unwrap()
+        .0
+        .to_lowercase();
+    assert!(
+        matched.to_lowercase().starts_with(&format!("{prefix}-")),
+        "{matched} vs {prefix}"
+    );
+    let before = r
+        .log
+        .lines()
+        .find(|l| l.contains("before: "))
+        .unwrap_or_default();
+    assert!(
+        before.contains("third-party 2/3"),
+        "only greet should need compiling: {before}"
+    );
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+
+    // 4. save: never saves nothing.
+    let never = "          key-prefix: never\n          save: never\n          warm: never";
+    let r = a.run(never, "", None);
+    check(&r, "save never");
+    assert!(
+        r.log
+            .contains("not saving the modules cache: save is `never`"),
+        "{}",
+        r.log
+    );
+    let r = a.run(never, "", None);
+    assert_eq!(
+        r.outputs["modules-matched-key"], "",
+        "nothing was saved under `never`: {}",
+        r.log
+    );
+
+    // 5. A failing job saves only with save-on-failure.
+    let fail = |on_failure: bool| {
+        a.run(
+            &format!("          key-prefix: fail\n          save: always\n          warm: never\n          build-cache: false\n          save-on-failure: {on_failure}"),
+            "      - run: go mod download\n      - run: exit 1",
+            None,
+        )
+    };
+    let r = fail(false);
+    assert!(!r.ok);
+    assert!(!r.log.contains("saved the modules cache"), "{}", r.log);
+    let r = fail(true);
+    assert!(!r.ok);
+    assert!(
+        r.log.contains("saved the modules cache as fail-mod-v1-"),
+        "{}",
+        r.log
+    );
+
+    // 6. The default policy saves on the default branch only.
+    let branch =
+        "          key-prefix: branch\n          warm: never\n          build-cache: false";
+    let download = "      - run: go mod download";
+    let r = a.run(
+        branch,
+        download,
+        Some(r#"{"repository":{"default_branch":"trunk"}}"#),
+    );
+    check(&r, "other branch");
+    assert!(
+        r.log.contains("is not the default branch `trunk`"),
+        "{}",
+        r.log
+    );
+    let r = a.run(
+        branch,
+        download,
+        Some(r#"{"repository":{"default_branch":"main"}}"#),
+    );
+    assert!(
+        r.log.contains("saved the modules cache as branch-mod-v1-"),
+        "{}",
+        r.log
+    );
+
+    // 7. An input outside its set fails the step with a clear error.
+    let r = a.run("          save: sometimes", "", None);
+    assert!(!r.ok);
+    assert!(
+        r.log.contains(
+            "input `save` is `sometimes`; allowed values: `default-branch`, `always`, `never`"
+        ),
+        "{}",
+        r.log
+    );
+}
