@@ -4,6 +4,7 @@
 
 mod action; // the GitHub Action: JS tests, dist/ freshness, actionlint, act end to end
 mod cli; // the binary's usage errors and exit codes
+mod docs; // README tables generated from action.yml and the GitLab spec
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
 mod e2e_lifecycle; // prepare → warm → build → trim → save → restore with the real `go`
 mod outputs; // snapshot tests of every output format
