@@ -127,8 +127,15 @@ fn actionlint_accepts_the_example_workflows() {
         n += 1;
     }
     assert!(n >= 5, "example workflows missing");
-    for e in std::fs::read_dir(repo_root().join(".github/workflows")).unwrap().flatten() {
-        std::fs::copy(e.path(), wf.join(format!("project-{}", e.file_name().to_string_lossy()))).unwrap();
+    for e in std::fs::read_dir(repo_root().join(".github/workflows"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(
+            e.path(),
+            wf.join(format!("project-{}", e.file_name().to_string_lossy())),
+        )
+        .unwrap();
     }
     // The action itself, so `uses: ./` resolves and its inputs are checked.
     std::fs::copy(

@@ -1,0 +1,470 @@
+//! The GitLab template: GitLab's CI JSON schema (check-jsonschema) on the template and the
+//! example pipelines; a real pipeline in gitlab-ci-local (host shell executor, including the
+//! template from the working tree); checks on the template text for what gitlab-ci-local does
+//! not emulate; and the POSIX installer against a loopback server.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::action::tool;
+use crate::util::{TestEnv, compiled, proxy_dir, write_module};
+
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn template() -> String {
+    std::fs::read_to_string(repo_root().join("gitlab-template.yml")).unwrap()
+}
+
+/// The template's two YAML documents: `spec:` and the jobs.
+fn documents() -> (String, String) {
+    let t = template();
+    let (spec, jobs) = t
+        .split_once("\n---\n")
+        .expect("a spec header and a --- separator");
+    (spec.to_string(), jobs.to_string())
+}
+
+#[test]
+fn template_and_examples_match_gitlabs_schema() {
+    let Some(cj) = tool("check-jsonschema") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // check-jsonschema reads one document per file, so the two halves go separately.
+    let (spec, jobs) = documents();
+    std::fs::write(dir.path().join("template-spec.yml"), spec).unwrap();
+    std::fs::write(dir.path().join("template-jobs.yml"), jobs).unwrap();
+    let mut files: Vec<PathBuf> = vec![
+        dir.path().join("template-spec.yml"),
+        dir.path().join("template-jobs.yml"),
+    ];
+    for e in std::fs::read_dir(repo_root().join("examples/gitlab"))
+        .unwrap()
+        .flatten()
+    {
+        files.push(e.path());
+    }
+    assert!(files.len() >= 5);
+    let out = Command::new(cj)
+        .args(["--builtin-schema", "vendor.gitlab-ci"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_input_is_typed_described_and_defaulted() {
+    let (spec, _) = documents();
+    let v: serde_json::Value = serde_saphyr::from_str(&spec).unwrap();
+    let inputs = v["spec"]["inputs"].as_object().unwrap();
+    assert!(inputs.len() >= 15);
+    for (name, i) in inputs {
+        assert!(
+            i["description"].as_str().is_some_and(|d| d.len() > 20),
+            "input `{name}` needs a description"
+        );
+        assert!(!i["default"].is_null(), "input `{name}` needs a default");
+    }
+    for closed in ["warm", "key-prefix", "as", "warm-flags"] {
+        assert!(
+            inputs[closed]["options"].is_array() || inputs[closed]["regex"].is_string(),
+            "`{closed}` needs options or a regex"
+        );
+    }
+    for b in ["trimpath", "unprotect"] {
+        assert_eq!(inputs[b]["type"], "boolean");
+    }
+    assert_eq!(
+        inputs["unprotect"]["default"], false,
+        "unprotect is off by default"
+    );
+}
+
+/// gitlab-ci-local drops `fallback_keys`, so this checks them on the template itself: every
+/// fallback key a pulling job names is a key the warm job pushes.
+#[test]
+fn every_fallback_key_is_written_by_the_warm_job() {
+    let (_, jobs) = documents();
+    let fallbacks: Vec<&str> = jobs
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("fallback_keys: [")
+                .and_then(|r| r.strip_suffix(']'))
+        })
+        .collect();
+    assert!(fallbacks.len() >= 4, "{fallbacks:?}");
+    let warm = &jobs[jobs.find("warm-cache:unprotect:false").unwrap()..];
+    let warm = &warm[..warm.find("warm-cache:unprotect:true").unwrap()];
+    for f in fallbacks {
+        assert!(
+            warm.contains(&format!("- key: {f}\n      paths:")),
+            "`{f}` is never pushed:\n{warm}"
+        );
+    }
+    // No global keywords leak into the user's pipeline.
+    for global in [
+        "\ndefault:",
+        "\nstages:",
+        "\nvariables:",
+        "\nimage:",
+        "\nworkflow:",
+        "\ncache:",
+    ] {
+        assert!(
+            !jobs.contains(global),
+            "global keyword {global:?} in the template"
+        );
+    }
+}
+
+/// The dotenv report defines every variable the template's cache keys use.
+#[test]
+fn template_variables_come_from_the_dotenv_report() {
+    let t = TestEnv::new();
+    let m = t.module("app", &["example.com/greet"]);
+    let env = t.root().join("keys.env");
+    t.bin_ok(&[
+        "keys",
+        "--format",
+        "gitlab",
+        "--dir",
+        m.to_str().unwrap(),
+        "--output",
+        env.to_str().unwrap(),
+    ]);
+    let dotenv = std::fs::read_to_string(env).unwrap();
+    let defined: Vec<&str> = dotenv
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|x| x.0))
+        .collect();
+    let (_, jobs) = documents();
+    for word in jobs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$')) {
+        if let Some(v) = word.strip_prefix("$GO_CI_CACHE_") {
+            let name = format!("GO_CI_CACHE_{v}");
+            let set_by_template = [
+                "GO_CI_CACHE_POLICY",
+                "GO_CI_CACHE_BINARY",
+                "GO_CI_CACHE_DIST_URL",
+                "GO_CI_CACHE_STABLE_MODCACHE",
+            ];
+            assert!(
+                defined.contains(&name.as_str()) || set_by_template.contains(&name.as_str()),
+                "{name} is not in the dotenv report:\n{dotenv}"
+            );
+        }
+    }
+}
+
+/// A tiny loopback HTTP server for the installer test (serves `files`, 404 otherwise).
+fn serve(files: HashMap<String, Vec<u8>>) -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        // Bounded: serves at most a few requests, then stops.
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let path = req.split_whitespace().nth(1).unwrap_or("/");
+            let name = path.rsplit('/').next().unwrap_or("");
+            match files.get(name) {
+                Some(body) => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(body);
+                }
+                None => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    (format!("http://{addr}/v9.9.9"), handle)
+}
+
+#[test]
+fn posix_installer_verifies_the_checksum() {
+    if tool("curl").is_none() {
+        return;
+    }
+    let bin = std::fs::read(env!("CARGO_BIN_EXE_go-ci-cache")).unwrap();
+    let sum = go_ci_cache::key::sha256_hex(&bin);
+    let target = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "x86_64-unknown-linux-musl",
+        ("linux", "aarch64") => "aarch64-unknown-linux-musl",
+        _ => return,
+    };
+    let name = format!("go-ci-cache-9.9.9-{target}");
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = |sha: &str| {
+        let p = dir.path().join(format!("manifest-{}.json", &sha[..4]));
+        std::fs::write(
+            &p,
+            format!(
+                "{{\n  \"version\": \"9.9.9\",\n  \"repository\": \"o/r\",\n  \"assets\": {{\n    \"{target}\": {{\n      \"name\": \"{name}\",\n      \"sha256\": \"{sha}\"\n    }}\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let run = |manifest: &Path, url: &str, dest: &Path| {
+        Command::new("sh")
+            .arg(repo_root().join("dist/install.sh"))
+            .arg(dest)
+            .arg(manifest)
+            .env("GO_CI_CACHE_DOWNLOAD_URL", url)
+            .env_remove("GO_CI_CACHE_BINARY")
+            .output()
+            .unwrap()
+    };
+    let (url, h) = serve(HashMap::from([(name.clone(), bin.clone())]));
+    let good = dir.path().join("good");
+    let out = run(&manifest(&sum), &url, &good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        go_ci_cache::key::sha256_hex(&std::fs::read(good.join("go-ci-cache")).unwrap()),
+        sum
+    );
+    let bad = dir.path().join("bad");
+    let out = run(&manifest(&"0".repeat(64)), &url, &bad);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("checksum mismatch") && err.contains("refusing"),
+        "{err}"
+    );
+    assert!(!bad.join("go-ci-cache").exists());
+    let out = run(
+        &manifest(&"1".repeat(64)),
+        "http://127.0.0.1:9/nothing-listens-here",
+        &bad,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot download"));
+    drop(h);
+    // An unreleased manifest names no asset: a clear error pointing at GO_CI_CACHE_BINARY.
+    let out = Command::new("sh")
+        .arg(repo_root().join("dist/install.sh"))
+        .arg(dir.path().join("none"))
+        .arg(repo_root().join("dist/manifest.json"))
+        .env_remove("GO_CI_CACHE_BINARY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if repo_root().join("dist/manifest.json").exists()
+        && std::fs::read_to_string(repo_root().join("dist/manifest.json"))
+            .unwrap()
+            .contains("\"assets\": {}")
+    {
+        assert!(
+            !out.status.success() && err.contains("GO_CI_CACHE_BINARY"),
+            "{err}"
+        );
+    }
+}
+
+/// Node ≥ 22 for gitlab-ci-local: `GO_CI_CACHE_NODE22` (set by .ci/run), else `node` if new enough.
+fn gitlab_ci_local() -> Option<(PathBuf, PathBuf)> {
+    let script = std::env::var_os("GO_CI_CACHE_GCL").map(PathBuf::from);
+    let node = std::env::var_os("GO_CI_CACHE_NODE22").map(PathBuf::from);
+    match (node, script) {
+        (Some(n), Some(s)) if n.is_file() && s.is_file() => Some((n, s)),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "gitlab-ci-local is missing; .ci/run installs it and sets GO_CI_CACHE_GCL and GO_CI_CACHE_NODE22"
+            );
+            eprintln!("skipping: set GO_CI_CACHE_GCL and GO_CI_CACHE_NODE22 (see .ci/run)");
+            None
+        }
+    }
+}
+
+#[test]
+fn pipeline_in_gitlab_ci_local() {
+    let Some((node, gcl)) = gitlab_ci_local() else {
+        return;
+    };
+    if tool("rsync").is_none() {
+        return;
+    }
+    let t = TestEnv::new();
+    let repo = t.root().join("project");
+    write_module(
+        &repo,
+        "example.com/app",
+        &["example.com/greet"],
+        &["example.com/testonly"],
+    );
+    t.go_ok(&repo, &["mod", "tidy"]);
+    std::fs::copy(
+        repo_root().join("gitlab-template.yml"),
+        repo.join("gitlab-template.yml"),
+    )
+    .unwrap();
+    let results = t.root().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    let pipeline = |warm: &str| {
+        format!(
+            r#"include:
+  - local: gitlab-template.yml
+    inputs:
+      binary: {bin}
+      warm: {warm}
+
+test:
+  stage: test
+  extends: .go-cache
+  script:
+    - printf '%s\n' "$GO_CI_CACHE_BUILD_KEY" > "$RESULT_DIR/build-key.txt"
+    - go build -x ./... 2> "$RESULT_DIR/build.txt"
+    - go test -x -run='^$' ./... 2> "$RESULT_DIR/test.txt" > /dev/null
+"#,
+            bin = env!("CARGO_BIN_EXE_go-ci-cache")
+        )
+    };
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/group/project.git",
+    ]);
+    let commit = |warm: &str| {
+        std::fs::write(repo.join(".gitlab-ci.yml"), pipeline(warm)).unwrap();
+        git(&["add", "-A"]);
+        git(&[
+            "-c",
+            "user.email=ci@example.com",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "pipeline",
+        ]);
+        git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        git(&[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/main",
+        ]);
+    };
+    let run = || {
+        // Each pipeline starts from fresh build folders; only the cache directory persists.
+        if repo.join(".gitlab-ci-local").exists() {
+            let _ = Command::new("chmod")
+                .args(["-R", "u+w"])
+                .arg(repo.join(".gitlab-ci-local"))
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(repo.join(".gitlab-ci-local/builds"));
+        let mut cmd = Command::new(&node);
+        cmd.arg(&gcl)
+            .args([
+                "--no-color",
+                "--shell-isolation",
+                "--no-artifacts-to-source",
+                "--force-shell-executor",
+            ])
+            .current_dir(&repo)
+            .env("HOME", t.root().join("home"));
+        for (k, v) in [
+            ("GOPROXY", format!("file://{}", proxy_dir().display())),
+            ("GOSUMDB", "off".into()),
+            ("GOTOOLCHAIN", "local".into()),
+            ("GOENV", "off".into()),
+            ("CGO_ENABLED", "0".into()),
+            ("RESULT_DIR", results.display().to_string()),
+        ] {
+            cmd.arg("--variable").arg(format!("{k}={v}"));
+        }
+        let out = cmd.output().unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "gitlab-ci-local failed:\n{log}");
+        log
+    };
+    let deps = |f: &str| -> Vec<String> {
+        compiled(&std::fs::read(results.join(f)).unwrap())
+            .into_iter()
+            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
+            .collect()
+    };
+
+    // Pipeline 1: keys → warm (pushes) → test.
+    commit("always");
+    let log = run();
+    assert!(
+        log.contains("go-cache-keys") && log.contains("go-cache-warm"),
+        "{log}"
+    );
+    let key = std::fs::read_to_string(results.join("build-key.txt")).unwrap();
+    assert!(
+        key.starts_with("go-ci-cache-build-v1-"),
+        "the keys job's dotenv reached the test job: {key:?}\n{log}"
+    );
+    let cache_dir = repo.join(".gitlab-ci-local/cache");
+    let saved: Vec<String> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        saved.iter().any(|k| k.starts_with(key.trim())),
+        "warm pushed the exact build key: {saved:?}"
+    );
+    assert!(saved.iter().any(|k| k.contains("-mod-v1-")), "{saved:?}");
+    // The rolling keys the fallback_keys name are pushed too.
+    assert!(
+        saved.iter().filter(|k| k.contains("-build-v1-")).count() >= 2,
+        "{saved:?}"
+    );
+
+    // Pipeline 2: no warm job; the test job restores the warm job's caches and compiles no
+    // dependency package.
+    commit("never");
+    let log = run();
+    assert!(!log.contains("go-cache-warm "), "{log}");
+    assert_eq!(deps("build.txt"), Vec::<String>::new(), "{log}");
+    assert_eq!(deps("test.txt"), Vec::<String>::new(), "{log}");
+}
