@@ -45,6 +45,16 @@ impl GoEnv {
         arch_level_var(self.get("GOARCH"))
     }
 
+    /// GOCACHE as a path (checked to be absolute when the job is loaded).
+    pub fn gocache(&self) -> std::path::PathBuf {
+        self.get("GOCACHE").into()
+    }
+
+    /// GOMODCACHE as a path (checked to be absolute when the job is loaded).
+    pub fn gomodcache(&self) -> std::path::PathBuf {
+        self.get("GOMODCACHE").into()
+    }
+
     /// Whether cgo is on for this build.
     pub fn cgo_enabled(&self) -> bool {
         self.get("CGO_ENABLED") == "1"

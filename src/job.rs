@@ -50,16 +50,6 @@ pub struct Job {
 }
 
 impl Job {
-    /// GOCACHE, absolute.
-    pub fn gocache(&self) -> PathBuf {
-        PathBuf::from(self.env.get("GOCACHE"))
-    }
-
-    /// GOMODCACHE, absolute.
-    pub fn gomodcache(&self) -> PathBuf {
-        PathBuf::from(self.env.get("GOMODCACHE"))
-    }
-
     /// Whether `-trimpath` is in effect (flags or GOFLAGS).
     pub fn trimpath(&self) -> bool {
         self.flags.is_set("trimpath") || self.goflags.is_set("trimpath")
@@ -75,18 +65,6 @@ pub struct Target {
     pub project: Project,
     /// The job's build flags.
     pub flags: BuildFlags,
-}
-
-impl Target {
-    /// GOCACHE, absolute.
-    pub fn gocache(&self) -> PathBuf {
-        PathBuf::from(self.env.get("GOCACHE"))
-    }
-
-    /// GOMODCACHE, absolute.
-    pub fn gomodcache(&self) -> PathBuf {
-        PathBuf::from(self.env.get("GOMODCACHE"))
-    }
 }
 
 /// The variables [`load_target`] asks `go env` for: none that makes it probe the C compiler or
@@ -442,8 +420,8 @@ impl KeysDoc {
         let root = &job.project.root;
         Self {
             schema_version: JSON_SCHEMA_VERSION,
-            modules: entry(&job.keys.modules, job.gomodcache()),
-            build: entry(&job.keys.build, job.gocache()),
+            modules: entry(&job.keys.modules, job.env.gomodcache()),
+            build: entry(&job.keys.build, job.env.gocache()),
             inputs: InputsDoc {
                 go: SHOWN_VARS
                     .iter()

@@ -67,8 +67,8 @@ fn cmd_plan(a: &PlanArgs, go: &Go) -> Result<ExitCode> {
     };
     let doc = plan::PlanDoc {
         keys: KeysDoc::new(&job),
-        modules_size: fsutil::dir_size(&job.gomodcache()),
-        build_size: fsutil::dir_size(&job.gocache()),
+        modules_size: fsutil::dir_size(&job.env.gomodcache()),
+        build_size: fsutil::dir_size(&job.env.gocache()),
         coverage,
     };
     if a.json {

@@ -40,8 +40,8 @@ fn ctx(o: &LifecycleOpts, go: &Go) -> Result<Ctx> {
     let state_path = o
         .state
         .clone()
-        .unwrap_or_else(|| state::default_path(&job.gocache(), |k| std::env::var(k).ok()));
-    let state = State::load(&state_path, &job.gocache(), &job.gomodcache());
+        .unwrap_or_else(|| state::default_path(&job.env.gocache(), |k| std::env::var(k).ok()));
+    let state = State::load(&state_path, &job.env.gocache(), &job.env.gomodcache());
     Ok(Ctx {
         job,
         state_path,
@@ -74,13 +74,13 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     let mut c = ctx(&a.common, go)?;
     let t0 = now_unix();
     // A new job cycle starts here.
-    c.state = State::fresh(&c.job.gocache(), &c.job.gomodcache());
+    c.state = State::fresh(&c.job.env.gocache(), &c.job.env.gomodcache());
     let mut p = PrepareReport {
         started_at: t0,
         ..PrepareReport::default()
     };
     if a.common.caches.build() {
-        match gocache::prepare(&c.job.gocache(), t0) {
+        match gocache::prepare(&c.job.env.gocache(), t0) {
             Ok((n, problems)) => {
                 p.backdated = n;
                 p.warnings.extend(problems);
@@ -90,12 +90,12 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
             }
             Err(e) => p.warnings.push(format!(
                 "cannot prepare GOCACHE `{}`: {e:#}",
-                c.job.gocache().display()
+                c.job.env.gocache().display()
             )),
         }
     }
-    p.gocache = dir_size(&c.job.gocache());
-    p.gomodcache = dir_size(&c.job.gomodcache());
+    p.gocache = dir_size(&c.job.env.gocache());
+    p.gomodcache = dir_size(&c.job.env.gomodcache());
     if a.modules_restored_key.is_some()
         || a.build_restored_key.is_some()
         || a.modules_hit
@@ -238,7 +238,7 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
         );
         return r;
     };
-    let Some(root) = canonical_root(&c.job.gocache()) else {
+    let Some(root) = canonical_root(&c.job.env.gocache()) else {
         r.skipped = Some("GOCACHE does not exist".into());
         return r;
     };
@@ -283,7 +283,7 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
 
 fn trim_modules(c: &Ctx, go: &Go, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
     let mut r = RootTrim::default();
-    let Some(root) = canonical_root(&c.job.gomodcache()) else {
+    let Some(root) = canonical_root(&c.job.env.gomodcache()) else {
         r.skipped = Some("GOMODCACHE does not exist".into());
         return r;
     };
@@ -457,5 +457,57 @@ impl Caches {
     /// Whether the module cache takes part.
     pub fn modules(self) -> bool {
         matches!(self, Self::Both | Self::Modules)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_removal_is_counted_and_the_rest_still_goes() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("cache");
+        std::fs::create_dir_all(root.join("ab")).unwrap();
+        let mut paths = Vec::new();
+        for i in 0..10 {
+            let p = root.join("ab").join(format!("{i:064}-a"));
+            std::fs::write(&p, "v1").unwrap();
+            paths.push((p, 2));
+        }
+        // One entry that cannot be removed: it lies outside the root (refused, never touched).
+        let outside = t.path().join("outside-d");
+        std::fs::write(&outside, "keep").unwrap();
+        paths.insert(5, (outside.clone(), 4));
+        let mut r = RootTrim::default();
+        let mut warnings = Vec::new();
+        apply(&root, &paths, false, &mut r, &mut warnings);
+        assert_eq!((r.removed, r.removed_bytes, r.failed), (10, 20, 1));
+        assert!(warnings[0].contains("not inside"), "{warnings:?}");
+        assert!(outside.exists());
+        assert_eq!(std::fs::read_dir(root.join("ab")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn records_are_removed_before_outputs() {
+        let p = |s: &str| (PathBuf::from(s), 1);
+        let paths = [
+            p("/c/aa/1-a"),
+            p("/c/bb/2-a"),
+            p("/c/aa/3-d"),
+            p("/c/cc/4-d"),
+        ];
+        let phases = split_phases(&paths);
+        assert_eq!(phases.len(), 2);
+        assert!(
+            phases[0]
+                .iter()
+                .all(|(x, _)| x.to_string_lossy().ends_with("-a"))
+        );
+        assert!(
+            phases[1]
+                .iter()
+                .all(|(x, _)| x.to_string_lossy().ends_with("-d"))
+        );
     }
 }

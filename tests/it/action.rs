@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{TestEnv, compiled, copy_tree, proxy_dir, write_module};
+use crate::util::{TestEnv, compiled, copy_tree, emulator_go_env, write_module};
 
 /// Finds a tool on PATH; in CI a missing tool is a failure, locally a skip.
 pub fn tool(name: &str) -> Option<PathBuf> {
@@ -291,19 +291,13 @@ jobs:
             std::fs::write(&p, ev).unwrap();
             cmd.arg("-e").arg(p);
         }
-        for (k, v) in [
-            (
-                "GO_CI_CACHE_TEST_BINARY",
-                env!("CARGO_BIN_EXE_go-ci-cache").to_string(),
-            ),
-            ("GOPROXY", format!("file://{}", proxy_dir().display())),
-            ("GOSUMDB", "off".into()),
-            ("GOFLAGS", "-modcacherw".into()),
-            ("GOTOOLCHAIN", "local".into()),
-            ("GOENV", "off".into()),
-            ("CGO_ENABLED", "0".into()),
-            ("RESULT_DIR", self.results.display().to_string()),
-        ] {
+        let mut vars = emulator_go_env(&self.results);
+        vars.push((
+            "GO_CI_CACHE_TEST_BINARY",
+            env!("CARGO_BIN_EXE_go-ci-cache").to_string(),
+        ));
+        vars.push(("GOFLAGS", "-modcacherw".into()));
+        for (k, v) in vars {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
         let out = cmd.output().unwrap();

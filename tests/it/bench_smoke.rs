@@ -10,7 +10,9 @@ use crate::util::{TestEnv, proxy_dir};
 
 #[test]
 fn history_benchmark_smoke() {
-    let Some(python) = tool("python3") else { return };
+    let Some(python) = tool("python3") else {
+        return;
+    };
     if tool("zstd").is_none() {
         return;
     }
@@ -37,8 +39,16 @@ fn history_benchmark_smoke() {
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("strategy,run,version,wall_s,"), "{header}");
-    for col in ["dep_compiles", "restored_bytes", "saved_bytes", "store_bytes"] {
+    assert!(
+        header.starts_with("strategy,run,version,wall_s,"),
+        "{header}"
+    );
+    for col in [
+        "dep_compiles",
+        "restored_bytes",
+        "saved_bytes",
+        "store_bytes",
+    ] {
         assert!(header.contains(col));
     }
     let cols: Vec<&str> = header.split(',').collect();
@@ -63,12 +73,21 @@ fn history_benchmark_smoke() {
     // The recipe restores by prefix but saves untrimmed archives that only grow.
     assert!(n("actions-cache-recipe", "2", "restored_bytes") > 0.0);
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
-    assert!(md.contains("| go-ci-cache |") && md.contains("vs setup-go"), "{md}");
-    let has_matplotlib = Command::new("python3").args(["-c", "import matplotlib"]).status().is_ok_and(|s| s.success());
+    assert!(
+        md.contains("| go-ci-cache |") && md.contains("vs setup-go"),
+        "{md}"
+    );
+    let has_matplotlib = Command::new("python3")
+        .args(["-c", "import matplotlib"])
+        .status()
+        .is_ok_and(|s| s.success());
     if has_matplotlib {
         let png = std::fs::read(out.join("chart.png")).unwrap();
         assert_eq!(&png[..4], b"\x89PNG");
     } else {
-        assert!(std::env::var_os("CI").is_none(), "matplotlib is missing; .ci/run installs it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "matplotlib is missing; .ci/run installs it"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::action::tool;
-use crate::util::{TestEnv, compiled, proxy_dir, write_module};
+use crate::util::{TestEnv, compiled, emulator_go_env, write_module};
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -405,14 +405,7 @@ test:
             ])
             .current_dir(&repo)
             .env("HOME", t.root().join("home"));
-        for (k, v) in [
-            ("GOPROXY", format!("file://{}", proxy_dir().display())),
-            ("GOSUMDB", "off".into()),
-            ("GOTOOLCHAIN", "local".into()),
-            ("GOENV", "off".into()),
-            ("CGO_ENABLED", "0".into()),
-            ("RESULT_DIR", results.display().to_string()),
-        ] {
+        for (k, v) in emulator_go_env(&results) {
             cmd.arg("--variable").arg(format!("{k}={v}"));
         }
         let out = cmd.output().unwrap();

@@ -212,6 +212,19 @@ impl TestEnv {
     }
 }
 
+/// The Go settings a CI emulator (act, gitlab-ci-local) passes to its jobs: the fixture proxy,
+/// no network, no `go env -w`, and where the job writes what the test reads.
+pub fn emulator_go_env(results: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("GOPROXY", format!("file://{}", proxy_dir().display())),
+        ("GOSUMDB", "off".into()),
+        ("GOTOOLCHAIN", "local".into()),
+        ("GOENV", "off".into()),
+        ("CGO_ENABLED", "0".into()),
+        ("RESULT_DIR", results.display().to_string()),
+    ]
+}
+
 /// Copies a tree with `cp -a` (keeps modes and mtimes).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
