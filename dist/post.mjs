@@ -2,12 +2,14 @@ import { createRequire as __gcc_createRequire } from 'node:module'; const requir
 import {
   binaryEnv,
   defaultBranch,
+  endGroup,
   getState,
   info,
   restoreCache,
   runBinary,
   saveCache,
   saveDecision,
+  startGroup,
   warning
 } from "./shared-MIO3AMXA.mjs";
 
@@ -42,13 +44,16 @@ async function run() {
   let after = {};
   if (plan.length > 0) {
     const caches = plan.length === 2 ? "both" : plan[0][0];
+    startGroup("go-ci-cache: trim");
     runBinary(st.bin, ["trim", "--caches", caches], env);
+    endGroup();
     const rep = runBinary(st.bin, ["report", "--format", "json", "--state", st.state], env, { capture: true });
     if (rep.status === 0) {
       const t = JSON.parse(rep.stdout).trim;
       after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
     }
   }
+  startGroup("go-ci-cache: save");
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
@@ -74,6 +79,7 @@ async function run() {
       lines.push(`- ${name}: save failed: ${e.message}`);
     }
   }
+  endGroup();
   runBinary(st.bin, ["report", "--format", "github", "--state", st.state], env);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
     fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join("\n")}

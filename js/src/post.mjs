@@ -39,13 +39,16 @@ async function run() {
   let after = {};
   if (plan.length > 0) {
     const caches = plan.length === 2 ? 'both' : plan[0][0];
+    core.startGroup('go-ci-cache: trim');
     runBinary(st.bin, ['trim', '--caches', caches], env);
+    core.endGroup();
     const rep = runBinary(st.bin, ['report', '--format', 'json', '--state', st.state], env, { capture: true });
     if (rep.status === 0) {
       const t = JSON.parse(rep.stdout).trim;
       after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
     }
   }
+  core.startGroup('go-ci-cache: save');
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       core.info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
@@ -73,6 +76,7 @@ async function run() {
       lines.push(`- ${name}: save failed: ${e.message}`);
     }
   }
+  core.endGroup();
   runBinary(st.bin, ['report', '--format', 'github', '--state', st.state], env);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
     fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join('\n')}\n`);
