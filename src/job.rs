@@ -86,21 +86,31 @@ pub const LIGHT_VARS: &[&str] = &[
 
 /// Gathers what the lifecycle commands need, with a light `go env`.
 pub fn load_target(args: &JobArgs, go: &Go) -> Result<Target> {
+    let (target, _goflags) = load_common(args, go, LIGHT_VARS)?;
+    Ok(target)
+}
+
+/// What both loaders do: check --dir, parse the flags, one `go env -json` (all variables when
+/// `vars` is empty), check the cache paths, and find the project. Returns GOFLAGS parsed too.
+fn load_common(args: &JobArgs, go: &Go, vars: &[&str]) -> Result<(Target, BuildFlags)> {
     check_dir(&args.dir)?;
     let flags = BuildFlags::parse(&args.build_flags, "--build-flags")?;
-    let env = go.env_vars(&args.dir, LIGHT_VARS)?;
-    BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
+    let env = go.env_vars(&args.dir, vars)?;
+    let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
     check_cache_vars(&env)?;
     let project = project::discover(&Discover {
         dir: &args.dir,
         env: &env,
         patterns: &args.dependency_files,
     })?;
-    Ok(Target {
-        env,
-        project,
-        flags,
-    })
+    Ok((
+        Target {
+            env,
+            project,
+            flags,
+        },
+        goflags,
+    ))
 }
 
 fn check_dir(dir: &Path) -> Result<()> {
@@ -132,16 +142,14 @@ fn check_cache_vars(env: &GoEnv) -> Result<()> {
 
 /// Gathers the job: one `go env -json`, discovery, digests, keys.
 pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
-    check_dir(&args.dir)?;
-    let flags = BuildFlags::parse(&args.build_flags, "--build-flags")?;
-    let env = go.env(&args.dir)?;
-    let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
-    check_cache_vars(&env)?;
-    let project = project::discover(&Discover {
-        dir: &args.dir,
-        env: &env,
-        patterns: &args.dependency_files,
-    })?;
+    let (
+        Target {
+            env,
+            project,
+            flags,
+        },
+        goflags,
+    ) = load_common(args, go, &[])?;
     let cc = env.cgo_enabled().then(|| cc_version(&env, &project.root));
     let pgo = pgo_files(&flags, &goflags, &project)?;
     let inputs = key_inputs(&KeyInputsArgs {

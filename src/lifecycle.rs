@@ -405,7 +405,9 @@ pub fn report(a: &ReportArgs, go: &Go) -> Result<ExitCode> {
     let state_path = match &a.state {
         Some(p) => p.clone(),
         None => {
-            let env = go.env(&a.dir)?;
+            // Only GOCACHE is needed; asking for nothing else keeps this working when the
+            // cache directory itself is unusable.
+            let env = go.env_vars(&a.dir, &["GOCACHE"])?;
             state::default_path(Path::new(env.get("GOCACHE")), |k| std::env::var(k).ok())
         }
     };
