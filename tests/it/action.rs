@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{TestEnv, compiled, copy_tree, emulator_go_env, write_module};
+use crate::util::{self, TestEnv, compiled, copy_tree, emulator_go_env, write_module};
 
 /// Finds a tool on PATH; in CI a missing tool is a failure, locally a skip.
 pub fn tool(name: &str) -> Option<PathBuf> {
@@ -144,15 +144,7 @@ fn actionlint_accepts_the_example_workflows() {
     )
     .unwrap();
     copy_tree(&repo_root().join("dist"), &dir.path().join("dist"));
-    assert!(
-        Command::new("git")
-            .arg("init")
-            .arg("-q")
-            .current_dir(dir.path())
-            .status()
-            .unwrap()
-            .success()
-    );
+    util::git(dir.path(), &["init", "-q"]);
     let out = Command::new(actionlint)
         .current_dir(dir.path())
         .output()
@@ -196,18 +188,7 @@ impl Act {
         copy_tree(&repo_root().join("dist"), &action.join("dist"));
         let results = t.root().join("results");
         std::fs::create_dir_all(&results).unwrap();
-        let git = |args: &[&str]| {
-            let st = Command::new("git")
-                .args(args)
-                .current_dir(&repo)
-                .output()
-                .unwrap();
-            assert!(
-                st.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&st.stderr)
-            );
-        };
+        let git = |args: &[&str]| util::git(&repo, args);
         git(&["init", "-q", "-b", "main"]);
         git(&[
             "-c",

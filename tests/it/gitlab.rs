@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::action::tool;
-use crate::util::{TestEnv, compiled, emulator_go_env, write_module};
+use crate::util::{self, TestEnv, compiled, emulator_go_env, write_module};
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -346,18 +346,7 @@ test:
             bin = env!("CARGO_BIN_EXE_go-ci-cache")
         )
     };
-    let git = |args: &[&str]| {
-        let o = Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
+    let git = |args: &[&str]| util::git(&repo, args);
     git(&["init", "-q", "-b", "main"]);
     git(&[
         "remote",

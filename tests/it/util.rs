@@ -225,6 +225,20 @@ pub fn emulator_go_env(results: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Runs git in `dir` and asserts success.
+pub fn git(dir: &Path, args: &[&str]) {
+    let o = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Copies a tree with `cp -a` (keeps modes and mtimes).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
