@@ -118,6 +118,11 @@ pub struct TrimArgs {
     /// List what would be removed (on stdout) and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The module cache belongs to this job alone: prune it even without a `prepare` in this
+    /// job, or when it is Go's per-user default (`$HOME/go/pkg/mod`). Without it, GOMODCACHE is
+    /// pruned only after this job's `prepare` judged it the job's own.
+    #[arg(long, env = "GO_CI_CACHE_PRUNE_MODULES")]
+    pub prune_modules: bool,
 }
 
 /// `report` formats.

@@ -187,15 +187,26 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
     Ok(l)
 }
 
-/// Backdates every entry to `t0 − 2 h` and pins `trim.txt` to `t0`. Returns entries backdated
-/// and the problems met (each one entry; the rest still happen).
-pub fn prepare(root: &Path, t0: i64) -> Result<(u64, Vec<String>)> {
+/// Whether `prepare` backdates an entry with this mtime (pure): only entries newer than
+/// `t0 − 2 h` (mtimes only ever move back), and, while other jobs use the cache, only entries
+/// older than `floor` (see [`crate::lease::backdate_floor`]): an entry another live job may
+/// have used keeps its mtime.
+pub fn should_backdate(mtime: i64, t0: i64, floor: Option<i64>) -> bool {
+    mtime > t0 - BACKDATE_SECS && floor.is_none_or(|f| mtime < f)
+}
+
+/// Backdates entries to `t0 − 2 h` (those [`should_backdate`] picks) and pins `trim.txt` to
+/// `t0`. Returns entries backdated and the problems met (each one entry; the rest still happen).
+pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<(u64, Vec<String>)> {
     std::fs::create_dir_all(root)?;
     let listing = list(root, None)?;
     let old = FileTime::from_unix_time(t0 - BACKDATE_SECS, 0);
     let mut problems = Vec::new();
     let mut n = 0;
     for e in &listing.entries {
+        if !should_backdate(e.mtime, t0, floor) {
+            continue;
+        }
         let p = root.join(&e.rel);
         let mut result = filetime::set_symlink_file_times(&p, old, old);
         if e.is_dir {
@@ -211,9 +222,31 @@ pub fn prepare(root: &Path, t0: i64) -> Result<(u64, Vec<String>)> {
             Err(_) => {}
         }
     }
-    // Go's trim runs at most once a day, judged by this file (Unix seconds).
-    crate::output::sink::replace(&root.join("trim.txt"), &t0.to_string(), "GOCACHE/trim.txt")?;
+    // Go's trim runs at most once a day, judged by this file (Unix seconds). Another live job
+    // may have pinned it later: never move it back.
+    let pinned = std::fs::read_to_string(root.join("trim.txt"))
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok());
+    if floor.is_none() || pinned.is_none_or(|p| p < t0) {
+        crate::output::sink::replace(&root.join("trim.txt"), &t0.to_string(), "GOCACHE/trim.txt")?;
+    }
     Ok((n, problems))
+}
+
+/// The current mtime of a listed entry (for a directory, its newest file), to check right
+/// before removal that no job used it since the listing.
+pub fn current_mtime(root: &Path, e: &Entry) -> Option<i64> {
+    let p = root.join(&e.rel);
+    let meta = std::fs::symlink_metadata(&p).ok()?;
+    let mut m = FileTime::from_last_modification_time(&meta).unix_seconds();
+    if e.is_dir {
+        for inner in walkdir::WalkDir::new(&p).min_depth(1).into_iter().flatten() {
+            if let Ok(x) = inner.metadata() {
+                m = m.max(FileTime::from_last_modification_time(&x).unix_seconds());
+            }
+        }
+    }
+    Some(m)
 }
 
 #[cfg(test)]
@@ -273,6 +306,34 @@ mod tests {
         let plan = plan_trim(&entries, 1000);
         assert_eq!(plan.kept, 3334);
         assert_eq!(plan.remove.len(), 6666);
+    }
+
+    #[test]
+    fn backdating_never_moves_forward_nor_touches_what_live_jobs_used() {
+        let t0 = 100_000;
+        assert!(
+            should_backdate(t0 - 10, t0, None),
+            "just restored: backdated"
+        );
+        assert!(
+            should_backdate(t0 + 500, t0, None),
+            "future mtime: backdated"
+        );
+        assert!(
+            !should_backdate(t0 - BACKDATE_SECS, t0, None),
+            "already old enough"
+        );
+        assert!(
+            !should_backdate(t0 - 9 * 3600, t0, None),
+            "never moved forward"
+        );
+        let floor = Some(t0 - 1800);
+        assert!(should_backdate(t0 - 3600, t0, floor));
+        assert!(
+            !should_backdate(t0 - 1800, t0, floor),
+            "another live job may use it"
+        );
+        assert!(!should_backdate(t0 - 10, t0, floor));
     }
 
     #[test]

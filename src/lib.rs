@@ -16,6 +16,7 @@ pub mod goenv;
 pub mod golist;
 pub mod job;
 pub mod key;
+pub mod lease;
 pub mod lifecycle;
 pub mod modcache;
 pub mod output;

@@ -3,6 +3,7 @@
 //! `--strict` it is exit status 1.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -20,7 +21,7 @@ use crate::job::{self, Target};
 use crate::output::sink;
 use crate::progress::{Log, Style};
 use crate::state::{self, PrepareReport, RestoreInfo, RootTrim, State, TrimReport, WarmReport};
-use crate::{gocache, modcache, remove, report, warm};
+use crate::{gocache, lease, modcache, remove, report, warm};
 
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -73,25 +74,75 @@ fn finish(c: &mut Ctx, warnings: &[String], strict: bool) -> ExitCode {
 pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     let mut c = ctx(&a.common, go)?;
     let t0 = now_unix();
-    // A new job cycle starts here.
+    let machine = lease::machine();
+    // A new job cycle starts here; a lease the previous cycle of this state file left (a
+    // prepare without a trim) ends with it.
+    if let Some(old) = c.state.prepare.as_ref().and_then(|p| p.lease.clone()) {
+        for root in [c.job.env.gocache(), c.job.env.gomodcache()] {
+            if root.join(lease::DIR).is_dir()
+                && let Ok(reg) = lease::Registry::lock(&root)
+            {
+                reg.release(&old, &machine, t0);
+            }
+        }
+    }
     c.state = State::fresh(&c.job.env.gocache(), &c.job.env.gomodcache());
+    let id = lease::new_id();
     let mut p = PrepareReport {
         started_at: t0,
+        lease: Some(id.clone()),
         ..PrepareReport::default()
     };
     if a.common.caches.build() {
-        match gocache::prepare(&c.job.env.gocache(), t0) {
-            Ok((n, problems)) => {
+        let root = c.job.env.gocache();
+        match prepare_build(&root, t0, &id, &machine) {
+            Ok((n, others, problems)) => {
                 p.backdated = n;
                 p.warnings.extend(problems);
                 c.log.info(&format!(
                     "go-ci-cache: prepared GOCACHE: {n} restored entries marked unused until the job uses them; Go's own trim paused for this job"
                 ));
+                if others > 0 {
+                    c.log.info(&format!(
+                        "go-ci-cache: {others} other job(s) on this machine are using GOCACHE; entries they may have used keep their mtime"
+                    ));
+                }
             }
             Err(e) => p.warnings.push(format!(
                 "cannot prepare GOCACHE `{}`: {e:#}",
-                c.job.env.gocache().display()
+                root.display()
             )),
+        }
+    }
+    if a.common.caches.modules() {
+        let root = c.job.env.gomodcache();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let ephemeral = std::env::var("RUNNER_ENVIRONMENT").as_deref() == Ok("github-hosted");
+        let reason = modcache::not_owned_reason(
+            &canon(&root),
+            home.as_deref().map(canon).as_deref(),
+            ephemeral,
+        );
+        p.modules_owned = Some(reason.is_none());
+        p.modules_not_owned = reason;
+        // Register only in a module cache (or where one is about to be created), never in a
+        // project or home directory that GOMODCACHE points at by mistake.
+        let empty = std::fs::read_dir(&root).map_or(true, |mut d| d.next().is_none());
+        if p.modules_owned == Some(true) && (empty || modcache::looks_like_modcache(&root)) {
+            let lease = lease::Lease {
+                id: id.clone(),
+                started_at: t0,
+                machine: machine.clone(),
+            };
+            if let Err(e) = lease::Registry::lock(&root)
+                .and_then(|r| r.register(&lease).map_err(std::io::Error::other))
+            {
+                p.warnings.push(format!(
+                    "cannot register this job in GOMODCACHE `{}`: {e}",
+                    root.display()
+                ));
+            }
         }
     }
     p.gocache = dir_size(&c.job.env.gocache());
@@ -111,6 +162,28 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     let warnings = p.warnings.clone();
     c.state.prepare = Some(p);
     Ok(finish(&mut c, &warnings, a.common.strict))
+}
+
+/// Registers the job's lease in GOCACHE and backdates, under the registry lock, what no other
+/// live job may have used. Returns (backdated, other live jobs, problems).
+fn prepare_build(
+    root: &Path,
+    t0: i64,
+    id: &str,
+    machine: &str,
+) -> Result<(u64, usize, Vec<String>)> {
+    std::fs::create_dir_all(root)?;
+    let reg = lease::Registry::lock(root)?;
+    let leases = reg.leases();
+    let others = lease::live_others(&leases, Some(id), machine, t0);
+    let floor = lease::backdate_floor(&others, gocache::UNUSED_BEFORE_SECS);
+    reg.register(&lease::Lease {
+        id: id.to_string(),
+        started_at: t0,
+        machine: machine.to_string(),
+    })?;
+    let (n, problems) = gocache::prepare(root, t0, floor)?;
+    Ok((n, others.len(), problems))
 }
 
 /// `warm`: the dependency warm-up.
@@ -197,9 +270,26 @@ pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
         t.gocache.skipped = Some("build cache off (--caches)".into());
     }
     if a.common.caches.modules() {
-        t.gomodcache = trim_modules(&c, go, a.dry_run, &mut t.warnings);
+        t.gomodcache = trim_modules(&c, go, a, &mut t.warnings);
     } else {
         t.gomodcache.skipped = Some("module cache off (--caches)".into());
+    }
+    // A cache left out of this trim is not saved either: the job is done with it, so its lease
+    // goes too (otherwise other jobs would wait for it until the lease expires).
+    if !a.dry_run
+        && let Some(id) = c.state.prepare.as_ref().and_then(|p| p.lease.clone())
+    {
+        let off = [
+            (!a.common.caches.build()).then(|| c.job.env.gocache()),
+            (!a.common.caches.modules()).then(|| c.job.env.gomodcache()),
+        ];
+        for root in off.into_iter().flatten() {
+            if root.join(lease::DIR).is_dir()
+                && let Ok(reg) = lease::Registry::lock(&root)
+            {
+                reg.release(&id, &lease::machine(), now_unix());
+            }
+        }
     }
     t.seconds = started.elapsed().as_secs_f64();
     for (name, r) in [("GOCACHE", &t.gocache), ("GOMODCACHE", &t.gomodcache)] {
@@ -242,7 +332,20 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
         r.skipped = Some("GOCACHE does not exist".into());
         return r;
     };
-    let cutoff = prep.started_at - gocache::UNUSED_BEFORE_SECS;
+    // Held until the removals are done: no other job's prepare or trim runs meanwhile.
+    let reg = match lease::Registry::lock(&root) {
+        Ok(reg) => reg,
+        Err(e) => {
+            warnings.push(format!("cannot lock GOCACHE `{}`: {e}", root.display()));
+            r.skipped = Some(format!("cannot lock it: {e}"));
+            return r;
+        }
+    };
+    let machine = lease::machine();
+    let now = now_unix();
+    let leases = reg.leases();
+    let others = lease::live_others(&leases, prep.lease.as_deref(), &machine, now);
+    let cutoff = lease::trim_cutoff(prep.started_at, &others, gocache::UNUSED_BEFORE_SECS);
     let listing = match gocache::list(&root, Some(cutoff)) {
         Ok(l) => l,
         Err(e) => {
@@ -259,12 +362,13 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
     };
     r.before = Some(before);
     let plan = gocache::plan_trim(&listing.entries, cutoff);
+    let remove = still_unused(&root, &listing.entries, &plan.remove, cutoff);
     let paths: Vec<(PathBuf, u64)> = listing
         .trash
         .iter()
         .map(|p| (p.clone(), 0))
         .chain(
-            plan.remove
+            remove
                 .iter()
                 .map(|&i| (root.join(&listing.entries[i].rel), listing.entries[i].size)),
         )
@@ -278,15 +382,96 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
             files: before.files.saturating_sub(r.removed),
         }
     });
+    if !dry_run && let Some(id) = &prep.lease {
+        reg.release(id, &machine, now);
+    }
     r
 }
 
-fn trim_modules(c: &Ctx, go: &Go, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
+/// The planned removals minus entries some job used since the listing (checked again right
+/// before deleting), and the outputs those entries' records point at. Actions come first in the
+/// plan, so their outputs are known before any output is judged.
+fn still_unused(
+    root: &Path,
+    entries: &[gocache::Entry],
+    plan: &[usize],
+    cutoff: i64,
+) -> Vec<usize> {
+    let mut revived: BTreeSet<String> = BTreeSet::new();
+    plan.iter()
+        .copied()
+        .filter(|&i| {
+            let e = &entries[i];
+            let fresh = gocache::current_mtime(root, e).is_none_or(|m| m >= cutoff);
+            if fresh
+                && e.kind == gocache::Kind::Action
+                && let Some(out) = std::fs::read(root.join(&e.rel))
+                    .ok()
+                    .and_then(|b| gocache::parse_action(&b))
+            {
+                revived.insert(out);
+            }
+            let revived_output = e.kind == gocache::Kind::Output && revived.contains(&e.id);
+            !fresh && !revived_output
+        })
+        .collect()
+}
+
+fn trim_modules(c: &Ctx, go: &Go, a: &TrimArgs, warnings: &mut Vec<String>) -> RootTrim {
+    let dry_run = a.dry_run;
     let mut r = RootTrim::default();
+    let prep = c.state.prepare.as_ref();
+    if !a.prune_modules {
+        let why = match prep.map(|p| (p.modules_owned, p.modules_not_owned.as_deref())) {
+            None | Some((None, _)) => Some(
+                "`prepare` did not run for it in this job, so it may belong to other projects or jobs (nothing removed; pass --prune-modules if it is this job's alone)".to_string(),
+            ),
+            Some((Some(false), why)) => Some(format!(
+                "{} (nothing removed; pass --prune-modules if it is this job's alone)",
+                why.unwrap_or("it is not this job's own")
+            )),
+            Some((Some(true), _)) => None,
+        };
+        if let Some(why) = why {
+            r.skipped = Some(why);
+            return r;
+        }
+    }
     let Some(root) = canonical_root(&c.job.env.gomodcache()) else {
         r.skipped = Some("GOMODCACHE does not exist".into());
         return r;
     };
+    if !modcache::looks_like_modcache(&root) {
+        r.skipped = Some(format!(
+            "`{}` does not look like a module cache (no cache/download/ in it), so nothing is removed; check GOMODCACHE",
+            root.display()
+        ));
+        return r;
+    }
+    let reg = match lease::Registry::lock(&root) {
+        Ok(reg) => reg,
+        Err(e) => {
+            warnings.push(format!("cannot lock GOMODCACHE `{}`: {e}", root.display()));
+            r.skipped = Some(format!("cannot lock it: {e}"));
+            return r;
+        }
+    };
+    let machine = lease::machine();
+    let now = now_unix();
+    let own = prep.and_then(|p| p.lease.as_deref());
+    let leases = reg.leases();
+    let others = lease::live_others(&leases, own, &machine, now);
+    if let Some(oldest) = others.iter().map(|l| l.started_at).min() {
+        r.skipped = Some(format!(
+            "{} other job(s) on this machine are using it (the first for {} min), and a module one job no longer needs may be one another job builds with (nothing removed)",
+            others.len(),
+            (now - oldest).max(0) / 60
+        ));
+        if !dry_run && let Some(id) = own {
+            reg.release(id, &machine, now);
+        }
+        return r;
+    }
     r.before = dir_size(&root);
     let units = golist::units(&c.job.project);
     let live = match golist::build_list(go, &units, &c.job.flags.fingerprint_tokens()) {
@@ -311,6 +496,20 @@ fn trim_modules(c: &Ctx, go: &Go, dry_run: bool, warnings: &mut Vec<String>) -> 
         })
         .into_iter()
         .collect();
+    // Toolchains any module or workspace of the project may switch to.
+    let texts: Vec<String> = c
+        .job
+        .project
+        .modules
+        .iter()
+        .map(|m| m.join("go.mod"))
+        .chain(c.job.project.workspace.clone())
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .collect();
+    let toolchains = modcache::named_toolchains(
+        texts.iter().map(String::as_str),
+        c.job.env.get("GOTOOLCHAIN"),
+    );
     let entries = match modcache::list(&root) {
         Ok(e) => e,
         Err(e) => {
@@ -319,12 +518,16 @@ fn trim_modules(c: &Ctx, go: &Go, dry_run: bool, warnings: &mut Vec<String>) -> 
             return r;
         }
     };
-    let paths: Vec<(PathBuf, u64)> = modcache::plan_prune(&entries, live.as_ref(), &keep)
-        .into_iter()
-        .map(|i| (root.join(&entries[i].rel), entries[i].size))
-        .collect();
+    let paths: Vec<(PathBuf, u64)> =
+        modcache::plan_prune(&entries, live.as_ref(), &keep, &toolchains)
+            .into_iter()
+            .map(|i| (root.join(&entries[i].rel), entries[i].size))
+            .collect();
     apply(&root, &paths, dry_run, &mut r, warnings);
     r.after = if dry_run { r.before } else { dir_size(&root) };
+    if !dry_run && let Some(id) = own {
+        reg.release(id, &machine, now);
+    }
     r
 }
 
@@ -336,11 +539,18 @@ fn apply(
     warnings: &mut Vec<String>,
 ) {
     if dry_run {
+        // A reader that stops early (`trim --dry-run | head`) ends the listing, not the run.
+        let mut out = std::io::stdout().lock();
+        let mut listing = true;
         for (p, size) in paths {
-            println!("would remove {} ({})", p.display(), human_bytes(*size));
+            if listing {
+                listing =
+                    writeln!(out, "would remove {} ({})", p.display(), human_bytes(*size)).is_ok();
+            }
             r.removed += 1;
             r.removed_bytes += size;
         }
+        let _ = out.flush();
         return;
     }
     let failures = remove_all(root, paths);

@@ -17,7 +17,10 @@ fn main() -> ExitCode {
                     .replace('%', "%25")
                     .replace('\r', "%0D")
                     .replace('\n', "%0A");
-                println!("::error title=go-ci-cache::{escaped}");
+                // On stderr: stdout may be data a caller captures (`keys --format json` in the
+                // action). The runner reads workflow commands from both streams (actions/runner
+                // ScriptHandler and NodeScriptActionHandler attach the command parser to each).
+                eprintln!("::error title=go-ci-cache::{escaped}");
             }
             ExitCode::from(error::exit_code(&err))
         }

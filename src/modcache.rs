@@ -1,7 +1,13 @@
 //! GOMODCACHE pruning (go-caches.md §3.2–3.3): zips, lock files, VCS clones, the sumdb cache,
-//! toolchains other than the one in use, and extracted module trees outside the build list go;
-//! every `.mod`, `.info` and `.ziphash` stays, so `go build`, `go test` and `go mod verify` keep
-//! working offline. The policy ([`plan_prune`]) is pure over a listing.
+//! toolchains no module of the project names, and extracted module trees outside the build list
+//! go; every `.mod`, `.info` and `.ziphash` stays, so `go build`, `go test` and `go mod verify`
+//! keep working offline. The policy ([`plan_prune`]) is pure over a listing.
+//!
+//! Only what is provably Go's is ever listed: a root without `cache/download/` is not a module
+//! cache and lists nothing, and a directory is a module tree only when its name is a valid
+//! escaped `<module path>@<version>` whose `cache/download/<path>/@v/<version>.mod` exists. So a
+//! GOMODCACHE pointed by mistake at a project or a home directory never loses
+//! `node_modules/@types/node` or `docs/release@2024`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -40,9 +46,32 @@ pub struct ModEntry {
     pub size: u64,
 }
 
-/// Lists what pruning may act on.
+/// Whether `root` looks like a module cache: Go creates `cache/download/` in it on the first
+/// download. Anything else (a project, a home directory, an empty directory) is never pruned.
+pub fn looks_like_modcache(root: &Path) -> bool {
+    std::fs::symlink_metadata(root.join("cache/download")).is_ok_and(|m| m.is_dir())
+}
+
+/// Why a module cache is not this job's own to prune, or `None` when it is (pure). Go's
+/// per-user default, `$HOME/go/pkg/mod`, holds every project's modules on a laptop or a
+/// persistent runner, so it is the job's own only on a runner that lives for one job
+/// (`ephemeral`: GitHub-hosted). Both paths are compared as given (callers canonicalize).
+pub fn not_owned_reason(gomodcache: &Path, home: Option<&Path>, ephemeral: bool) -> Option<String> {
+    let default = home.map(|h| h.join("go").join("pkg").join("mod"))?;
+    (gomodcache == default && !ephemeral).then(|| {
+        format!(
+            "`{}` is Go's per-user default module cache, shared by every project and job of this user",
+            gomodcache.display()
+        )
+    })
+}
+
+/// Lists what pruning may act on; nothing when `root` does not look like a module cache.
 pub fn list(root: &Path) -> std::io::Result<Vec<ModEntry>> {
     let mut out = Vec::new();
+    if !looks_like_modcache(root) {
+        return Ok(out);
+    }
     let rel = |p: &Path| {
         p.strip_prefix(root)
             .unwrap_or(p)
@@ -59,6 +88,15 @@ pub fn list(root: &Path) -> std::io::Result<Vec<ModEntry>> {
         let r = rel(e.path());
         let name = e.file_name().to_string_lossy();
         let ft = e.file_type();
+        if e.depth() == 1 && name == crate::lease::DIR {
+            walker.skip_current_dir();
+            continue;
+        }
+        let tree = if r.starts_with("cache/") || r == "cache" {
+            None
+        } else {
+            split_tree(&r)
+        };
         let kind = if e.depth() == 1 && name.starts_with(remove::TRASH_PREFIX) {
             Some(ModKind::Trash)
         } else if r == "cache/download/sumdb" {
@@ -67,7 +105,7 @@ pub fn list(root: &Path) -> std::io::Result<Vec<ModEntry>> {
             Some(ModKind::Vcs)
         } else if r == "cache/lock" {
             Some(ModKind::Lock)
-        } else if r.starts_with("cache/") {
+        } else if r.starts_with("cache/download/") {
             if ft.is_file() && name.ends_with(".zip") {
                 Some(ModKind::Zip)
             } else if ft.is_file() && name.ends_with(".lock") {
@@ -75,10 +113,26 @@ pub fn list(root: &Path) -> std::io::Result<Vec<ModEntry>> {
             } else {
                 None
             }
-        } else if name.contains('@') && ft.is_symlink() {
-            Some(ModKind::Symlink)
-        } else if name.contains('@') && ft.is_dir() {
-            Some(ModKind::Module(r.clone()))
+        } else if let Some((path, version)) = tree {
+            if ft.is_symlink() {
+                Some(ModKind::Symlink)
+            } else if ft.is_dir() {
+                let dot_mod = root
+                    .join("cache/download")
+                    .join(path)
+                    .join("@v")
+                    .join(format!("{version}.mod"));
+                if std::fs::symlink_metadata(&dot_mod).is_ok_and(|m| m.is_file()) {
+                    Some(ModKind::Module(r.clone()))
+                } else {
+                    // A module-shaped tree Go did not download (the FIPS snapshot unzipped from
+                    // GOROOT, or something else): never removed, never walked into.
+                    walker.skip_current_dir();
+                    None
+                }
+            } else {
+                None
+            }
         } else {
             None
         };
@@ -107,13 +161,120 @@ fn tree_size(p: &Path) -> u64 {
         .sum()
 }
 
+/// Splits `<escaped path>@<escaped version>` when both halves are valid in Go's module cache
+/// encoding (`golang.org/x/mod/module` `UnescapePath`, `CheckPath`, and a `v`-prefixed
+/// version); `None` for anything else, such as `node_modules/@types` or `docs/release@2024`.
+pub fn split_tree(rel: &str) -> Option<(&str, &str)> {
+    let (path, version) = rel.split_once('@')?;
+    (valid_escaped_path(path) && valid_escaped_version(version)).then_some((path, version))
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut bang = false;
+    for c in s.chars() {
+        if bang {
+            if !c.is_ascii_lowercase() {
+                return None;
+            }
+            out.push(c.to_ascii_uppercase());
+            bang = false;
+        } else if c == '!' {
+            bang = true;
+        } else if c.is_ascii_uppercase() {
+            return None;
+        } else {
+            out.push(c);
+        }
+    }
+    (!bang).then_some(out)
+}
+
+fn valid_escaped_path(escaped: &str) -> bool {
+    let Some(path) = unescape(escaped) else {
+        return false;
+    };
+    let elems: Vec<&str> = path.split('/').collect();
+    let elem_ok = |e: &str| {
+        !e.is_empty()
+            && !e.starts_with('.')
+            && !e.ends_with('.')
+            && e.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+    };
+    // The first element is a domain-like name: it has a dot and does not start with a dash.
+    elems.iter().all(|e| elem_ok(e)) && elems[0].contains('.') && !elems[0].starts_with('-')
+}
+
+fn valid_escaped_version(escaped: &str) -> bool {
+    unescape(escaped).is_some_and(|v| {
+        v.len() > 1
+            && v.starts_with('v')
+            && v.as_bytes()[1].is_ascii_digit()
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.+".contains(c))
+    })
+}
+
+/// Go versions (`go1.27.3`, `go1.27`) that the project's go.mod and go.work files name in their
+/// `go` and `toolchain` lines, plus a `goX.Y.Z` in GOTOOLCHAIN: the toolchains `go` may switch to
+/// in any module of the project (pure over the files' text).
+pub fn named_toolchains<'a>(
+    files: impl IntoIterator<Item = &'a str>,
+    gotoolchain: &str,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for text in files {
+        for line in text.lines() {
+            let line = line.split("//").next().unwrap_or("").trim();
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("go"), Some(v), None) => {
+                    out.insert(format!("go{v}"));
+                }
+                (Some("toolchain"), Some(v), None) if v.starts_with("go1") => {
+                    out.insert(v.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    let pinned = gotoolchain.split('+').next().unwrap_or("");
+    if pinned.starts_with("go1") {
+        out.insert(pinned.to_string());
+    }
+    out
+}
+
+/// Whether a module tree is one Go keeps for itself rather than for a build: the FIPS 140
+/// snapshot (unpacked from GOROOT, go-caches.md §3.1), or a toolchain whose Go version is in
+/// `toolchains` (`go1.27` names every go1.27.x).
+pub fn is_kept_tool(tree: &str, toolchains: &BTreeSet<String>) -> bool {
+    if tree.starts_with("golang.org/fips140@") {
+        return true;
+    }
+    let Some(v) = tree.strip_prefix("golang.org/toolchain@v0.0.1-") else {
+        return false;
+    };
+    // `go1.27.3.linux-amd64`: the Go version is everything before the last `.`.
+    let go = v.rsplit_once('.').map_or(v, |x| x.0);
+    toolchains.iter().any(|t| {
+        go == t
+            || go
+                .strip_prefix(t.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+    })
+}
+
 /// Decides what goes (pure). `live` holds the escaped `path@version` of every module in the
 /// build list (`None` when it could not be computed: then no module tree is removed); `keep`
-/// holds trees that must stay anyway (the toolchain in use).
+/// holds trees that must stay anyway (the toolchain in use); `toolchains` the Go versions some
+/// module of the project names (their toolchains stay, see [`is_kept_tool`]).
 pub fn plan_prune(
     entries: &[ModEntry],
     live: Option<&BTreeSet<String>>,
     keep: &BTreeSet<String>,
+    toolchains: &BTreeSet<String>,
 ) -> Vec<usize> {
     entries
         .iter()
@@ -121,7 +282,11 @@ pub fn plan_prune(
         .filter(|(_, e)| match &e.kind {
             ModKind::Zip | ModKind::Lock | ModKind::SumDb | ModKind::Vcs | ModKind::Trash => true,
             ModKind::Symlink => false,
-            ModKind::Module(m) => live.is_some_and(|l| !l.contains(m)) && !keep.contains(m),
+            ModKind::Module(m) => {
+                live.is_some_and(|l| !l.contains(m))
+                    && !keep.contains(m)
+                    && !is_kept_tool(m, toolchains)
+            }
         })
         .map(|(i, _)| i)
         .collect()
@@ -182,7 +347,7 @@ mod tests {
         let live: BTreeSet<String> = ["example.com/a@v1.0.0".to_string()].into();
         let keep: BTreeSet<String> =
             ["golang.org/toolchain@v0.0.1-go1.27.3.linux-amd64".to_string()].into();
-        let gone: Vec<&str> = plan_prune(&entries, Some(&live), &keep)
+        let gone: Vec<&str> = plan_prune(&entries, Some(&live), &keep, &BTreeSet::new())
             .iter()
             .map(|&i| entries[i].rel.as_str())
             .collect();
@@ -198,7 +363,7 @@ mod tests {
             ]
         );
         // Without a build list no module tree goes.
-        let gone = plan_prune(&entries, None, &keep);
+        let gone = plan_prune(&entries, None, &keep, &BTreeSet::new());
         assert!(
             gone.iter()
                 .all(|&i| !matches!(entries[i].kind, ModKind::Module(_)))
@@ -211,5 +376,107 @@ mod tests {
             escape("github.com/BurntSushi/toml@v1.2.0"),
             "github.com/!burnt!sushi/toml@v1.2.0"
         );
+    }
+    #[test]
+    fn the_per_user_default_is_owned_only_on_ephemeral_runners() {
+        let home = Path::new("/home/u");
+        let default = Path::new("/home/u/go/pkg/mod");
+        assert!(not_owned_reason(default, Some(home), false).is_some());
+        assert!(not_owned_reason(default, Some(home), true).is_none());
+        assert!(
+            not_owned_reason(Path::new("/builds/p/.go-cache/mod"), Some(home), false).is_none()
+        );
+        assert!(not_owned_reason(default, None, false).is_none());
+    }
+
+    #[test]
+    fn only_valid_escaped_trees_are_module_trees() {
+        for ok in [
+            "example.com/a@v1.0.0",
+            "github.com/!burnt!sushi/toml@v1.2.0",
+            "golang.org/toolchain@v0.0.1-go1.27.3.linux-amd64",
+            "gopkg.in/yaml.v3@v3.0.1",
+            "example.com/m@v0.0.0-20260101000000-abcdef123456",
+            "example.com/x@v2.0.0+incompatible",
+        ] {
+            assert!(split_tree(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "node_modules/@types",
+            "docs/release@2024",
+            "project/node_modules/@babel",
+            "home/u/.npm/_cacache@x",
+            "localhost/a@v1.0.0",
+            "example.com/A@v1.0.0",
+            "example.com/!@v1.0.0",
+            "example.com/a@1.0.0",
+            "example.com/a@v",
+            "example.com/a@vX",
+            "example.com/.a@v1.0.0",
+            "example.com//a@v1.0.0",
+            "@types",
+        ] {
+            assert!(split_tree(bad).is_none(), "{bad}");
+        }
+    }
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "x").unwrap();
+    }
+
+    #[test]
+    fn a_root_that_is_not_a_module_cache_lists_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path();
+        touch(&home.join("project/node_modules/@types/node/index.d.ts"));
+        touch(&home.join("project/docs/release@2024/notes.md"));
+        touch(&home.join("project/x.zip"));
+        touch(&home.join("go.lock"));
+        assert!(!looks_like_modcache(home));
+        assert!(list(home).unwrap().is_empty());
+        // Once it has cache/download/, only Go's own items are listed: a module-shaped tree
+        // without its .mod file is not one of them, nor are zips outside cache/download/.
+        touch(&home.join("cache/download/example.com/a/@v/v1.0.0.mod"));
+        touch(&home.join("cache/download/example.com/a/@v/v1.0.0.zip"));
+        touch(&home.join("example.com/a@v1.0.0/a.go"));
+        touch(&home.join("example.com/b@v1.0.0/b.go"));
+        touch(&home.join("golang.org/fips140@v1.0.0-c2097c7c/LICENSE"));
+        let rels: Vec<String> = list(home).unwrap().into_iter().map(|e| e.rel).collect();
+        assert_eq!(
+            rels,
+            [
+                "cache/download/example.com/a/@v/v1.0.0.zip",
+                "example.com/a@v1.0.0"
+            ]
+        );
+    }
+
+    #[test]
+    fn toolchains_named_by_any_module_stay() {
+        let named = named_toolchains(
+            [
+                "module example.com/a\n\ngo 1.26.0\n",
+                "module example.com/b\n\ngo 1.25\n\ntoolchain go1.27.3 // pinned\n",
+                "go 1.24.0\n\nuse ./a\n",
+            ],
+            "go1.23.4+auto",
+        );
+        assert_eq!(
+            named.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["go1.23.4", "go1.24.0", "go1.25", "go1.26.0", "go1.27.3"]
+        );
+        let tc = |v: &str| format!("golang.org/toolchain@v0.0.1-{v}.linux-amd64");
+        assert!(is_kept_tool(&tc("go1.27.3"), &named));
+        assert!(
+            is_kept_tool(&tc("go1.25.4"), &named),
+            "`go 1.25` names go1.25.x"
+        );
+        assert!(!is_kept_tool(&tc("go1.27.2"), &named));
+        assert!(!is_kept_tool(&tc("go1.2"), &named));
+        assert!(is_kept_tool("golang.org/fips140@v1.0.0-c2097c7c", &named));
+        assert!(!is_kept_tool("example.com/a@v1.0.0", &named));
+        let entries = vec![m(&tc("go1.27.3"), ModKind::Module(tc("go1.27.3")))];
+        assert!(plan_prune(&entries, Some(&BTreeSet::new()), &BTreeSet::new(), &named).is_empty());
     }
 }

@@ -47,6 +47,16 @@ pub struct PrepareReport {
     pub gomodcache: Option<DirSize>,
     /// Problems met (each also printed as a warning).
     pub warnings: Vec<String>,
+    /// The job's lease on the cache roots ([`crate::lease`]), released by `trim`.
+    #[serde(default)]
+    pub lease: Option<String>,
+    /// Whether GOMODCACHE belongs to this job, so `trim` may prune it; `None` when
+    /// `prepare` left the module cache alone (`--caches build`).
+    #[serde(default)]
+    pub modules_owned: Option<bool>,
+    /// Why not, when it does not.
+    #[serde(default)]
+    pub modules_not_owned: Option<String>,
 }
 
 /// One warm-up step's outcome.

@@ -356,10 +356,23 @@ fn trim_without_prepare_keeps_the_build_cache() {
     // Nothing removed (go's own index entries from the trim's `go list` may be added).
     assert!(count_files(&t.gocache()) >= before);
     assert_eq!(state(&t)["trim"]["gocache"]["removed"], 0);
+    // The module cache may be other projects' too: without this job's prepare, nothing goes.
+    assert!(
+        err.contains("GOMODCACHE not trimmed: `prepare` did not run"),
+        "{err}"
+    );
+    assert_eq!(state(&t)["trim"]["gomodcache"]["removed"], 0);
+    let zip = t
+        .gomodcache()
+        .join("cache/download/example.com/greet/@v/v1.1.0.zip");
+    assert!(zip.exists());
+    // Unless the job says it owns it.
+    ok(lifecycle(&t, "trim", &m, &["--prune-modules"]));
     assert!(
         state(&t)["trim"]["gomodcache"]["removed"].as_u64().unwrap() > 0,
-        "zips still pruned"
+        "zips pruned"
     );
+    assert!(!zip.exists());
 }
 
 #[test]
@@ -614,4 +627,296 @@ fn gotoolchain_switching() {
             .join("cache/download/golang.org/toolchain/@v/v0.0.1-go1.27.3.linux-amd64.zip")
             .exists()
     );
+}
+
+fn job_cmd(t: &TestEnv, state: &str, args: &[&str]) -> Command {
+    let mut c = t.bin(args);
+    c.env("GO_CI_CACHE_STATE", t.root().join(state));
+    c
+}
+
+fn job(t: &TestEnv, state: &str, args: &[&str]) -> String {
+    ok(job_cmd(t, state, args).output().unwrap())
+}
+
+/// GOMODCACHE pointed by mistake at a home directory: even told to prune, trim lists nothing
+/// of the user's files and removes nothing.
+#[test]
+fn a_misset_module_cache_loses_nothing() {
+    let mut t = TestEnv::new();
+    let m = t.module("app", &["example.com/greet"]);
+    let home = t.root().join("home");
+    for f in [
+        "project/node_modules/@types/node/index.d.ts",
+        "project/docs/release@2024/notes.md",
+        "project/dist/app.zip",
+        "project/yarn.lock",
+        "go/pkg/mod/example.com/x@v1.0.0/x.go",
+    ] {
+        let p = home.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "mine").unwrap();
+    }
+    t.set_gomodcache(home.clone());
+    let dir = m.to_str().unwrap();
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    for extra in [&[][..], &["--prune-modules"][..]] {
+        let out = lifecycle(&t, "trim", &m, &[&["--dry-run"][..], extra].concat());
+        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = ok(out);
+        assert!(!listed.contains(home.to_str().unwrap()), "{listed}");
+        assert!(err.contains("GOMODCACHE not trimmed"), "{err}");
+    }
+    let err = ok(t
+        .bin(&["trim", "--dir", dir, "--prune-modules"])
+        .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+        .output()
+        .unwrap());
+    assert!(err.contains("does not look like a module cache"), "{err}");
+    for f in [
+        "project/node_modules/@types/node/index.d.ts",
+        "project/docs/release@2024/notes.md",
+        "project/dist/app.zip",
+        "project/yarn.lock",
+        "go/pkg/mod/example.com/x@v1.0.0/x.go",
+    ] {
+        assert!(home.join(f).exists(), "{f} removed");
+    }
+}
+
+/// Go's per-user default module cache holds every project's modules: prepare does not claim it
+/// (outside an ephemeral hosted runner), so trim leaves it alone.
+#[test]
+fn the_per_user_default_module_cache_is_not_pruned() {
+    let mut t = TestEnv::new();
+    t.set_gomodcache(t.root().join("home/go/pkg/mod"));
+    let m = t.module("app", &["example.com/greet"]);
+    let zip = t
+        .gomodcache()
+        .join("cache/download/example.com/greet/@v/v1.1.0.zip");
+    assert!(zip.exists());
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    let err = ok(lifecycle(&t, "trim", &m, &[]));
+    assert!(err.contains("per-user default module cache"), "{err}");
+    assert!(zip.exists());
+    // On a GitHub-hosted runner the machine lives for one job: the default is the job's own.
+    let hosted = |cmd: &str| {
+        ok(t.bin(&[cmd, "--dir", m.to_str().unwrap()])
+            .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+            .env("RUNNER_ENVIRONMENT", "github-hosted")
+            .output()
+            .unwrap())
+    };
+    hosted("prepare");
+    hosted("trim");
+    assert!(!zip.exists());
+}
+
+/// The FIPS 140 snapshot (unpacked from GOROOT, not downloaded) and the toolchains that other
+/// modules of the repository name survive every trim.
+#[test]
+fn fips_snapshot_and_other_modules_toolchains_stay() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let repo = t.root().join("repo");
+    write_module(
+        &repo.join("a"),
+        "example.com/a",
+        &["example.com/greet"],
+        &[],
+    );
+    write_module(&repo.join("b"), "example.com/b", &[], &[]);
+    let b_mod = repo.join("b/go.mod");
+    let text = std::fs::read_to_string(&b_mod).unwrap();
+    std::fs::write(&b_mod, format!("{text}\ntoolchain go1.27.3\n")).unwrap();
+    for d in ["a", "b"] {
+        t.go_ok(&repo.join(d), &["mod", "tidy"]);
+    }
+    // Toolchains as GOTOOLCHAIN switching leaves them (tree plus download record).
+    let mc = t.gomodcache();
+    for v in ["go1.27.3", "go1.25.1"] {
+        let name = format!("v0.0.1-{v}.linux-amd64");
+        std::fs::create_dir_all(mc.join(format!("golang.org/toolchain@{name}/bin"))).unwrap();
+        std::fs::write(mc.join(format!("golang.org/toolchain@{name}/bin/go")), "").unwrap();
+        let dl = mc.join("cache/download/golang.org/toolchain/@v");
+        std::fs::create_dir_all(&dl).unwrap();
+        std::fs::write(
+            dl.join(format!("{name}.mod")),
+            "module golang.org/toolchain\n",
+        )
+        .unwrap();
+    }
+    let fips = |args: &[&str]| {
+        let mut c = job_cmd(&t, "state.json", args);
+        c.env("GOFIPS140", "v1.0.0");
+        ok(c.output().unwrap())
+    };
+    let dir = repo.to_str().unwrap();
+    fips(&["prepare", "--dir", dir]);
+    let out = t
+        .go(&repo.join("a"))
+        .args(["build", "./..."])
+        .env("GOFIPS140", "v1.0.0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot: Vec<String> = std::fs::read_dir(mc.join("golang.org"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("fips140@"))
+        .collect();
+    assert_eq!(snapshot.len(), 1, "GOFIPS140 unpacked its snapshot");
+    fips(&["trim", "--dir", dir]);
+    assert!(
+        mc.join("golang.org").join(&snapshot[0]).is_dir(),
+        "FIPS snapshot pruned"
+    );
+    assert!(
+        mc.join("golang.org/toolchain@v0.0.1-go1.27.3.linux-amd64/bin/go")
+            .exists(),
+        "the toolchain module b names was pruned"
+    );
+    assert!(
+        !mc.join("golang.org/toolchain@v0.0.1-go1.25.1.linux-amd64")
+            .exists(),
+        "a toolchain no module names stays pruned"
+    );
+    assert!(mc.join("example.com/greet@v1.1.0").is_dir());
+}
+
+/// `trim --dry-run | head -1`: the reader going away ends the listing quietly.
+#[test]
+fn dry_run_into_a_closed_pipe() {
+    use std::io::BufRead;
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet"]);
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    let mut child = job_cmd(
+        &t,
+        "state.json",
+        &["trim", "--dry-run", "--dir", m.to_str().unwrap()],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut first = String::new();
+    {
+        let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+        r.read_line(&mut first).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with("would remove "), "{first}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+}
+
+/// The `::error` workflow command goes to stderr, never into the data a caller captures.
+#[test]
+fn error_annotation_is_not_in_captured_stdout() {
+    let t = TestEnv::new();
+    let out = t
+        .bin(&["keys", "--format", "json", "--dir", "/nonexistent/project"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("::error title=go-ci-cache::"), "{err}");
+}
+
+/// Two jobs on one machine share GOCACHE and GOMODCACHE (a self-hosted runner with two
+/// executors). Job B runs first and uses its own dependencies; job A prepares and trims while
+/// B is still running. B must lose nothing it used: no backdating of its entries, no removal of
+/// its build entries or module trees.
+#[test]
+fn a_concurrent_jobs_prepare_and_trim_keep_what_the_other_used() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let a = t.module("a", &["example.com/greet"]);
+    let b = t.module("b", &["example.com/testonly"]);
+    let (da, db) = (a.to_str().unwrap(), b.to_str().unwrap());
+    job(&t, "b.json", &["prepare", "--dir", db]);
+    job(&t, "b.json", &["warm", "--dir", db]);
+    job(&t, "a.json", &["prepare", "--dir", da]);
+    job(&t, "a.json", &["warm", "--dir", da]);
+    let err = job(&t, "a.json", &["trim", "--dir", da]);
+    assert!(
+        err.contains("other job(s) on this machine are using it"),
+        "{err}"
+    );
+    assert!(t.gomodcache().join("example.com/testonly@v1.0.0").is_dir());
+    assert!(
+        dep_compiles(&t, &b, &["build", "./..."], "example.com/b").is_empty(),
+        "A's prepare or trim dropped B's build entries"
+    );
+    // B's own trim, A gone: what B used stays, and B builds from cache.
+    job(&t, "b.json", &["trim", "--dir", db]);
+    assert!(dep_compiles(&t, &b, &["build", "./..."], "example.com/b").is_empty());
+    assert!(
+        !t.gomodcache().join("example.com/greet@v1.1.0").exists(),
+        "with no other job live, B prunes what it does not use"
+    );
+    // Every lease is released.
+    for root in [t.gocache(), t.gomodcache()] {
+        let leases = root.join(go_ci_cache::lease::DIR);
+        let n = std::fs::read_dir(&leases)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0);
+        assert_eq!(n, 0, "{}", leases.display());
+    }
+}
+
+/// The same two jobs really at once, several cycles each, bounded in time: afterwards each one
+/// still builds every dependency from the cache.
+#[test]
+fn two_jobs_at_once_on_shared_caches() {
+    let t = std::sync::Arc::new(TestEnv::new());
+    t.seed_gocache();
+    let a = t.module("a", &["example.com/greet"]);
+    let b = t.module("b", &["example.com/testonly"]);
+    let run = |state: &'static str, dir: std::path::PathBuf| {
+        let t = t.clone();
+        std::thread::spawn(move || {
+            let d = dir.to_str().unwrap();
+            for _ in 0..3 {
+                for cmd in ["prepare", "warm", "trim"] {
+                    job(&t, state, &[cmd, "--dir", d]);
+                }
+            }
+        })
+    };
+    let ha = run("a.json", a.clone());
+    let hb = run("b.json", b.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !(ha.is_finished() && hb.is_finished()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two concurrent jobs did not finish in 5 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    ha.join().unwrap();
+    hb.join().unwrap();
+    assert!(dep_compiles(&t, &a, &["build", "./..."], "example.com/a").is_empty());
+    assert!(dep_compiles(&t, &b, &["build", "./..."], "example.com/b").is_empty());
 }

@@ -187,6 +187,7 @@ fn report_formats() {
                 files: 600,
             }),
             warnings: vec![],
+            ..PrepareReport::default()
         }),
         warm: Some(WarmReport {
             before: Some(go_ci_cache::coverage::Coverage {
