@@ -157,7 +157,13 @@ fn template_variables_come_from_the_dotenv_report() {
                 "GO_CI_CACHE_POLICY",
                 "GO_CI_CACHE_BINARY",
                 "GO_CI_CACHE_DIST_URL",
-                "GO_CI_CACHE_STABLE_MODCACHE",
+                "GO_CI_CACHE_TRIMPATH",
+                "GO_CI_CACHE_GOFLAGS",
+                "GO_CI_CACHE_GOFLAGS_SET",
+                "GO_CI_CACHE_STABLE_DIR",
+                "GO_CI_CACHE_KEYS_ONLY",
+                "GO_CI_CACHE_INSTALL_SHA256",
+                "GO_CI_CACHE_MANIFEST_SHA256",
             ];
             assert!(
                 defined.contains(&name.as_str()) || set_by_template.contains(&name.as_str()),
@@ -304,7 +310,19 @@ fn gitlab_ci_local() -> Option<(PathBuf, PathBuf)> {
 }
 
 #[test]
-fn pipeline_in_gitlab_ci_local() {
+fn pipeline_in_gitlab_ci_local_default_mode() {
+    pipelines_in_gitlab_ci_local(false);
+}
+
+#[test]
+fn pipeline_in_gitlab_ci_local_trimpath_mode() {
+    pipelines_in_gitlab_ci_local(true);
+}
+
+/// Three pipelines: a warm one, one without the warm job, and one that bumps go.sum. Jobs that
+/// extend `.go-cache` wait for the warm job of their own pipeline, keep the user's GOFLAGS, and
+/// two of them running at once never share a module-cache symlink.
+fn pipelines_in_gitlab_ci_local(trimpath: bool) {
     let Some((node, gcl)) = gitlab_ci_local() else {
         return;
     };
@@ -316,7 +334,7 @@ fn pipeline_in_gitlab_ci_local() {
     write_module(
         &repo,
         "example.com/app",
-        &["example.com/greet"],
+        &["example.com/greet@v1.0.0"],
         &["example.com/testonly"],
     );
     t.go_ok(&repo, &["mod", "tidy"]);
@@ -326,7 +344,11 @@ fn pipeline_in_gitlab_ci_local() {
     )
     .unwrap();
     let results = t.root().join("results");
+    let stable = t.root().join("stable");
     std::fs::create_dir_all(&results).unwrap();
+    std::fs::create_dir_all(&stable).unwrap();
+    // Each job records what it saw, then checks after a pause (so the two jobs overlap) that its
+    // module cache is still its own.
     let pipeline = |warm: &str| {
         format!(
             r#"include:
@@ -334,14 +356,29 @@ fn pipeline_in_gitlab_ci_local() {
     inputs:
       binary: {bin}
       warm: {warm}
+      trimpath: {trimpath}
+
+variables:
+  GOFLAGS: -tags=usertag
+
+.record: &record
+  - printf '%s\n' "$GO_CI_CACHE_BUILD_KEY" > "$RESULT_DIR/$CI_JOB_NAME-key.txt"
+  - printf '%s\n' "$GOFLAGS" > "$RESULT_DIR/$CI_JOB_NAME-goflags.txt"
+  - printf '%s\n' "$GOMODCACHE" > "$RESULT_DIR/$CI_JOB_NAME-gomodcache.txt"
+  - go build -x ./... 2> "$RESULT_DIR/$CI_JOB_NAME-build.txt"
+  - go test -x -run='^$' ./... 2> "$RESULT_DIR/$CI_JOB_NAME-test.txt" > /dev/null
+  - sleep 2
+  - if [ "$(readlink -f "$GOMODCACHE")" = "$(readlink -f "$PWD/.go-cache/mod")" ]; then echo own; else echo swapped; fi > "$RESULT_DIR/$CI_JOB_NAME-owner.txt"
 
 test:
   stage: test
   extends: .go-cache
-  script:
-    - printf '%s\n' "$GO_CI_CACHE_BUILD_KEY" > "$RESULT_DIR/build-key.txt"
-    - go build -x ./... 2> "$RESULT_DIR/build.txt"
-    - go test -x -run='^$' ./... 2> "$RESULT_DIR/test.txt" > /dev/null
+  script: *record
+
+vet:
+  stage: test
+  extends: .go-cache
+  script: *record
 "#,
             bin = env!("CARGO_BIN_EXE_go-ci-cache")
         )
@@ -376,6 +413,9 @@ test:
         ]);
     };
     let run = || {
+        for e in std::fs::read_dir(&results).unwrap().flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
         // Each pipeline starts from fresh build folders; only the cache directory persists.
         if repo.join(".gitlab-ci-local").exists() {
             let _ = Command::new("chmod")
@@ -397,6 +437,8 @@ test:
         for (k, v) in emulator_go_env(&results) {
             cmd.arg("--variable").arg(format!("{k}={v}"));
         }
+        cmd.arg("--variable")
+            .arg(format!("GO_CI_CACHE_STABLE_DIR={}", stable.display()));
         let out = cmd.output().unwrap();
         let log = format!(
             "{}{}",
@@ -406,21 +448,70 @@ test:
         assert!(out.status.success(), "gitlab-ci-local failed:\n{log}");
         log
     };
+    let read = |f: &str| {
+        std::fs::read_to_string(results.join(f))
+            .unwrap_or_else(|e| panic!("{f}: {e}"))
+            .trim()
+            .to_string()
+    };
     let deps = |f: &str| -> Vec<String> {
         compiled(&std::fs::read(results.join(f)).unwrap())
             .into_iter()
             .filter(|p| p != "main" && !p.starts_with("example.com/app"))
             .collect()
     };
+    // The jobs that reached the module cache through the shared stable path (or their own,
+    // with trimpath): they must build every dependency from the warm job's cache.
+    let check_jobs = |log: &str| {
+        let mut on_shared = 0;
+        for j in ["test", "vet"] {
+            assert_eq!(
+                read(&format!("{j}-owner.txt")),
+                "own",
+                "{j}'s module cache was re-pointed\n{log}"
+            );
+            let flags = read(&format!("{j}-goflags.txt"));
+            assert!(
+                flags.starts_with("-tags=usertag -modcacherw"),
+                "user GOFLAGS replaced: {flags:?}"
+            );
+            assert_eq!(flags.contains("-trimpath"), trimpath, "{flags:?}");
+            let gomodcache = read(&format!("{j}-gomodcache.txt"));
+            let shared = if trimpath {
+                assert!(gomodcache.ends_with(".go-cache/mod"), "{gomodcache}");
+                true
+            } else {
+                assert!(
+                    gomodcache.starts_with(stable.to_str().unwrap()),
+                    "{gomodcache}"
+                );
+                !gomodcache.contains("-slot-")
+            };
+            if shared {
+                on_shared += 1;
+                assert_eq!(
+                    deps(&format!("{j}-build.txt")),
+                    Vec::<String>::new(),
+                    "{j}\n{log}"
+                );
+                assert_eq!(
+                    deps(&format!("{j}-test.txt")),
+                    Vec::<String>::new(),
+                    "{j}\n{log}"
+                );
+            }
+        }
+        assert!(on_shared >= 1, "{log}");
+    };
 
-    // Pipeline 1: keys → warm (pushes) → test.
+    // Pipeline 1: keys → warm (pushes) → test and vet, which wait for the warm job.
     commit("always");
     let log = run();
     assert!(
         log.contains("go-cache-keys") && log.contains("go-cache-warm"),
         "{log}"
     );
-    let key = std::fs::read_to_string(results.join("build-key.txt")).unwrap();
+    let key = read("test-key.txt");
     assert!(
         key.starts_with("go-ci-cache-build-v1-"),
         "the keys job's dotenv reached the test job: {key:?}\n{log}"
@@ -441,12 +532,20 @@ test:
         saved.iter().filter(|k| k.contains("-build-v1-")).count() >= 2,
         "{saved:?}"
     );
+    check_jobs(&log);
 
-    // Pipeline 2: no warm job; the test job restores the warm job's caches and compiles no
-    // dependency package.
+    // Pipeline 2: no warm job; the jobs restore the warm job's caches.
     commit("never");
     let log = run();
     assert!(!log.contains("go-cache-warm "), "{log}");
-    assert_eq!(deps("build.txt"), Vec::<String>::new(), "{log}");
-    assert_eq!(deps("test.txt"), Vec::<String>::new(), "{log}");
+    check_jobs(&log);
+
+    // Pipeline 3 bumps go.sum on the default branch: `warm: auto` runs the warm job, and the
+    // other jobs get the new dependency from it, not a cold cache.
+    t.go_ok(&repo, &["get", "example.com/greet@v1.1.0"]);
+    commit("auto");
+    let log = run();
+    assert!(log.contains("go-cache-warm"), "{log}");
+    assert_ne!(read("test-key.txt"), key, "the bump changed the build key");
+    check_jobs(&log);
 }
