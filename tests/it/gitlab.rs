@@ -549,3 +549,149 @@ vet:
     assert_ne!(read("test-key.txt"), key, "the bump changed the build key");
     check_jobs(&log);
 }
+
+/// The jobs document parsed (anchors resolved).
+fn jobs_yaml() -> serde_json::Value {
+    let (_, jobs) = documents();
+    serde_saphyr::from_str(&jobs).unwrap()
+}
+
+/// The template downloads install.sh and the manifest at job time from `dist-url`; what it
+/// runs is pinned by the sha256 it records, and the default URL names an exact release tag.
+#[test]
+fn template_pins_the_installer_and_manifest_of_its_release() {
+    let jobs = jobs_yaml();
+    let vars = &jobs["$[[ inputs.keys-job ]]"]["variables"];
+    let sum = |f: &str| {
+        go_ci_cache::key::sha256_hex(&std::fs::read(repo_root().join("dist").join(f)).unwrap())
+    };
+    assert_eq!(
+        vars["GO_CI_CACHE_INSTALL_SHA256"].as_str(),
+        Some(sum("install.sh").as_str()),
+        "dist/install.sh changed: record its sha256 in gitlab-template.yml"
+    );
+    assert_eq!(
+        vars["GO_CI_CACHE_MANIFEST_SHA256"].as_str(),
+        Some(sum("manifest.json").as_str()),
+        "dist/manifest.json changed: record its sha256 in gitlab-template.yml"
+    );
+    let (spec, _) = documents();
+    let v: serde_json::Value = serde_saphyr::from_str(&spec).unwrap();
+    let url = v["spec"]["inputs"]["dist-url"]["default"].as_str().unwrap();
+    let version = env!("CARGO_PKG_VERSION").split('-').next().unwrap();
+    assert_eq!(
+        url,
+        format!("https://raw.githubusercontent.com/go-ci-cache/go-cache-action/v{version}/dist"),
+        "dist-url must name this release's own tag, not a ref that moves"
+    );
+}
+
+/// The keys job's download step, run as GitLab would: genuine files pass the check and reach
+/// the installer; a swapped manifest is refused before anything runs.
+#[test]
+fn keys_job_refuses_a_swapped_installer_or_manifest() {
+    if tool("curl").is_none() || tool("bash").is_none() {
+        return;
+    }
+    let jobs = jobs_yaml();
+    let keys = &jobs["$[[ inputs.keys-job ]]"];
+    let script = keys["script"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .find(|s| s.contains("install.sh"))
+        .expect("the install step")
+        .to_string();
+    let var = |k: &str| keys["variables"][k].as_str().unwrap().to_string();
+    let dist = repo_root().join("dist");
+    let file = |f: &str| std::fs::read(dist.join(f)).unwrap();
+    let run = |manifest: Vec<u8>| {
+        let (url, h) = serve(HashMap::from([
+            ("install.sh".to_string(), file("install.sh")),
+            ("manifest.json".to_string(), manifest),
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".go-cache/bin")).unwrap();
+        let out = Command::new("bash")
+            .args(["-ec", &script])
+            .current_dir(dir.path())
+            .env("GO_CI_CACHE_BINARY", "")
+            .env("GO_CI_CACHE_DIST_URL", url)
+            .env(
+                "GO_CI_CACHE_INSTALL_SHA256",
+                var("GO_CI_CACHE_INSTALL_SHA256"),
+            )
+            .env(
+                "GO_CI_CACHE_MANIFEST_SHA256",
+                var("GO_CI_CACHE_MANIFEST_SHA256"),
+            )
+            .output()
+            .unwrap();
+        drop(h);
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let genuine = run(file("manifest.json"));
+    assert!(!genuine.contains("refusing to run it"), "{genuine}");
+    // Checked, then run: this tree's manifest is unreleased, so the installer says so.
+    assert!(genuine.contains("go-ci-cache install: error"), "{genuine}");
+    let swapped = file("manifest.json")
+        .into_iter()
+        .chain(b" ".iter().copied())
+        .collect();
+    let err = run(swapped);
+    assert!(
+        err.contains("manifest.json is not the file this template was released with"),
+        "{err}"
+    );
+}
+
+/// README, the examples and the template name the tag the release workflow moves.
+#[test]
+fn docs_name_the_tag_the_release_moves() {
+    let major: u64 = env!("CARGO_PKG_VERSION")
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let moving = format!("v{}", major.max(1));
+    let release =
+        std::fs::read_to_string(repo_root().join(".github/workflows/release.yml")).unwrap();
+    assert!(
+        release.contains(r#"major="v${VERSION%%.*}"; [ "$major" = v0 ] && major=v1"#),
+        "the release workflow's moving-tag rule changed; update this test and the docs"
+    );
+    let mut files = vec![
+        repo_root().join("README.md"),
+        repo_root().join("gitlab-template.yml"),
+    ];
+    for d in ["examples/github", "examples/gitlab"] {
+        files.extend(
+            std::fs::read_dir(repo_root().join(d))
+                .unwrap()
+                .flatten()
+                .map(|e| e.path()),
+        );
+    }
+    let mut seen = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for sep in ["go-cache-action@", "go-cache-action/"] {
+            for (i, _) in text.match_indices(sep) {
+                let rest = &text[i + sep.len()..];
+                let tag: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                    .collect();
+                // Exact release tags (vX.Y.Z) pin on purpose; moving refs must be the major tag.
+                if tag.matches('.').count() == 2 {
+                    continue;
+                }
+                seen += 1;
+                assert_eq!(tag, moving, "{}: `{sep}{tag}`", f.display());
+            }
+        }
+    }
+    assert!(seen >= 8, "{seen}");
+}
