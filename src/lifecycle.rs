@@ -610,6 +610,15 @@ fn split_phases(paths: &[(PathBuf, u64)]) -> Vec<&[(PathBuf, u64)]> {
     }
 }
 
+/// Writes to stdout; a reader that went away (`report | head`) is not an error.
+fn stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// `report`.
 pub fn report(a: &ReportArgs, go: &Go) -> Result<ExitCode> {
     let state_path = match &a.state {
@@ -651,12 +660,12 @@ pub fn report(a: &ReportArgs, go: &Go) -> Result<ExitCode> {
                 .or_else(|| std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from))
             {
                 Some(p) => sink::append(&p, &md, "the step summary")?,
-                None => print!("{md}"),
+                None => stdout(&md)?,
             }
         }
-        ReportFormat::Gitlab => print!("{}", report::gitlab_section(&st, now, now)),
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&st)?),
-        ReportFormat::Text | ReportFormat::Auto => print!("{}", report::text(&st)),
+        ReportFormat::Gitlab => stdout(&report::gitlab_section(&st, now, now))?,
+        ReportFormat::Json => stdout(&(serde_json::to_string_pretty(&st)? + "\n"))?,
+        ReportFormat::Text | ReportFormat::Auto => stdout(&report::text(&st))?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -698,6 +707,46 @@ mod tests {
         assert!(warnings[0].contains("not inside"), "{warnings:?}");
         assert!(outside.exists());
         assert_eq!(std::fs::read_dir(root.join("ab")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_entry_used_since_the_listing_stays_with_its_output() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::create_dir_all(root.join("aa")).unwrap();
+        let (a, d) = ("a".repeat(64), "d".repeat(64));
+        let rec = format!("v1 {a} {d} 1 1\n");
+        std::fs::write(root.join(format!("aa/{a}-a")), rec).unwrap();
+        std::fs::write(root.join(format!("aa/{d}-d")), "out").unwrap();
+        let entry = |id: &str, kind| gocache::Entry {
+            rel: format!(
+                "aa/{id}-{}",
+                if kind == gocache::Kind::Action {
+                    "a"
+                } else {
+                    "d"
+                }
+            ),
+            kind,
+            id: id.to_string(),
+            is_dir: false,
+            mtime: 0,
+            size: 1,
+            output_id: None,
+        };
+        let entries = [
+            entry(&a, gocache::Kind::Action),
+            entry(&d, gocache::Kind::Output),
+        ];
+        // Listed as old; the files' real mtimes are now, so another job used them since.
+        let cutoff = now_unix() - 3600;
+        assert!(still_unused(root, &entries, &[0, 1], cutoff).is_empty());
+        // Really old: both go.
+        let old = filetime::FileTime::from_unix_time(cutoff - 10, 0);
+        for e in &entries {
+            filetime::set_file_mtime(root.join(&e.rel), old).unwrap();
+        }
+        assert_eq!(still_unused(root, &entries, &[0, 1], cutoff), [0, 1]);
     }
 
     #[test]
