@@ -37,8 +37,9 @@ pub enum Command {
     /// the job goes on; what compiled stays cached); 1 for those with --strict; 2 for bad input.
     Warm(WarmArgs),
     /// Right before saving the caches: remove every build-cache entry the job did not use, and
-    /// prune the module cache (zips, locks, VCS clones, sumdb cache, unused toolchains, module
-    /// versions outside the build list). Never touches anything outside the two cache roots.
+    /// prune the module cache when it is the job's own (zips, locks, VCS clones, sumdb cache,
+    /// unused toolchains, module versions outside the build list). Entries other live jobs on
+    /// this machine may use stay. Never touches anything outside the two cache roots.
     Trim(TrimArgs),
     /// Show what the cache did for this job: restore, coverage, warm-up, sizes before and after
     /// trim, bytes removed, time spent.
