@@ -44,47 +44,132 @@ var ChecksumError = class extends Error {
 function sha256(bytes) {
   return createHash("sha256").update(bytes).digest("hex");
 }
+var MissingAssetError = class extends Error {
+};
+var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function fetchWithRetry(url, { attempts = 4, fetchImpl = fetch, delayMs = 1e3, log = () => {
+} } = {}) {
+  let last;
+  for (let i = 1; i <= attempts; i++) {
+    try {
+      const res = await fetchImpl(url);
+      if (res.status < 500 && res.status !== 429) return res;
+      last = new Error(`HTTP ${res.status}`);
+      const after = Number(res.headers?.get?.("retry-after"));
+      if (i < attempts) {
+        const wait = Number.isFinite(after) && after > 0 ? after * 1e3 : delayMs * i;
+        log(`download of ${url} answered HTTP ${res.status}; retrying in ${Math.round(wait / 1e3)} s (${i}/${attempts - 1})`);
+        await sleep(wait);
+      }
+    } catch (e) {
+      last = new Error(e.cause?.message ?? e.message);
+      if (i < attempts) {
+        log(`download of ${url} failed (${last.message}); retrying in ${Math.round(delayMs * i / 1e3)} s (${i}/${attempts - 1})`);
+        await sleep(delayMs * i);
+      }
+    }
+  }
+  throw new Error(`cannot download go-ci-cache from ${url} after ${attempts} attempts: ${last.message}`);
+}
 async function install(opts) {
   const { actionDir: actionDir2, manifest, toolCache, baseUrl, log = () => {
   } } = opts;
   const triple = targetTriple(opts.platform, opts.arch);
   const exe = triple.includes("windows") ? ".exe" : "";
   const asset = manifest.assets?.[triple];
-  if (asset) {
-    const dir = path.join(toolCache, "go-ci-cache", manifest.version, triple);
-    const bin = path.join(dir, `go-ci-cache${exe}`);
-    if (fs.existsSync(bin) && sha256(fs.readFileSync(bin)) === asset.sha256) {
-      log(`using go-ci-cache ${manifest.version} from the tool cache: ${bin}`);
-      return bin;
-    }
-    const url = `${baseUrl.replace(/\/$/, "")}/${asset.name}`;
-    log(`downloading ${url}`);
-    let res;
-    try {
-      res = await fetch(url);
-    } catch (e) {
-      throw new Error(`cannot download go-ci-cache from ${url}: ${e.cause?.message ?? e.message}`);
-    }
-    if (res.status === 404) {
-      log(`no release asset at ${url}; building from source instead`);
-      return buildFromSource(actionDir2, log);
-    }
-    if (!res.ok) throw new Error(`cannot download go-ci-cache from ${url}: HTTP ${res.status}`);
-    const bytes = Buffer.from(await res.arrayBuffer());
-    const got = sha256(bytes);
-    if (got !== asset.sha256) {
-      throw new ChecksumError(
-        `checksum mismatch for ${asset.name}: expected sha256 ${asset.sha256}, got ${got}; refusing to run it (a tampered or corrupt download)`
-      );
-    }
-    fs.mkdirSync(dir, { recursive: true });
-    const tmp = `${bin}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, bytes, { mode: 493 });
-    fs.renameSync(tmp, bin);
+  if (!asset) {
+    log(`the manifest lists no go-ci-cache ${manifest.version} asset for ${triple} (a branch or commit ref); building from source once, then caching the build`);
+    return cachedSourceBuild({ actionDir: actionDir2, toolCache, triple, exe, cache: opts.sourceCache, log });
+  }
+  const dir = path.join(toolCache, "go-ci-cache", manifest.version, triple);
+  const bin = path.join(dir, `go-ci-cache${exe}`);
+  if (fs.existsSync(bin) && sha256(fs.readFileSync(bin)) === asset.sha256) {
+    log(`using go-ci-cache ${manifest.version} from the tool cache: ${bin}`);
     return bin;
   }
-  log(`the manifest lists no go-ci-cache ${manifest.version} asset for ${triple} (a branch or commit ref); building from source`);
-  return buildFromSource(actionDir2, log);
+  const url = `${baseUrl.replace(/\/$/, "")}/${asset.name}`;
+  log(`downloading ${url}`);
+  const res = await fetchWithRetry(url, { ...opts, log });
+  if (res.status === 404) {
+    throw new MissingAssetError(
+      `the release asset ${asset.name} that dist/manifest.json names for go-ci-cache ${manifest.version} is missing: ${url} answered HTTP 404 (an incomplete or deleted release)`
+    );
+  }
+  if (!res.ok) throw new Error(`cannot download go-ci-cache from ${url}: HTTP ${res.status}`);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const got = sha256(bytes);
+  if (got !== asset.sha256) {
+    throw new ChecksumError(
+      `checksum mismatch for ${asset.name}: expected sha256 ${asset.sha256}, got ${got}; refusing to run it (a tampered or corrupt download)`
+    );
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${bin}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, bytes, { mode: 493 });
+  fs.renameSync(tmp, bin);
+  return bin;
+}
+function sourceDigest(actionDir2) {
+  const files = ["Cargo.toml", "Cargo.lock"];
+  const walk = (rel) => {
+    for (const e of fs.readdirSync(path.join(actionDir2, rel), { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1)) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(r);
+      else if (e.isFile()) files.push(r);
+    }
+  };
+  walk("src");
+  const h = createHash("sha256");
+  for (const f of files) {
+    h.update(`${f}\0`);
+    h.update(fs.readFileSync(path.join(actionDir2, f)));
+    h.update("\0");
+  }
+  return h.digest("hex").slice(0, 32);
+}
+async function cachedSourceBuild({ actionDir: actionDir2, toolCache, triple, exe, cache, log }) {
+  if (!fs.existsSync(path.join(actionDir2, "Cargo.toml"))) throw new Error(`cannot build go-ci-cache from source: no Cargo.toml in ${actionDir2}`);
+  const digest = sourceDigest(actionDir2);
+  const dir = path.join(toolCache, "go-ci-cache", `source-${digest}`, triple);
+  const bin = path.join(dir, `go-ci-cache${exe}`);
+  const key = `go-ci-cache-binary-${triple}-${digest}`;
+  if (fs.existsSync(bin)) {
+    log(`using the source build ${bin}`);
+    return bin;
+  }
+  if (cache) {
+    try {
+      if (await cache.restore([dir], key)) {
+        if (fs.existsSync(bin)) {
+          log(`restored the source build from the Actions cache (${key})`);
+          return bin;
+        }
+      }
+    } catch (e) {
+      log(`the cached source build could not be restored (${e.message}); building`);
+    }
+  }
+  const built = buildFromSource(actionDir2, log);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(built, bin);
+  fs.chmodSync(bin, 493);
+  if (cache) {
+    try {
+      await cache.save([dir], key);
+      log(`saved the source build to the Actions cache as ${key}`);
+    } catch (e) {
+      log(`the source build was not cached (${e.message})`);
+    }
+  }
+  return bin;
+}
+function buildEnv(env = process.env) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/TOKEN/i.test(k) || /^ACTIONS_(ID_TOKEN_REQUEST_URL|RUNTIME_URL|RESULTS_URL|CACHE_URL)$/.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
 }
 function buildFromSource(actionDir2, log = () => {
 }) {
@@ -93,7 +178,7 @@ function buildFromSource(actionDir2, log = () => {
   if (!fs.existsSync(manifestPath)) throw new Error(`cannot build go-ci-cache from source: no Cargo.toml in ${actionDir2}`);
   const args = ["build", "--locked", "--profile", profile, "--manifest-path", manifestPath];
   log(`cargo ${args.join(" ")}`);
-  const r = spawnSync("cargo", args, { stdio: ["ignore", "inherit", "inherit"], env: process.env });
+  const r = spawnSync("cargo", args, { stdio: ["ignore", "inherit", "inherit"], env: buildEnv() });
   if (r.error) throw new Error(`cannot build go-ci-cache from source: cargo: ${r.error.message} (install Rust, or use a released version of the action)`);
   if (r.status !== 0) throw new Error(`cannot build go-ci-cache from source: cargo exited with ${r.status}`);
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(actionDir2, "target");

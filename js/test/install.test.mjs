@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { ChecksumError, install, sha256, targetTriple } from '../src/install.mjs';
+import { buildEnv, ChecksumError, install, MissingAssetError, sha256, sourceDigest, targetTriple } from '../src/install.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -79,23 +79,89 @@ test('a wrong checksum is refused with a clear error and nothing is installed', 
   });
 });
 
-test('a missing asset falls back to a source build', async () => {
-  // The dev profile reuses the test build in target/, so this stays fast.
-  process.env.GO_CI_CACHE_CARGO_PROFILE = 'dev';
+test('a 404 for an asset the manifest names is an error that says so, not a source build', async () => {
   const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
-  const logs = [];
   await withServer({}, async (baseUrl) => {
     const manifest = { version: '9.9.9', assets: { [triple]: { name, sha256: 'b'.repeat(64) } } };
-    const bin = await install({ actionDir: repo, manifest, toolCache, baseUrl, log: (l) => logs.push(l) });
-    assert.match(logs.join('\n'), /no release asset at .*; building from source/);
-    assert.match(bin, /target[/\\]debug[/\\]go-ci-cache$/);
-    // An unreleased manifest (a branch ref) builds from source too.
-    const bin2 = await install({ actionDir: repo, manifest: { version: '0.1.0-dev', assets: {} }, toolCache, baseUrl });
-    assert.equal(bin2, bin);
+    await assert.rejects(install({ actionDir: repo, manifest, toolCache, baseUrl }), (e) => e instanceof MissingAssetError && /release asset go-ci-cache-9\.9\.9-.* that dist\/manifest\.json names .* is missing: .* HTTP 404/.test(e.message));
   });
+});
+
+test('downloads are retried on 5xx and network errors, and a 4xx is not retried', async () => {
+  const bytes = Buffer.from('binary');
+  const manifest = { version: '9.9.9', assets: { [triple]: { name, sha256: sha256(bytes) } } };
+  const answers = [new Error('ECONNRESET'), { status: 503 }, { status: 200 }];
+  const seen = [];
+  const fetchImpl = async (url) => {
+    seen.push(url);
+    const a = answers.shift();
+    if (a instanceof Error) throw new TypeError('fetch failed', { cause: a });
+    return { status: a.status, ok: a.status === 200, headers: new Headers(), arrayBuffer: async () => bytes };
+  };
+  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const logs = [];
+  const bin = await install({ actionDir: repo, manifest, toolCache, baseUrl: 'http://x/y', fetchImpl, delayMs: 1, log: (l) => logs.push(l) });
+  assert.equal(seen.length, 3);
+  assert.equal(fs.readFileSync(bin, 'utf8'), 'binary');
+  assert.match(logs.join('\n'), /failed \(ECONNRESET\); retrying/);
+  assert.match(logs.join('\n'), /answered HTTP 503; retrying/);
+
+  let calls = 0;
+  const forbidden = async () => {
+    calls++;
+    return { status: 403, ok: false, headers: new Headers() };
+  };
+  await assert.rejects(install({ actionDir: repo, manifest, toolCache: fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-')), baseUrl: 'http://x/y', fetchImpl: forbidden, delayMs: 1 }), /HTTP 403/);
+  assert.equal(calls, 1);
+});
+
+test('a ref without assets builds from source once and keeps the build in the Actions cache', async () => {
+  // The dev profile reuses the test build in target/, so this stays fast.
+  process.env.GO_CI_CACHE_CARGO_PROFILE = 'dev';
+  const store = new Map();
+  const saved = [];
+  const sourceCache = {
+    restore: async (paths, key) => {
+      const files = store.get(key);
+      if (!files) return undefined;
+      // Like @actions/cache: the entry lands where the same path was saved from.
+      fs.mkdirSync(paths[0], { recursive: true });
+      for (const [f, b] of files) fs.writeFileSync(path.join(paths[0], f), b, { mode: 0o755 });
+      return key;
+    },
+    save: async (paths, key) => {
+      saved.push(key);
+      const files = [];
+      for (const f of fs.readdirSync(paths[0])) files.push([f, fs.readFileSync(path.join(paths[0], f))]);
+      store.set(key, files);
+    },
+  };
+  const manifest = { version: '0.1.0-dev', assets: {} };
+  const logs = [];
+  const log = (l) => logs.push(l);
+  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const first = await install({ actionDir: repo, manifest, toolCache, baseUrl: 'http://unused', sourceCache, log });
+  assert.match(logs.join('\n'), /building from source once/);
+  assert.deepEqual(saved, [`go-ci-cache-binary-${triple}-${sourceDigest(repo)}`]);
+  assert.match(first, new RegExp(`source-${sourceDigest(repo)}`));
+  const built = fs.readFileSync(first);
+  // A fresh runner (the same tool cache path, empty): restored from the Actions cache, no cargo.
+  fs.rmSync(toolCache, { recursive: true });
+  logs.length = 0;
+  const second = await install({ actionDir: repo, manifest, toolCache, baseUrl: 'http://unused', sourceCache, log });
+  assert.match(logs.join('\n'), /restored the source build from the Actions cache/);
+  assert.doesNotMatch(logs.join('\n'), /^cargo /m);
+  assert.equal(second, first);
+  assert.equal(sha256(fs.readFileSync(second)), sha256(built));
+  assert.equal(saved.length, 1);
+});
+
+test('a source build runs without the runner tokens', () => {
+  const env = buildEnv({ PATH: '/bin', HOME: '/h', ACTIONS_RUNTIME_TOKEN: 'a', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'b', ACTIONS_ID_TOKEN_REQUEST_URL: 'u', GITHUB_TOKEN: 'c', INPUT_TOKEN: 'd', ACTIONS_CACHE_URL: 'e', CARGO_TARGET_DIR: '/t' });
+  assert.deepEqual(env, { PATH: '/bin', HOME: '/h', CARGO_TARGET_DIR: '/t' });
 });
 
 test('an unreachable server fails with the URL in the message', async () => {
   const manifest = { version: '9.9.9', assets: { [triple]: { name, sha256: 'c'.repeat(64) } } };
-  await assert.rejects(install({ actionDir: repo, manifest, toolCache: os.tmpdir(), baseUrl: 'http://127.0.0.1:9/x' }), /cannot download go-ci-cache from http:\/\/127\.0\.0\.1:9\/x\//);
+  await assert.rejects(install({ actionDir: repo, manifest, toolCache: os.tmpdir(), baseUrl: 'http://127.0.0.1:9/x', delayMs: 1 }), /cannot download go-ci-cache from http:\/\/127\.0\.0\.1:9\/x\/.* after 4 attempts/);
 });

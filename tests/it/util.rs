@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// The binary under test: `GO_CI_CACHE_IT_BINARY` when set (e.g. a static release build, so the
+/// end-to-end tests cover what a release ships), else the debug build cargo made for this run.
+pub fn binary() -> PathBuf {
+    match std::env::var_os("GO_CI_CACHE_IT_BINARY") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_go-ci-cache")),
+    }
+}
+
 /// The file:// GOPROXY, built once per test run from the fixture sources.
 pub fn proxy_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -172,7 +181,7 @@ impl TestEnv {
 
     /// The binary under test with the isolated environment.
     pub fn bin(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_go-ci-cache"));
+        let mut c = Command::new(binary());
         self.apply(&mut c);
         c.current_dir(self.root()).args(args);
         c
