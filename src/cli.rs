@@ -44,6 +44,10 @@ pub enum Command {
     /// Show what the cache did for this job: restore, coverage, warm-up, sizes before and after
     /// trim, bytes removed, time spent.
     Report(ReportArgs),
+    /// Delete superseded GitHub Actions cache entries of this job's configuration and ref
+    /// through the REST API, keeping the newest `--keep`. Never touches another configuration's,
+    /// ref's or prefix's entries. Needs a token with `actions: write`; without it, a notice.
+    Prune(PruneArgs),
 }
 
 /// Which caches a lifecycle command acts on.
@@ -161,6 +165,49 @@ pub struct ReportArgs {
     /// Write to this file (github format) instead of `$GITHUB_STEP_SUMMARY`.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+}
+
+/// `prune` arguments.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    /// The job whose entries are pruned (its keys give the prefixes unless --prefix is given).
+    pub job: JobOpts,
+    /// Which entries to prune.
+    #[arg(long, value_enum, env = "GO_CI_CACHE_CACHES", default_value = "both")]
+    pub caches: Caches,
+    /// Prune entries whose key starts with this instead of the job's own prefixes
+    /// (repeatable, or one per line); no Go project is needed then.
+    #[arg(long = "prefix", env = "GO_CI_CACHE_PRUNE_PREFIX")]
+    pub prefixes: Vec<String>,
+    /// How many of the newest entries of each prefix stay.
+    #[arg(long, env = "GO_CI_CACHE_KEEP", default_value_t = 3)]
+    pub keep: usize,
+    /// Keys that stay whatever their age, e.g. the one just saved (repeatable, or one per line).
+    #[arg(long = "protect", env = "GO_CI_CACHE_PROTECT")]
+    pub protect: Vec<String>,
+    /// The repository, `OWNER/NAME`.
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub repo: Option<String>,
+    /// The ref whose entries are pruned (`refs/heads/main`, `refs/pull/7/merge`; a bare name
+    /// means a branch).
+    #[arg(long = "ref", env = "GITHUB_REF")]
+    pub git_ref: Option<String>,
+    /// The REST API's base URL.
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub api_url: String,
+    /// A token allowed to delete caches (`permissions: actions: write`).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Show what would be deleted and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 1 when the API fails instead of warning and going on.
+    #[arg(long, env = "GO_CI_CACHE_STRICT")]
+    pub strict: bool,
 }
 
 /// What identifies the job's caches; shared by every subcommand that computes keys.

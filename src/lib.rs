@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod error;
 pub mod flags;
 pub mod fsutil;
+pub mod github;
 pub mod gocache;
 pub mod gocmd;
 pub mod goenv;
@@ -23,6 +24,7 @@ pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod project;
+pub mod prune;
 pub mod remove;
 pub mod report;
 pub mod state;
@@ -37,7 +39,7 @@ use crate::cli::{Cli, Command, KeysArgs, PlanArgs};
 use crate::error::usage;
 use crate::gocmd::Go;
 use crate::job::KeysDoc;
-use crate::output::{Format, github, gitlab, shell, sink, text};
+use crate::output::{Format, gitlab, shell, sink, text};
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -49,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Warm(a) => lifecycle::warm(&a, &go),
         Command::Trim(a) => lifecycle::trim(&a, &go),
         Command::Report(a) => lifecycle::report(&a, &go),
+        Command::Prune(a) => prune::run(&a, &go),
     }
 }
 
@@ -97,7 +100,7 @@ fn cmd_keys(a: &KeysArgs, go: &Go) -> Result<ExitCode> {
                         "run inside GitHub Actions, or pass --output FILE",
                     )
                 })?;
-            let rendered = github::render_random(&outs)?;
+            let rendered = output::github::render_random(&outs)?;
             let env_part = if a.export_env {
                 let env_path = std::env::var_os("GITHUB_ENV").map(PathBuf::from).ok_or_else(|| {
                     usage(
@@ -107,7 +110,7 @@ fn cmd_keys(a: &KeysArgs, go: &Go) -> Result<ExitCode> {
                 })?;
                 Some((
                     env_path,
-                    github::render_random(&output::exported_env(&doc))?,
+                    output::github::render_random(&output::exported_env(&doc))?,
                 ))
             } else {
                 None

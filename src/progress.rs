@@ -109,15 +109,24 @@ impl Log {
 
     /// A warning: cache trouble that does not stop the job.
     pub fn warn(&self, msg: &str) {
+        self.annotate("warning", msg);
+    }
+
+    /// A notice: something the user may want to change, that costs only speed.
+    pub fn notice(&self, msg: &str) {
+        self.annotate("notice", msg);
+    }
+
+    fn annotate(&self, level: &str, msg: &str) {
         match self.style {
             Style::Github => {
                 let m = msg
                     .replace('%', "%25")
                     .replace('\r', "%0D")
                     .replace('\n', "%0A");
-                eprintln!("::warning title=go-ci-cache::{m}");
+                eprintln!("::{level} title=go-ci-cache::{m}");
             }
-            _ => eprintln!("go-ci-cache: warning: {msg}"),
+            _ => eprintln!("go-ci-cache: {level}: {msg}"),
         }
     }
 }
