@@ -195,9 +195,71 @@ pub fn should_backdate(mtime: i64, t0: i64, floor: Option<i64>) -> bool {
     mtime > t0 - BACKDATE_SECS && floor.is_none_or(|f| mtime < f)
 }
 
+/// A 64-bit tag of an entry (the ID's first 16 hex digits, the low bit its kind), so the set of
+/// restored entries fits in 8 bytes an entry.
+fn tag(e: &Entry) -> u64 {
+    let v =
+        e.id.get(..16)
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .unwrap_or(0);
+    (v & !1) | u64::from(e.kind == Kind::Output)
+}
+
+/// The restored set (pure): sorted, deduplicated tags of the entries.
+pub fn tags(entries: &[Entry]) -> Vec<u64> {
+    let mut t: Vec<u64> = entries.iter().map(tag).collect();
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// The set as bytes (little-endian u64s) for the run-state directory, and back.
+pub fn encode_tags(tags: &[u64]) -> Vec<u8> {
+    tags.iter().flat_map(|t| t.to_le_bytes()).collect()
+}
+
+/// See [`encode_tags`]; `None` for bytes that are not a sorted set.
+pub fn decode_tags(bytes: &[u8]) -> Option<Vec<u64>> {
+    if bytes.len() % 8 != 0 {
+        return None;
+    }
+    let t: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect();
+    t.windows(2).all(|w| w[0] < w[1]).then_some(t)
+}
+
+/// Action records not in the restored set (pure): what the job compiled, vetted, linked or
+/// tested anew, plus Go's index of changed directories (see [`is_index_output`]).
+pub fn new_actions<'a>(entries: &'a [Entry], restored: &[u64]) -> Vec<&'a Entry> {
+    entries
+        .iter()
+        .filter(|e| e.kind == Kind::Action && restored.binary_search(&tag(e)).is_err())
+        .collect()
+}
+
+/// Whether an output is an entry of Go's module index (`go index v2…`): keyed by the source
+/// files' mtimes, so every fresh checkout makes new ones for the main module's directories,
+/// and no later checkout can use them. They do not make an entry worth saving again.
+pub fn is_index_output(head: &[u8]) -> bool {
+    head.starts_with(b"go index v")
+}
+
+/// What [`prepare`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prepared {
+    /// Entries backdated.
+    pub backdated: u64,
+    /// Their tags ([`tags`]): `trim` tells what the job added against them.
+    pub tags: Vec<u64>,
+    /// Problems met (each one entry; the rest still happen).
+    pub problems: Vec<String>,
+}
+
 /// Backdates entries to `t0 − 2 h` (those [`should_backdate`] picks) and pins `trim.txt` to
-/// `t0`. Returns entries backdated and the problems met (each one entry; the rest still happen).
-pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<(u64, Vec<String>)> {
+/// `t0`.
+pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<Prepared> {
     std::fs::create_dir_all(root)?;
     let listing = list(root, None)?;
     let old = FileTime::from_unix_time(t0 - BACKDATE_SECS, 0);
@@ -230,7 +292,11 @@ pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<(u64, Vec<Str
     if floor.is_none() || pinned.is_none_or(|p| p < t0) {
         crate::output::sink::replace(&root.join("trim.txt"), &t0.to_string(), "GOCACHE/trim.txt")?;
     }
-    Ok((n, problems))
+    Ok(Prepared {
+        backdated: n,
+        tags: tags(&listing.entries),
+        problems,
+    })
 }
 
 /// The current mtime of a listed entry (for a directory, its newest file), to check right
@@ -334,6 +400,32 @@ mod tests {
             "another live job may use it"
         );
         assert!(!should_backdate(t0 - 10, t0, floor));
+    }
+
+    #[test]
+    fn new_actions_are_those_not_restored() {
+        let restored = vec![
+            e('1', Kind::Action, 10, Some('2')),
+            e('2', Kind::Output, 10, None),
+        ];
+        let set = tags(&restored);
+        assert_eq!(decode_tags(&encode_tags(&set)), Some(set.clone()));
+        assert_eq!(decode_tags(&[1, 2, 3]), None);
+        let now = vec![
+            e('1', Kind::Action, 99, Some('2')),
+            e('2', Kind::Output, 99, None),
+            e('3', Kind::Action, 99, Some('4')),
+            e('4', Kind::Output, 99, None),
+            // An output with an ID equal to a restored action's is not that action.
+            e('1', Kind::Output, 99, None),
+        ];
+        let new: Vec<_> = new_actions(&now, &set)
+            .iter()
+            .map(|e| e.id.clone())
+            .collect();
+        assert_eq!(new, ["3".repeat(64)]);
+        assert!(is_index_output(b"go index v2\n\0\0"));
+        assert!(!is_index_output(b"!<arch>\n"));
     }
 
     #[test]

@@ -96,9 +96,21 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     if a.common.caches.build() {
         let root = c.job.env.gocache();
         match prepare_build(&root, t0, &id, &machine) {
-            Ok((n, others, problems)) => {
+            Ok((prepared, others)) => {
+                let n = prepared.backdated;
                 p.backdated = n;
-                p.warnings.extend(problems);
+                p.warnings.extend(prepared.problems);
+                let set = restored_set_path(&c.state_path);
+                if let Err(e) = set
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&set, gocache::encode_tags(&prepared.tags)))
+                {
+                    p.warnings.push(format!(
+                        "cannot record the restored entries in `{}` (trim will not know what is new): {e}",
+                        set.display()
+                    ));
+                }
                 c.log.info(&format!(
                     "go-ci-cache: prepared GOCACHE: {n} restored entries marked unused until the job uses them; Go's own trim paused for this job"
                 ));
@@ -164,14 +176,43 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     Ok(finish(&mut c, &warnings, a.common.strict))
 }
 
+/// Where `prepare` keeps the set of restored GOCACHE entries, beside the run state.
+fn restored_set_path(state: &Path) -> PathBuf {
+    state.with_extension("restored")
+}
+
+/// Action records the job added to the restored cache, not counting Go's module index (see
+/// [`gocache::is_index_output`]); `None` when `prepare` recorded no restored set.
+fn added_actions(root: &Path, state: &Path, entries: &[gocache::Entry]) -> Option<u64> {
+    let restored = gocache::decode_tags(&std::fs::read(restored_set_path(state)).ok()?)?;
+    let by_id: std::collections::HashMap<&str, &gocache::Entry> = entries
+        .iter()
+        .filter(|e| e.kind == gocache::Kind::Output)
+        .map(|e| (e.id.as_str(), e))
+        .collect();
+    let is_index = |out: &str| {
+        by_id.get(out).is_some_and(|o| {
+            let mut head = [0u8; 16];
+            std::fs::File::open(root.join(&o.rel))
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                .is_ok_and(|n| gocache::is_index_output(&head[..n]))
+        })
+    };
+    let n = gocache::new_actions(entries, &restored)
+        .into_iter()
+        .filter(|a| !a.output_id.as_deref().is_some_and(is_index))
+        .count();
+    Some(n as u64)
+}
+
 /// Registers the job's lease in GOCACHE and backdates, under the registry lock, what no other
-/// live job may have used. Returns (backdated, other live jobs, problems).
+/// live job may have used. Returns what was prepared and the number of other live jobs.
 fn prepare_build(
     root: &Path,
     t0: i64,
     id: &str,
     machine: &str,
-) -> Result<(u64, usize, Vec<String>)> {
+) -> Result<(gocache::Prepared, usize)> {
     std::fs::create_dir_all(root)?;
     let reg = lease::Registry::lock(root)?;
     let leases = reg.leases();
@@ -182,8 +223,8 @@ fn prepare_build(
         started_at: t0,
         machine: machine.to_string(),
     })?;
-    let (n, problems) = gocache::prepare(root, t0, floor)?;
-    Ok((n, others.len(), problems))
+    let prepared = gocache::prepare(root, t0, floor)?;
+    Ok((prepared, others.len()))
 }
 
 /// `warm`: the dependency warm-up.
@@ -296,14 +337,16 @@ pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
         let line = match &r.skipped {
             Some(why) => format!("go-ci-cache: {name} not trimmed: {why}"),
             None => format!(
-                "go-ci-cache: {name}: {} {} entries ({}){}",
+                "go-ci-cache: {name}: {} {} entries ({}){}{}",
                 if a.dry_run { "would remove" } else { "removed" },
                 r.removed,
                 human_bytes(r.removed_bytes),
                 r.after.map_or(String::new(), |s| format!(
                     ", {} left",
                     human_bytes(s.bytes)
-                ))
+                )),
+                r.added
+                    .map_or(String::new(), |n| format!("; {n} new since the restore"))
             ),
         };
         c.log.info(&line);
@@ -361,6 +404,8 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
         files: listing.entries.len() as u64,
     };
     r.before = Some(before);
+    // What the job added to the restored cache (what makes a new build entry worth saving).
+    r.added = added_actions(&root, &c.state_path, &listing.entries);
     let plan = gocache::plan_trim(&listing.entries, cutoff);
     let remove = still_unused(&root, &listing.entries, &plan.remove, cutoff);
     let paths: Vec<(PathBuf, u64)> = listing

@@ -60,6 +60,9 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
             "removed by trim"
         };
         rows.push((verb, removed(&t.gomodcache), removed(&t.gocache)));
+        if let Some(n) = t.gocache.added {
+            rows.push(("added by the job", "–".into(), format!("{n} entries")));
+        }
     }
     rows
 }

@@ -106,6 +106,10 @@ pub struct RootTrim {
     pub failed: u64,
     /// Why the root was not trimmed, if it was not.
     pub skipped: Option<String>,
+    /// GOCACHE: action records the job added since `prepare`, Go's module index aside (0 means
+    /// a save would add nothing a later job can use).
+    #[serde(default)]
+    pub added: Option<u64>,
 }
 
 /// `trim`'s record.

@@ -920,3 +920,41 @@ fn two_jobs_at_once_on_shared_caches() {
     assert!(dep_compiles(&t, &a, &["build", "./..."], "example.com/a").is_empty());
     assert!(dep_compiles(&t, &b, &["build", "./..."], "example.com/b").is_empty());
 }
+
+/// `trim` counts what the job added to the restored build cache: a job that compiled or tested
+/// something new adds entries (its build entry is worth saving again), one that found
+/// everything cached adds none.
+#[test]
+fn trim_counts_what_the_job_added_since_the_restore() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let m = t.module("app", &["example.com/greet"]);
+    let added = |t: &TestEnv| state(t)["trim"]["gocache"]["added"].as_u64();
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    t.go_ok(&m, &["test", "./..."]);
+    ok(lifecycle(&t, "trim", &m, &[]));
+    let first = added(&t).unwrap();
+    assert!(first > 0, "a cold job added entries: {}", state(&t));
+    save_and_wipe(&t, "a.tar");
+
+    // Same tree on a fresh runner: everything is served from the cache, nothing new.
+    restore(&t, "a.tar");
+    ok(lifecycle(&t, "prepare", &m, &["--build-restored-key", "k"]));
+    t.go_ok(&m, &["test", "./..."]);
+    let err = ok(lifecycle(&t, "trim", &m, &[]));
+    assert_eq!(added(&t), Some(0), "{err}");
+    assert!(err.contains("0 new since the restore"), "{err}");
+    save_and_wipe(&t, "b.tar");
+
+    // A commit that changes the main module: its package and test result are new.
+    restore(&t, "b.tar");
+    ok(lifecycle(&t, "prepare", &m, &["--build-restored-key", "k"]));
+    std::fs::write(
+        m.join("lib/lib.go"),
+        "package lib\n\n// Twice doubles n.\nfunc Twice(n int) int { return n + n }\n",
+    )
+    .unwrap();
+    t.go_ok(&m, &["test", "./..."]);
+    ok(lifecycle(&t, "trim", &m, &[]));
+    assert!(added(&t).unwrap() > 0, "{}", state(&t));
+}

@@ -229,6 +229,7 @@ fn report_formats() {
                 removed_bytes: 20 << 20,
                 failed: 0,
                 skipped: None,
+                added: Some(12),
             },
             gomodcache: RootTrim {
                 skipped: Some("module cache off (--caches)".into()),
