@@ -220,7 +220,7 @@ pub fn encode_tags(tags: &[u64]) -> Vec<u8> {
 
 /// See [`encode_tags`]; `None` for bytes that are not a sorted set.
 pub fn decode_tags(bytes: &[u8]) -> Option<Vec<u64>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return None;
     }
     let t: Vec<u64> = bytes
