@@ -14,6 +14,8 @@ use crate::error::usage;
 use crate::goenv::GoEnv;
 use crate::key::sha256_hex;
 
+pub mod gomod;
+
 /// Directories never searched for modules: Go ignores them, or they hold copies.
 const SKIP_DIRS: &[&str] = &["vendor", "testdata", "node_modules"];
 
@@ -116,6 +118,33 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
         ));
     }
 
+    // Every go.mod taking part must parse (`go env` tolerates a broken one), and the go.mod of
+    // every local `replace` target takes part too: Go reads its requirements.
+    let mut replaced: Vec<PathBuf> = Vec::new();
+    let mut manifests: Vec<PathBuf> = modules.iter().map(|m| m.join("go.mod")).collect();
+    manifests.extend(workspace.clone());
+    for f in &manifests {
+        let text = read(f)?;
+        let parsed = gomod::parse(&text).map_err(|e| {
+            usage(
+                format!(
+                    "`{}` does not parse: line {}: {}",
+                    f.display(),
+                    e.line,
+                    e.msg
+                ),
+                "fix the file (`go mod edit -fmt` in its directory reports the same error)",
+            )
+        })?;
+        let base = f.parent().unwrap_or(&root);
+        for target in parsed.local_replacements {
+            let dir = normalize(&base.join(target));
+            if !modules.contains(&dir) {
+                replaced.push(dir.join("go.mod"));
+            }
+        }
+    }
+
     let mut files: Vec<PathBuf> = Vec::new();
     if d.patterns.is_empty() {
         if let Some(work) = &workspace {
@@ -130,6 +159,7 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
                 files.push(m.join("vendor/modules.txt"));
             }
         }
+        files.extend(replaced);
         files.retain(|f| f.is_file());
     } else {
         files = match_patterns(&dir, d.patterns, &exclude)?;
@@ -289,12 +319,27 @@ fn digest_all(root: &Path, files: Vec<PathBuf>) -> Result<Vec<FileDigest>> {
     Ok(out)
 }
 
-/// `path` relative to `root` with `/` separators; absolute if it lies outside.
+/// `path` relative to `root` with `/` separators; a path outside `root` is spelled with `..`
+/// (`../shared/go.mod`) so keys never hold where the checkout lives. Only a path on another
+/// drive (Windows) stays absolute.
 pub fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
+    if let Ok(r) = path.strip_prefix(root) {
+        return r.to_string_lossy().replace('\\', "/");
+    }
+    let (root, path) = (normalize(root), normalize(path));
+    let rc: Vec<_> = root.components().collect();
+    let pc: Vec<_> = path.components().collect();
+    let common = rc.iter().zip(&pc).take_while(|(a, b)| a == b).count();
+    if common == 0 || (common == 1 && !matches!(rc[0], std::path::Component::RootDir)) {
+        return path.to_string_lossy().replace('\\', "/");
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); rc.len() - common];
+    parts.extend(
+        pc[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 /// Resolves `.` and `..` without touching the filesystem.
@@ -354,6 +399,15 @@ mod tests {
         let text =
             "go 1.22\n\nuse ./a // first\nuse (\n\t./b\n\t\"./c d\"\n)\nuser x\nreplace x => ./y\n";
         assert_eq!(parse_go_work_uses(text), ["./a", "./b", "./c d"]);
+    }
+
+    #[test]
+    fn paths_outside_the_root_are_relative() {
+        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
+        assert_eq!(r("/w/repo", "/w/repo/a/go.mod"), "a/go.mod");
+        assert_eq!(r("/w/repo", "/w/shared/go.mod"), "../shared/go.mod");
+        assert_eq!(r("/w/repo/x", "/w/other/y/go.mod"), "../../other/y/go.mod");
+        assert_eq!(r("/w/repo", "/w/repo/../lib/go.mod"), "../lib/go.mod");
     }
 
     #[test]

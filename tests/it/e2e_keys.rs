@@ -290,7 +290,7 @@ fn plan_shows_inputs_layers_and_sizes() {
         "Modules cache: GOMODCACHE=",
         "Build cache: GOCACHE=",
         "restore keys",
-        "--build-flags = -race",
+        "-race = on",
         "GOMODCACHE = ",
         "fingerprint",
     ] {
