@@ -331,6 +331,24 @@ impl BuildFlags {
     }
 }
 
+/// The GOFLAGS for the go commands this tool runs itself (`go list -f`, the warm-up, dry
+/// runs): the user's GOFLAGS without the entries that only change output or how tests run
+/// (`-json` breaks `go list -f`; `-c` or `-o` would write test binaries; `-n` would run
+/// nothing). `None` when nothing needs dropping (pure).
+pub fn goflags_for_tools(raw: &str) -> Option<String> {
+    let keep = |tok: &&str| {
+        let body = tok.trim_start_matches('-');
+        let name = body.split_once('=').map_or(body, |(n, _)| n);
+        match spec(name) {
+            Some(s) => s.role == Role::Build || matches!(name, "modcacherw" | "p" | "pkgdir"),
+            None => true,
+        }
+    };
+    let all: Vec<&str> = raw.split_whitespace().collect();
+    let kept: Vec<&str> = all.iter().copied().filter(keep).collect();
+    (kept.len() != all.len()).then(|| kept.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +421,16 @@ mod tests {
         assert_eq!(g.flags.len(), 8);
         assert_eq!(g.value("mod").unwrap().value.as_deref(), Some("mod"));
         assert!(g.fingerprint_tokens() == ["-mod=mod"]);
+    }
+
+    #[test]
+    fn tools_get_goflags_without_output_and_test_run_entries() {
+        assert_eq!(goflags_for_tools("-modcacherw -mod=mod"), None);
+        assert_eq!(
+            goflags_for_tools("-modcacherw -json -count=1 -c -o=x -n -race -vet=off -foo")
+                .as_deref(),
+            Some("-modcacherw -race -vet=off -foo")
+        );
     }
 
     #[test]

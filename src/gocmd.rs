@@ -65,6 +65,11 @@ pub trait GoRunner {
         line: &mut dyn FnMut(&str),
     ) -> Result<(Exit, String)>;
 
+    /// Tells the runner the job's GOFLAGS (as `go env` reported them), so the go commands it
+    /// runs for the tool itself leave out entries that would break them
+    /// ([`crate::flags::goflags_for_tools`]). `go env` itself always sees the job's own.
+    fn use_goflags(&self, _goflags: &str) {}
+
     /// `go env -json NAME…` in `dir` (all variables when `names` is empty).
     fn go_env(&self, dir: &Path, names: &[&str]) -> Result<GoEnv> {
         let mut args = vec!["env".to_string(), "-json".to_string()];
@@ -92,6 +97,7 @@ fn env_failed(dir: &Path, status: &str, stderr: &str) -> anyhow::Error {
 #[derive(Debug, Clone)]
 pub struct Go {
     program: OsString,
+    goflags: std::cell::RefCell<Option<String>>,
 }
 
 impl Go {
@@ -99,6 +105,7 @@ impl Go {
     pub fn from_env() -> Self {
         Self {
             program: std::env::var_os("GO_CI_CACHE_GO").unwrap_or_else(|| "go".into()),
+            goflags: std::cell::RefCell::new(None),
         }
     }
 
@@ -142,10 +149,26 @@ impl Go {
     }
 }
 
-impl GoRunner for Go {
-    fn run_go(&self, dir: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Captured> {
+impl Go {
+    fn tool_command(&self, dir: &Path, args: &[String]) -> Command {
         let mut cmd = self.command(dir);
         cmd.args(args);
+        if args.first().is_some_and(|a| a != "env")
+            && let Some(g) = self.goflags.borrow().as_deref()
+        {
+            cmd.env("GOFLAGS", g);
+        }
+        cmd
+    }
+}
+
+impl GoRunner for Go {
+    fn use_goflags(&self, goflags: &str) {
+        *self.goflags.borrow_mut() = crate::flags::goflags_for_tools(goflags);
+    }
+
+    fn run_go(&self, dir: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Captured> {
+        let mut cmd = self.tool_command(dir, args);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -164,8 +187,8 @@ impl GoRunner for Go {
         args: &[String],
         line: &mut dyn FnMut(&str),
     ) -> Result<(Exit, String)> {
-        let mut cmd = self.command(dir);
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut cmd = self.tool_command(dir, args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let what = format!("go {}", args.join(" "));
         let mut child = cmd.spawn().map_err(|e| self.spawn_error(e, &what))?;
         let mut stdout = child

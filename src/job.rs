@@ -105,6 +105,7 @@ fn load_common(args: &JobArgs, go: &dyn GoRunner, vars: &[&str]) -> Result<(Targ
     let flags = BuildFlags::parse(&args.build_flags, "--build-flags")?;
     let env = go.go_env(&args.dir, vars)?;
     let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
+    go.use_goflags(env.get("GOFLAGS"));
     check_cache_vars(&env)?;
     let project = project::discover(&Discover {
         dir: &args.dir,
