@@ -168,7 +168,13 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
     if mode == Mode::Workspace {
         scanned = scan(&root, &exclude);
     }
-    let pgo_files = digest_all(&root, scanned.pgo)?;
+    // `-pgo=auto` uses the default.pgo of each main package (`load.setPGOProfilePath`).
+    let mains: Vec<PathBuf> = scanned
+        .pgo
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(is_main_package_dir))
+        .collect();
+    let pgo_files = digest_all(&root, mains)?;
     Ok(Project {
         root,
         mode,
@@ -202,6 +208,49 @@ fn read(path: &Path) -> Result<String> {
             "check that the file exists and is readable",
         )
     })
+}
+
+/// Whether a directory holds a `package main` (a non-test .go file whose package clause says so).
+fn is_main_package_dir(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.ends_with(".go")
+            && !name.ends_with("_test.go")
+            && std::fs::read_to_string(e.path()).is_ok_and(|t| package_clause(&t) == Some("main"))
+    })
+}
+
+/// The package name of a Go source file (pure): the first `package` clause outside comments.
+fn package_clause(src: &str) -> Option<&str> {
+    let mut in_block = false;
+    for line in src.lines() {
+        let mut l = line.trim();
+        if in_block {
+            match l.find("*/") {
+                Some(i) => {
+                    in_block = false;
+                    l = l[i + 2..].trim();
+                }
+                None => continue,
+            }
+        }
+        if l.starts_with("/*") {
+            if !l.contains("*/") {
+                in_block = true;
+            }
+            continue;
+        }
+        if l.is_empty() || l.starts_with("//") {
+            continue;
+        }
+        return l
+            .strip_prefix("package ")
+            .map(|r| r.split_whitespace().next().unwrap_or(""));
+    }
+    None
 }
 
 /// What one walk of the project finds.
@@ -408,6 +457,16 @@ mod tests {
         assert_eq!(r("/w/repo", "/w/shared/go.mod"), "../shared/go.mod");
         assert_eq!(r("/w/repo/x", "/w/other/y/go.mod"), "../../other/y/go.mod");
         assert_eq!(r("/w/repo", "/w/repo/../lib/go.mod"), "../lib/go.mod");
+    }
+
+    #[test]
+    fn package_clauses() {
+        assert_eq!(
+            package_clause("// c\n/* x\n y */\npackage main // m\n"),
+            Some("main")
+        );
+        assert_eq!(package_clause("//go:build x\n\npackage lib\n"), Some("lib"));
+        assert_eq!(package_clause(""), None);
     }
 
     #[test]

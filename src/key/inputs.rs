@@ -802,6 +802,62 @@ fn flag_inputs(
     }
 }
 
+/// The table as markdown, rows with the same effect and reason merged (for the README; a test
+/// keeps the two in step).
+pub fn markdown_table() -> String {
+    let mut groups: Vec<(Vec<String>, &Rule)> = Vec::new();
+    for rule in RULES {
+        let name = match rule.source {
+            GoEnv(v) if rule.when == ArchLevel => format!("`{v}` (arch level)"),
+            GoEnv(v) | ProcessEnv(v) => format!("`{v}`"),
+            Flag(f) => format!("`-{f}`"),
+            Probe(p) => format!("*{p}*"),
+        };
+        match groups.iter_mut().find(|(_, r)| {
+            r.layer == rule.layer
+                && r.when == rule.when
+                && r.canon == rule.canon
+                && r.why == rule.why
+        }) {
+            Some((names, _)) => names.push(name),
+            None => groups.push((vec![name], rule)),
+        }
+    }
+    let mut s = String::from("| input | layer | when | keyed as | why |\n|---|---|---|---|---|\n");
+    for (names, r) in groups {
+        let layer = match r.layer {
+            Fingerprint => "fingerprint",
+            Deps => "deps",
+            HostOs => "os (modules)",
+            Nowhere => "—",
+        };
+        let when = match r.when {
+            Always => "always",
+            Set => "when set",
+            Cgo => "CGO_ENABLED=1",
+            NoTrimpath => "without -trimpath",
+            ArchLevel => "for GOARCH's level",
+            Off => "when `off`",
+        };
+        let canon = match r.canon {
+            Verbatim => "value",
+            Bool => "`on` when true",
+            SortedSet => "sorted, deduplicated",
+            Qualified => "`pattern=` values only",
+            ImpliesCover => "as `-cover`",
+            FileDigest => "SHA-256 of the file(s)",
+            Dropped => "not keyed",
+        };
+        let when = if r.layer == Nowhere { "" } else { when };
+        s.push_str(&format!(
+            "| {} | {layer} | {when} | {canon} | {} |\n",
+            names.join(", "),
+            r.why.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
 /// Every go flag name has a row (used by tests and docs).
 pub fn unruled_flags() -> Vec<&'static str> {
     FLAGS

@@ -453,6 +453,8 @@ fn pgo_file_is_read_where_go_runs_and_off_means_no_profile() {
     assert_eq!(key(&w, "modules"), key(&v, "modules"));
     // auto (the default) uses default.pgo; -pgo=off uses none, and says so.
     std::fs::write(repo.join("a/default.pgo"), "auto profile\n").unwrap();
+    // Only a main package's default.pgo counts (write_module's lib is not one).
+    std::fs::write(repo.join("a/lib/default.pgo"), "not used\n").unwrap();
     let auto = t.keys_json(&repo, &[]);
     assert_eq!(inputs_paths(&auto, "pgo_files"), ["a/default.pgo"]);
     let off = t.keys_json(&repo, &["--build-flags=-pgo=off"]);

@@ -178,3 +178,8 @@ fn fingerprint_changes_exactly_when_a_dependency_action_id_does() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn readme_key_input_table_matches_the_code() {
+    crate::docs::check_readme("key-inputs", &go_ci_cache::key::inputs::markdown_table());
+}
