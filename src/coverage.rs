@@ -88,7 +88,7 @@ impl Coverage {
         if loaded_badly > 0 {
             s.push_str(&format!("; {loaded_badly} could not be loaded"));
         }
-        if let Some(v) = self.vet {
+        if let Some(v) = self.vet.filter(|v| v.total > 0) {
             s.push_str(&format!(
                 "; {} of {} dependency vet actions cached",
                 v.cached, v.total
