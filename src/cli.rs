@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::job::JobArgs;
 use crate::key::DEFAULT_PREFIX;
 use crate::output::Format;
+pub use crate::warm::JobKind as WarmJob;
 
 /// Layered cache keys, warm-up and trimming for Go's module and build caches in CI.
 #[derive(Debug, Parser)]
@@ -30,8 +31,9 @@ pub enum Command {
     /// Right after restoring the caches: mark every restored build-cache entry unused
     /// (backdate it) and pause Go's own trim, so `trim` can later tell what the job used.
     Prepare(PrepareArgs),
-    /// Download what the build needs and compile every dependency package (std and third-party,
-    /// test-only ones included) with the job's exact flags, without running anything.
+    /// Download what the build needs and warm the build cache for the job (`--job`): compile
+    /// every dependency package with the job's exact flags, then vet and link as `go test`
+    /// does (test), or run `go vet`'s actions (vet) — without running any test.
     ///
     /// Exit status: 0 even when a package fails to compile or `go` dies (each is a warning and
     /// the job goes on; what compiled stays cached); 1 for those with --strict; 2 for bad input.
@@ -48,6 +50,17 @@ pub enum Command {
     /// through the REST API, keeping the newest `--keep`. Never touches another configuration's,
     /// ref's or prefix's entries. Needs a token with `actions: write`; without it, a notice.
     Prune(PruneArgs),
+    /// The no-op program `warm` gives `go test -exec`: runs nothing, exits 0.
+    #[command(hide = true)]
+    ExecNothing(ExecNothingArgs),
+}
+
+/// `exec-nothing` arguments: the test binary and its flags, ignored.
+#[derive(Debug, Args)]
+pub struct ExecNothingArgs {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ignored: Vec<std::ffi::OsString>,
 }
 
 /// Which caches a lifecycle command acts on.
@@ -105,11 +118,15 @@ pub struct WarmArgs {
     #[command(flatten)]
     /// Shared options.
     pub common: LifecycleOpts,
-    /// Also run `go vet` on the job's packages, caching vet results for `go vet` jobs.
+    /// What the job runs: `test` (compile, vet and link as `go test` does; no test runs),
+    /// `build` (only what `go build` needs) or `vet` (`go vet`'s own vet actions).
+    #[arg(long, value_enum, env = "GO_CI_CACHE_JOB", default_value = "test")]
+    pub job: WarmJob,
+    /// Also warm `go vet`'s own vet actions (for a job that runs both `go test` and `go vet`).
     #[arg(long, env = "GO_CI_CACHE_WARM_VET")]
     pub vet: bool,
-    /// Also run `go test -run='^$'`, caching everything `go test` needs (its vet pass and
-    /// links included). This links and RUNS every test binary (init and TestMain execute).
+    /// Also warm what `go test` needs (what `--job test` does; kept for older workflows). No
+    /// test binary runs.
     #[arg(long, env = "GO_CI_CACHE_WARM_TEST")]
     pub test: bool,
 }
@@ -237,6 +254,10 @@ pub struct JobOpts {
     /// dependencies did not change is still saved afresh; restores fall back across it.
     #[arg(long, env = "GO_CI_CACHE_ROLLING_SUFFIX")]
     pub rolling_suffix: Option<String>,
+    /// The runner image, which keys the build cache when cgo is on (C headers and libraries
+    /// come from it). Default: `$ImageOS/$ImageVersion` on GitHub, `$CI_JOB_IMAGE` on GitLab.
+    #[arg(long, env = "GO_CI_CACHE_RUNNER_IMAGE")]
+    pub runner_image: Option<String>,
 }
 
 impl JobOpts {
@@ -255,6 +276,7 @@ impl JobOpts {
                 .collect(),
             build_flags: self.build_flags.clone(),
             rolling_suffix: self.rolling_suffix.clone().filter(|s| !s.is_empty()),
+            runner_image: self.runner_image.clone().filter(|s| !s.is_empty()),
         }
     }
 }
@@ -271,6 +293,14 @@ pub struct PlanArgs {
     /// Skip the dependency-coverage check (it runs `go list` offline, compiling nothing).
     #[arg(long)]
     pub no_coverage: bool,
+    /// What the job runs (see `warm --job`): decides which vet actions coverage counts.
+    #[arg(
+        long = "job",
+        value_enum,
+        env = "GO_CI_CACHE_JOB",
+        default_value = "test"
+    )]
+    pub job_kind: WarmJob,
 }
 
 /// `keys` arguments.

@@ -3,7 +3,11 @@
 //!
 //! `go list -deps -test -f '{{.Stale}}'` computes the same action IDs as `go build` without
 //! compiling anything; a non-main package is not stale iff its archive for these flags is in
-//! the cache (reference: go-caches.md §4.2). Parsing and merging are pure.
+//! the cache (reference: go-caches.md §4.2). A package whose module is not downloaded has no
+//! module and an error: it counts as *missing*, and what it imports in turn is unknown, so the
+//! third-party count is reported as unknown rather than as a small total. Vet actions are
+//! counted from a dry run (`-n`) of the job's go command (see [`crate::warm`]). Parsing and
+//! merging are pure.
 
 use std::collections::BTreeMap;
 
@@ -11,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 /// The `go list -f` template: one line per dependency package (std, or in a non-main module;
 /// test variants skipped): import path, std flag, stale flag, error flag.
-pub const TEMPLATE: &str = "{{if and (not .ForTest) (or .Standard (and .Module (not .Module.Main)))}}\
-{{.ImportPath}}\t{{.Standard}}\t{{.Stale}}\t{{if .Error}}error{{end}}{{end}}";
+pub const TEMPLATE: &str = "{{if not .ForTest}}{{if .Standard}}\
+{{.ImportPath}}\ttrue\t{{.Stale}}\t{{if .Error}}error{{end}}{{else if .Module}}{{if not .Module.Main}}\
+{{.ImportPath}}\tfalse\t{{.Stale}}\t{{if .Error}}error{{end}}{{end}}{{else if .Error}}\
+{{.ImportPath}}\tfalse\ttrue\tmissing{{end}}{{end}}";
 
 /// Coverage counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +33,21 @@ pub struct Coverage {
     pub third_party_cached: u64,
     /// Packages `go` could not load (e.g. module not downloaded); counted as not cached.
     pub unavailable: u64,
+    /// Imported packages whose module is not downloaded (their own imports are unknown).
+    #[serde(default)]
+    pub missing: u64,
+    /// Dependency vet actions (test and vet jobs), when counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vet: Option<VetCoverage>,
+}
+
+/// Dependency vet actions of the job's go command: how many there are, how many are cached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VetCoverage {
+    /// Vet actions on dependency packages.
+    pub total: u64,
+    /// …of which the cache already has the result.
+    pub cached: u64,
 }
 
 impl Coverage {
@@ -40,21 +61,47 @@ impl Coverage {
         self.std_cached + self.third_party_cached
     }
 
-    /// "N of M dependency packages already compiled in the cache (std a/b, third-party c/d)".
+    /// "N of M dependency packages already compiled in the cache (std a/b, third-party c/d)",
+    /// plus vet actions when counted.
     pub fn sentence(&self) -> String {
-        let mut s = format!(
-            "{} of {} dependency packages already compiled in the cache (std {}/{}, third-party {}/{})",
-            self.cached(),
-            self.total(),
-            self.std_cached,
-            self.std_total,
-            self.third_party_cached,
-            self.third_party_total
-        );
-        if self.unavailable > 0 {
-            s.push_str(&format!("; {} could not be loaded", self.unavailable));
+        let mut s = if self.missing > 0 {
+            format!(
+                "{} of {}+ dependency packages already compiled in the cache (std {}/{}, third-party unknown: {} imported package(s) are in modules not downloaded yet, run `go mod download` or `go-ci-cache warm` to resolve them)",
+                self.cached(),
+                self.total(),
+                self.std_cached,
+                self.std_total,
+                self.missing
+            )
+        } else {
+            format!(
+                "{} of {} dependency packages already compiled in the cache (std {}/{}, third-party {}/{})",
+                self.cached(),
+                self.total(),
+                self.std_cached,
+                self.std_total,
+                self.third_party_cached,
+                self.third_party_total
+            )
+        };
+        let loaded_badly = self.unavailable - self.missing.min(self.unavailable);
+        if loaded_badly > 0 {
+            s.push_str(&format!("; {loaded_badly} could not be loaded"));
+        }
+        if let Some(v) = self.vet.filter(|v| v.total > 0) {
+            s.push_str(&format!(
+                "; {} of {} dependency vet actions cached",
+                v.cached, v.total
+            ));
         }
         s
+    }
+
+    /// Whether everything counted is cached (compiles, and vet actions when counted).
+    pub fn complete(&self) -> bool {
+        self.cached() == self.total()
+            && self.unavailable == 0
+            && self.vet.is_none_or(|v| v.cached == v.total)
     }
 }
 
@@ -67,6 +114,8 @@ pub struct PackageState {
     pub cached: bool,
     /// `go` could not load it.
     pub error: bool,
+    /// Its module is not downloaded.
+    pub missing: bool,
 }
 
 /// Parses template output into import path → state (pure). Lines that are not ours are ignored.
@@ -78,13 +127,15 @@ pub fn parse(out: &str) -> BTreeMap<String, PackageState> {
             continue;
         }
         // `unsafe` has no compile step and is never stale.
-        let error = f[3] == "error";
+        let missing = f[3] == "missing";
+        let error = f[3] == "error" || missing;
         m.insert(
             f[0].to_string(),
             PackageState {
                 standard: f[1] == "true",
                 cached: f[2] == "false" && !error,
                 error,
+                missing,
             },
         );
     }
@@ -103,12 +154,18 @@ pub fn summarize<'a>(
                 .and_modify(|e| {
                     e.cached &= s.cached;
                     e.error |= s.error;
+                    e.missing |= s.missing;
                 })
                 .or_insert(*s);
         }
     }
     let mut c = Coverage::default();
     for s in all.values() {
+        if s.missing {
+            c.missing += 1;
+            c.unavailable += 1;
+            continue;
+        }
         let (total, cached) = if s.standard {
             (&mut c.std_total, &mut c.std_cached)
         } else {
@@ -145,6 +202,45 @@ mod tests {
         assert_eq!(
             both.sentence(),
             "1 of 4 dependency packages already compiled in the cache (std 1/2, third-party 0/2); 1 could not be loaded"
+        );
+    }
+
+    #[test]
+    fn modules_not_downloaded_make_third_party_unknown() {
+        let a = parse(
+            "fmt\ttrue\tfalse\t\ngithub.com/google/uuid\tfalse\ttrue\tmissing\ngolang.org/x/text/cases\tfalse\ttrue\tmissing\n",
+        );
+        let c = summarize([&a]);
+        assert_eq!((c.missing, c.third_party_total, c.total()), (2, 0, 1));
+        assert!(!c.complete());
+        let s = c.sentence();
+        assert!(
+            s.contains(
+                "third-party unknown: 2 imported package(s) are in modules not downloaded yet"
+            ),
+            "{s}"
+        );
+        assert!(
+            !s.contains("0/0") && !s.contains("could not be loaded"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn vet_actions_count() {
+        let c = Coverage {
+            std_total: 2,
+            std_cached: 2,
+            vet: Some(VetCoverage {
+                total: 5,
+                cached: 3,
+            }),
+            ..Coverage::default()
+        };
+        assert!(!c.complete());
+        assert!(
+            c.sentence()
+                .ends_with("; 3 of 5 dependency vet actions cached")
         );
     }
 }

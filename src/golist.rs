@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::coverage::{self, Coverage, PackageState};
-use crate::gocmd::{self, Go};
+use crate::gocmd::{self, GoRunner};
 use crate::project::{Mode, Project, relative};
 
 /// A directory and the package patterns a go command runs on there.
@@ -57,21 +57,45 @@ pub fn units(p: &Project) -> Vec<Unit> {
 
 /// Dependency coverage of every unit for the given flags. `offline` sets GOPROXY=off so the
 /// query never downloads (plan); packages of missing modules then count as unavailable.
-pub fn coverage(go: &Go, units: &[Unit], flags: &[String], offline: bool) -> Result<Coverage> {
+pub fn coverage(
+    go: &dyn GoRunner,
+    units: &[Unit],
+    flags: &[String],
+    offline: bool,
+) -> Result<Coverage> {
+    Ok(coverage_with_packages(go, units, flags, offline, true)?.0)
+}
+
+/// [`coverage`], with or without test dependencies (`tests`), and the dependency import paths.
+pub fn coverage_with_packages(
+    go: &dyn GoRunner,
+    units: &[Unit],
+    flags: &[String],
+    offline: bool,
+    tests: bool,
+) -> Result<(Coverage, BTreeSet<String>)> {
     let mut per_unit = Vec::new();
     for u in units {
-        per_unit.push(unit_packages(go, u, flags, offline)?);
+        per_unit.push(unit_packages(go, u, flags, offline, tests)?);
     }
-    Ok(coverage::summarize(&per_unit))
+    let deps = per_unit
+        .iter()
+        .flat_map(|m| m.iter().filter(|(_, s)| !s.missing).map(|(p, _)| p.clone()))
+        .collect();
+    Ok((coverage::summarize(&per_unit), deps))
 }
 
 fn unit_packages(
-    go: &Go,
+    go: &dyn GoRunner,
     u: &Unit,
     flags: &[String],
     offline: bool,
+    tests: bool,
 ) -> Result<std::collections::BTreeMap<String, PackageState>> {
-    let mut args: Vec<String> = ["list", "-e", "-deps", "-test"].map(String::from).to_vec();
+    let mut args: Vec<String> = ["list", "-e", "-deps"].map(String::from).to_vec();
+    if tests {
+        args.push("-test".into());
+    }
     args.extend(flags.iter().cloned());
     args.push("-f".into());
     args.push(coverage::TEMPLATE.into());
@@ -99,7 +123,11 @@ pub fn parse_modules(out: &str) -> BTreeSet<String> {
 
 /// The build list that matters for the job: every module providing a package to the job's
 /// packages and their tests, across all units. Runs offline: the job already fetched them.
-pub fn live_modules(go: &Go, units: &[Unit], flags: &[String]) -> Result<BTreeSet<String>> {
+pub fn live_modules(
+    go: &dyn GoRunner,
+    units: &[Unit],
+    flags: &[String],
+) -> Result<BTreeSet<String>> {
     let mut live = BTreeSet::new();
     for u in units {
         let mut args: Vec<String> = ["list", "-e", "-deps", "-test"].map(String::from).to_vec();
@@ -115,7 +143,7 @@ pub fn live_modules(go: &Go, units: &[Unit], flags: &[String]) -> Result<BTreeSe
 
 /// The build list (`go list -m all`) of every unit, offline. Where that cannot be computed (in
 /// vendor mode Go refuses `all`), the modules of the job's packages stand in.
-pub fn build_list(go: &Go, units: &[Unit], flags: &[String]) -> Result<BTreeSet<String>> {
+pub fn build_list(go: &dyn GoRunner, units: &[Unit], flags: &[String]) -> Result<BTreeSet<String>> {
     let mut live = BTreeSet::new();
     for u in units {
         let args: Vec<String> = ["list", "-m", "-e", "-f"]

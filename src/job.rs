@@ -1,6 +1,6 @@
 //! The job's configuration, gathered once: `go env`, the project's dependency files, the build
-//! flags, and the keys computed from them. [`key_inputs`] and [`KeysDoc::new`] are pure; [`load`]
-//! is the shell around them.
+//! flags, the probes the key table asks for, and the keys computed from them. This is the
+//! loader of [`crate::key::inputs`]; [`KeysDoc::new`] is pure.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,10 @@ use serde::Serialize;
 
 use crate::error::usage;
 use crate::flags::BuildFlags;
-use crate::gocmd::{Go, cc_version};
+use crate::gocmd::{GoRunner, cc_version, compiler_id};
 use crate::goenv::GoEnv;
+pub use crate::key::inputs::{KeyInputsArgs, Probes, key_inputs};
+use crate::key::inputs::{RULES, Source, effective_flags};
 use crate::key::{self, CacheKeys, EntryKeys, Input, KeyInputs, Layer};
 use crate::project::{self, Discover, FileDigest, Mode, Project};
 
@@ -28,6 +30,8 @@ pub struct JobArgs {
     pub build_flags: String,
     /// Optional rolling suffix for the build key.
     pub rolling_suffix: Option<String>,
+    /// The runner image, for cgo builds outside GitHub and GitLab (`--runner-image`).
+    pub runner_image: Option<String>,
 }
 
 /// Everything known about the job.
@@ -41,8 +45,12 @@ pub struct Job {
     pub flags: BuildFlags,
     /// GOFLAGS, parsed.
     pub goflags: BuildFlags,
-    /// `$CC --version`, when cgo is on.
-    pub cc_version: Option<String>,
+    /// Facts measured for the keys.
+    pub probes: Probes,
+    /// PGO profiles in effect.
+    pub pgo: Vec<FileDigest>,
+    /// The `-modfile` go.mod/go.sum, when given.
+    pub modfile: Vec<FileDigest>,
     /// What the keys were computed from.
     pub inputs: KeyInputs,
     /// The keys.
@@ -52,7 +60,7 @@ pub struct Job {
 impl Job {
     /// Whether `-trimpath` is in effect (flags or GOFLAGS).
     pub fn trimpath(&self) -> bool {
-        self.flags.is_set("trimpath") || self.goflags.is_set("trimpath")
+        effective_flags(&self.goflags, &self.flags).is_set("trimpath")
     }
 }
 
@@ -85,18 +93,19 @@ pub const LIGHT_VARS: &[&str] = &[
 ];
 
 /// Gathers what the lifecycle commands need, with a light `go env`.
-pub fn load_target(args: &JobArgs, go: &Go) -> Result<Target> {
+pub fn load_target(args: &JobArgs, go: &dyn GoRunner) -> Result<Target> {
     let (target, _goflags) = load_common(args, go, LIGHT_VARS)?;
     Ok(target)
 }
 
 /// What both loaders do: check --dir, parse the flags, one `go env -json` (all variables when
 /// `vars` is empty), check the cache paths, and find the project. Returns GOFLAGS parsed too.
-fn load_common(args: &JobArgs, go: &Go, vars: &[&str]) -> Result<(Target, BuildFlags)> {
+fn load_common(args: &JobArgs, go: &dyn GoRunner, vars: &[&str]) -> Result<(Target, BuildFlags)> {
     check_dir(&args.dir)?;
     let flags = BuildFlags::parse(&args.build_flags, "--build-flags")?;
-    let env = go.env_vars(&args.dir, vars)?;
+    let env = go.go_env(&args.dir, vars)?;
     let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS"))?;
+    go.use_goflags(env.get("GOFLAGS"));
     check_cache_vars(&env)?;
     let project = project::discover(&Discover {
         dir: &args.dir,
@@ -140,8 +149,24 @@ fn check_cache_vars(env: &GoEnv) -> Result<()> {
     Ok(())
 }
 
-/// Gathers the job: one `go env -json`, discovery, digests, keys.
-pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
+/// The runner image that cgo objects were compiled on (pure): `--runner-image` when given,
+/// else GitHub's `ImageOS`/`ImageVersion`, else GitLab's `CI_JOB_IMAGE`.
+pub fn runner_image(
+    explicit: Option<&str>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    if let Some(i) = explicit.filter(|i| !i.is_empty()) {
+        return Some(i.to_string());
+    }
+    if let Some(os) = var("ImageOS").filter(|v| !v.is_empty()) {
+        let version = var("ImageVersion").unwrap_or_default();
+        return Some(format!("{os}/{version}"));
+    }
+    var("CI_JOB_IMAGE").filter(|v| !v.is_empty())
+}
+
+/// Gathers the job: one `go env -json`, discovery, digests, probes, keys.
+pub fn load(args: &JobArgs, go: &dyn GoRunner) -> Result<Job> {
     let (
         Target {
             env,
@@ -150,15 +175,38 @@ pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
         },
         goflags,
     ) = load_common(args, go, &[])?;
-    let cc = env.cgo_enabled().then(|| cc_version(&env, &project.root));
-    let pgo = pgo_files(&flags, &goflags, &project)?;
+    let effective = effective_flags(&goflags, &flags);
+    let var = |k: &str| std::env::var(k).ok();
+    let probes = Probes {
+        compiler_id: compiler_id(&env),
+        cc_version: env.cgo_enabled().then(|| cc_version(&env, &project.root)),
+        runner_image: if env.cgo_enabled() {
+            runner_image(args.runner_image.as_deref(), var)
+        } else {
+            None
+        },
+        process_env: RULES
+            .iter()
+            .filter_map(|r| match r.source {
+                Source::ProcessEnv(v) => var(v).map(|x| (v.to_string(), x)),
+                _ => None,
+            })
+            .collect(),
+    };
+    let dirs = crate::golist::units(&project)
+        .into_iter()
+        .map(|u| u.dir)
+        .collect::<Vec<_>>();
+    let pgo = pgo_files(&effective, &project, &dirs)?;
+    let modfile = modfile_files(&effective, &project, &dirs)?;
     let inputs = key_inputs(&KeyInputsArgs {
         env: &env,
         project: &project,
         flags: &flags,
         goflags: &goflags,
-        cc_version: cc.as_deref(),
+        probes: &probes,
         pgo: &pgo,
+        modfile: &modfile,
         prefix: &args.key_prefix,
         rolling: args.rolling_suffix.as_deref(),
     });
@@ -168,142 +216,102 @@ pub fn load(args: &JobArgs, go: &Go) -> Result<Job> {
         project,
         flags,
         goflags,
-        cc_version: cc,
+        probes,
+        pgo,
+        modfile,
         inputs,
         keys,
     })
 }
 
-/// The PGO profiles that key the build: none with `-pgo=off`, the named file with `-pgo=FILE`,
-/// else every `default.pgo` (the `auto` default).
-fn pgo_files(
-    flags: &BuildFlags,
-    goflags: &BuildFlags,
-    project: &Project,
-) -> Result<Vec<FileDigest>> {
+/// Reads `file` as the go command would from each directory it runs in (a relative path is
+/// relative to the working directory, `base.Cwd()`); the digests of those that exist.
+fn digest_from_dirs(file: &str, dirs: &[PathBuf]) -> Vec<(PathBuf, std::io::Result<Vec<u8>>)> {
+    let mut seen = Vec::new();
+    for d in dirs {
+        let p = if Path::new(file).is_absolute() {
+            PathBuf::from(file)
+        } else {
+            d.join(file)
+        };
+        if !seen.iter().any(|(q, _)| q == &p) {
+            let bytes = std::fs::read(&p);
+            seen.push((p, bytes));
+        }
+    }
+    seen
+}
+
+/// The PGO profiles that key the build: none with `-pgo=off`, the named file with `-pgo=FILE`
+/// (relative to the directory each go command runs in), else every `default.pgo` (`auto`).
+fn pgo_files(flags: &BuildFlags, project: &Project, dirs: &[PathBuf]) -> Result<Vec<FileDigest>> {
     let pgo = flags
         .value("pgo")
-        .or_else(|| goflags.value("pgo"))
         .and_then(|f| f.value.clone())
         .unwrap_or_else(|| "auto".into());
     match pgo.as_str() {
         "off" => Ok(Vec::new()),
-        "auto" => Ok(project.pgo_files.clone()),
+        "auto" | "" => Ok(project.pgo_files.clone()),
         file => {
-            let path = project.root.join(file);
-            let bytes = std::fs::read(&path).map_err(|e| {
-                usage(
+            let found = digest_from_dirs(file, dirs);
+            let mut out = Vec::new();
+            for (path, bytes) in &found {
+                if let Ok(b) = bytes {
+                    out.push(FileDigest {
+                        path: project::relative(&project.root, path),
+                        sha256: key::sha256_hex(b),
+                    });
+                }
+            }
+            if out.is_empty() {
+                let (path, err) = &found[0];
+                let e = err
+                    .as_ref()
+                    .err()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                return Err(usage(
                     format!("cannot read the -pgo profile `{}`: {e}", path.display()),
-                    "give -pgo a profile path relative to the project root, or `auto`/`off`",
-                )
-            })?;
-            Ok(vec![FileDigest {
+                    "a relative -pgo path is relative to the module (or workspace) directory the go command runs in; or use `auto`/`off`",
+                ));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The `-modfile` go.mod and its go.sum (`x.mod` → `x.sum`), which replace the module's own.
+fn modfile_files(
+    flags: &BuildFlags,
+    project: &Project,
+    dirs: &[PathBuf],
+) -> Result<Vec<FileDigest>> {
+    let Some(file) = flags.value("modfile").and_then(|f| f.value.clone()) else {
+        return Ok(Vec::new());
+    };
+    let sum = format!("{}.sum", file.strip_suffix(".mod").unwrap_or(&file));
+    let mut out = Vec::new();
+    for (path, bytes) in digest_from_dirs(&file, dirs) {
+        let b = bytes.map_err(|e| {
+            usage(
+                format!("cannot read the -modfile `{}`: {e}", path.display()),
+                "a relative -modfile path is relative to the module directory the go command runs in",
+            )
+        })?;
+        out.push(FileDigest {
+            path: project::relative(&project.root, &path),
+            sha256: key::sha256_hex(&b),
+        });
+    }
+    for (path, bytes) in digest_from_dirs(&sum, dirs) {
+        if let Ok(b) = bytes {
+            out.push(FileDigest {
                 path: project::relative(&project.root, &path),
-                sha256: key::sha256_hex(&bytes),
-            }])
+                sha256: key::sha256_hex(&b),
+            });
         }
     }
-}
-
-/// Arguments of [`key_inputs`].
-#[derive(Debug)]
-pub struct KeyInputsArgs<'a> {
-    /// Go environment.
-    pub env: &'a GoEnv,
-    /// Project.
-    pub project: &'a Project,
-    /// Job build flags.
-    pub flags: &'a BuildFlags,
-    /// GOFLAGS, parsed.
-    pub goflags: &'a BuildFlags,
-    /// C compiler version line when cgo is on.
-    pub cc_version: Option<&'a str>,
-    /// PGO profiles in effect.
-    pub pgo: &'a [FileDigest],
-    /// Key prefix.
-    pub prefix: &'a str,
-    /// Rolling suffix.
-    pub rolling: Option<&'a str>,
-}
-
-/// Variables that key the build when cgo is on (reference: go-caches.md §2.4).
-const CGO_VARS: &[&str] = &[
-    "CC",
-    "CXX",
-    "CGO_CFLAGS",
-    "CGO_CPPFLAGS",
-    "CGO_CXXFLAGS",
-    "CGO_FFLAGS",
-    "CGO_LDFLAGS",
-    "PKG_CONFIG",
-];
-
-/// Builds the key inputs from plain data (pure).
-pub fn key_inputs(a: &KeyInputsArgs<'_>) -> KeyInputs {
-    let env = a.env;
-    let mut fp = vec![
-        Input::new("GOVERSION", env.get("GOVERSION")),
-        Input::new("GOOS", env.get("GOOS")),
-        Input::new("GOARCH", env.get("GOARCH")),
-    ];
-    if let Some(level) = env.arch_level_var() {
-        fp.push(Input::new(level, env.get(level)));
-    }
-    fp.push(Input::new("CGO_ENABLED", env.get("CGO_ENABLED")));
-    if env.cgo_enabled() {
-        for v in CGO_VARS {
-            fp.push(Input::new(*v, env.get(v)));
-        }
-        fp.push(Input::new(
-            "cc --version",
-            a.cc_version.unwrap_or("unavailable"),
-        ));
-    }
-    for v in ["GOEXPERIMENT", "GOFIPS140", "GOFLAGS"] {
-        fp.push(Input::new(v, env.get(v)));
-    }
-    fp.push(Input::new(
-        "--build-flags",
-        a.flags.fingerprint_tokens().join(" "),
-    ));
-    let trimpath = a.flags.is_set("trimpath") || a.goflags.is_set("trimpath");
-    if !trimpath {
-        // Without -trimpath every dependency's action ID holds its absolute directory.
-        fp.push(Input::new("GOMODCACHE", env.get("GOMODCACHE")));
-    }
-    for f in a.pgo {
-        fp.push(Input::new(format!("pgo:{}", f.path), &f.sha256));
-    }
-
-    let mut deps: Vec<Input> = a
-        .project
-        .dependency_files
-        .iter()
-        .map(|f| Input::new(&f.path, &f.sha256))
-        .collect();
-    if env.get("GOWORK") == "off" {
-        deps.push(Input::new("GOWORK", "off"));
-    }
-    for name in ["mod", "modfile"] {
-        if let Some(v) = a
-            .flags
-            .value(name)
-            .or_else(|| a.goflags.value(name))
-            .and_then(|f| f.value.as_deref())
-        {
-            deps.push(Input::new(format!("-{name}"), v));
-        }
-    }
-    KeyInputs {
-        prefix: a.prefix.to_string(),
-        host_os: env.get("GOHOSTOS").to_string(),
-        goos: env.get("GOOS").to_string(),
-        goarch: env.get("GOARCH").to_string(),
-        go_version: env.get("GOVERSION").to_string(),
-        fingerprint: fp,
-        dependencies: deps,
-        rolling: a.rolling.map(str::to_string),
-    }
+    Ok(out)
 }
 
 /// Schema version of the JSON document.
@@ -351,10 +359,17 @@ pub struct InputsDoc {
     pub trimpath: bool,
     /// C compiler version line, when cgo is on.
     pub cc_version: Option<String>,
+    /// The compiler binary's build ID.
+    pub compiler_id: Option<String>,
+    /// The runner image, when cgo is on.
+    pub runner_image: Option<String>,
     /// Dependency files and digests.
     pub dependency_files: Vec<FileDigest>,
-    /// PGO profiles that key the build.
+    /// PGO profiles that key the build (none with `-pgo=off`).
     pub pgo_files: Vec<FileDigest>,
+    /// The `-modfile` files, when given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modfile_files: Vec<FileDigest>,
     /// The build fingerprint's inputs.
     pub fingerprint: Vec<Input>,
     /// The dependency layer's inputs.
@@ -438,9 +453,12 @@ impl KeysDoc {
                     .collect(),
                 build_flags: job.flags.args(),
                 trimpath: job.trimpath(),
-                cc_version: job.cc_version.clone(),
+                cc_version: job.probes.cc_version.clone(),
+                compiler_id: job.probes.compiler_id.clone(),
+                runner_image: job.probes.runner_image.clone(),
                 dependency_files: job.project.dependency_files.clone(),
-                pgo_files: job.project.pgo_files.clone(),
+                pgo_files: job.pgo.clone(),
+                modfile_files: job.modfile.clone(),
                 fingerprint: fp_layer("fingerprint"),
                 dependencies: fp_layer("deps"),
             },

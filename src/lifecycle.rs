@@ -227,17 +227,31 @@ fn prepare_build(
     Ok((prepared, others.len()))
 }
 
-/// `warm`: the dependency warm-up.
+/// `warm`: the warm-up that matches the job (`--job`).
 pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
     let mut c = ctx(&a.common, go)?;
     let started = Instant::now();
     let units = golist::units(&c.job.project);
+    let opts = warm::Options {
+        job: a.job,
+        vet: a.vet,
+        test: a.test,
+    };
     let flags = c.job.flags.fingerprint_tokens();
+    let noop = crate::commands::noop_exec();
+    let measure = |go: &Go, offline: bool| {
+        golist::coverage_with_packages(go, &units, &flags, offline, opts.needs_tests()).map(
+            |(mut cov, deps)| {
+                cov.vet = warm::count_vet(go, &units, &c.job.flags, opts, &noop, &deps, offline);
+                cov
+            },
+        )
+    };
     let mut report = WarmReport::default();
 
     c.log
         .group("go-ci-cache: resolving packages (downloads missing modules)");
-    match golist::coverage(go, &units, &flags, false) {
+    match measure(go, false) {
         Ok(cov) => {
             c.log.info(&format!("before: {}", cov.sentence()));
             report.before = Some(cov);
@@ -246,17 +260,21 @@ pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
             .warnings
             .push(format!("dependency coverage before the warm-up: {e:#}")),
     }
-    let complete = report
+    let compiled_all = report
         .before
         .is_some_and(|b| b.cached() == b.total() && b.unavailable == 0);
-    let opts = warm::Options {
-        vet: a.vet,
-        test: a.test,
-    };
-    let mut steps = warm::plan(&units, &flags, opts);
-    if complete {
+    let vetted_all = report
+        .before
+        .is_some_and(|b| b.vet.is_some_and(|v| v.cached == v.total));
+    let mut steps = warm::plan(&units, &c.job.flags, opts, &noop);
+    if compiled_all {
         c.log.info("every dependency package is already compiled for these flags; skipping the compile step");
         steps.retain(|s| s.kind != warm::StepKind::Compile);
+    }
+    if compiled_all && vetted_all {
+        c.log
+            .info("every dependency vet action is already cached; skipping the vet and test steps");
+        steps.clear();
     }
     let estimate = report.before.map_or(0, |b| b.total() - b.cached());
     let outcome = warm::run(
@@ -273,7 +291,7 @@ pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
 
     c.log
         .group("go-ci-cache: dependency coverage after the warm-up");
-    match golist::coverage(go, &units, &flags, true) {
+    match measure(go, true) {
         Ok(cov) => {
             c.log.info(&format!("after: {}", cov.sentence()));
             report.after = Some(cov);

@@ -63,6 +63,15 @@ pub fn render(p: &PlanDoc) -> String {
         _ => "off".to_string(),
     };
     row(&mut s, "cgo", &cgo);
+    if go("CGO_ENABLED") == "1" {
+        let image = d.inputs.runner_image.as_deref().unwrap_or(
+            "unknown (cgo objects depend on it: set --runner-image, or ImageOS/ImageVersion, CI_JOB_IMAGE)",
+        );
+        row(&mut s, "image", image);
+    }
+    if let Some(id) = &d.inputs.compiler_id {
+        row(&mut s, "compiler", &format!("build ID {id}"));
+    }
     row(&mut s, "GOFLAGS", or_none(go("GOFLAGS")));
     row(
         &mut s,

@@ -14,6 +14,8 @@ use crate::error::usage;
 use crate::goenv::GoEnv;
 use crate::key::sha256_hex;
 
+pub mod gomod;
+
 /// Directories never searched for modules: Go ignores them, or they hold copies.
 const SKIP_DIRS: &[&str] = &["vendor", "testdata", "node_modules"];
 
@@ -116,6 +118,33 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
         ));
     }
 
+    // Every go.mod taking part must parse (`go env` tolerates a broken one), and the go.mod of
+    // every local `replace` target takes part too: Go reads its requirements.
+    let mut replaced: Vec<PathBuf> = Vec::new();
+    let mut manifests: Vec<PathBuf> = modules.iter().map(|m| m.join("go.mod")).collect();
+    manifests.extend(workspace.clone());
+    for f in &manifests {
+        let text = read(f)?;
+        let parsed = gomod::parse(&text).map_err(|e| {
+            usage(
+                format!(
+                    "`{}` does not parse: line {}: {}",
+                    f.display(),
+                    e.line,
+                    e.msg
+                ),
+                "fix the file (`go mod edit -fmt` in its directory reports the same error)",
+            )
+        })?;
+        let base = f.parent().unwrap_or(&root);
+        for target in parsed.local_replacements {
+            let dir = normalize(&base.join(target));
+            if !modules.contains(&dir) {
+                replaced.push(dir.join("go.mod"));
+            }
+        }
+    }
+
     let mut files: Vec<PathBuf> = Vec::new();
     if d.patterns.is_empty() {
         if let Some(work) = &workspace {
@@ -130,6 +159,7 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
                 files.push(m.join("vendor/modules.txt"));
             }
         }
+        files.extend(replaced);
         files.retain(|f| f.is_file());
     } else {
         files = match_patterns(&dir, d.patterns, &exclude)?;
@@ -138,7 +168,13 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
     if mode == Mode::Workspace {
         scanned = scan(&root, &exclude);
     }
-    let pgo_files = digest_all(&root, scanned.pgo)?;
+    // `-pgo=auto` uses the default.pgo of each main package (`load.setPGOProfilePath`).
+    let mains: Vec<PathBuf> = scanned
+        .pgo
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(is_main_package_dir))
+        .collect();
+    let pgo_files = digest_all(&root, mains)?;
     Ok(Project {
         root,
         mode,
@@ -172,6 +208,49 @@ fn read(path: &Path) -> Result<String> {
             "check that the file exists and is readable",
         )
     })
+}
+
+/// Whether a directory holds a `package main` (a non-test .go file whose package clause says so).
+fn is_main_package_dir(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        name.ends_with(".go")
+            && !name.ends_with("_test.go")
+            && std::fs::read_to_string(e.path()).is_ok_and(|t| package_clause(&t) == Some("main"))
+    })
+}
+
+/// The package name of a Go source file (pure): the first `package` clause outside comments.
+fn package_clause(src: &str) -> Option<&str> {
+    let mut in_block = false;
+    for line in src.lines() {
+        let mut l = line.trim();
+        if in_block {
+            match l.find("*/") {
+                Some(i) => {
+                    in_block = false;
+                    l = l[i + 2..].trim();
+                }
+                None => continue,
+            }
+        }
+        if l.starts_with("/*") {
+            if !l.contains("*/") {
+                in_block = true;
+            }
+            continue;
+        }
+        if l.is_empty() || l.starts_with("//") {
+            continue;
+        }
+        return l
+            .strip_prefix("package ")
+            .map(|r| r.split_whitespace().next().unwrap_or(""));
+    }
+    None
 }
 
 /// What one walk of the project finds.
@@ -289,12 +368,27 @@ fn digest_all(root: &Path, files: Vec<PathBuf>) -> Result<Vec<FileDigest>> {
     Ok(out)
 }
 
-/// `path` relative to `root` with `/` separators; absolute if it lies outside.
+/// `path` relative to `root` with `/` separators; a path outside `root` is spelled with `..`
+/// (`../shared/go.mod`) so keys never hold where the checkout lives. Only a path on another
+/// drive (Windows) stays absolute.
 pub fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
+    if let Ok(r) = path.strip_prefix(root) {
+        return r.to_string_lossy().replace('\\', "/");
+    }
+    let (root, path) = (normalize(root), normalize(path));
+    let rc: Vec<_> = root.components().collect();
+    let pc: Vec<_> = path.components().collect();
+    let common = rc.iter().zip(&pc).take_while(|(a, b)| a == b).count();
+    if common == 0 || (common == 1 && !matches!(rc[0], std::path::Component::RootDir)) {
+        return path.to_string_lossy().replace('\\', "/");
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); rc.len() - common];
+    parts.extend(
+        pc[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 /// Resolves `.` and `..` without touching the filesystem.
@@ -354,6 +448,25 @@ mod tests {
         let text =
             "go 1.22\n\nuse ./a // first\nuse (\n\t./b\n\t\"./c d\"\n)\nuser x\nreplace x => ./y\n";
         assert_eq!(parse_go_work_uses(text), ["./a", "./b", "./c d"]);
+    }
+
+    #[test]
+    fn paths_outside_the_root_are_relative() {
+        let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b));
+        assert_eq!(r("/w/repo", "/w/repo/a/go.mod"), "a/go.mod");
+        assert_eq!(r("/w/repo", "/w/shared/go.mod"), "../shared/go.mod");
+        assert_eq!(r("/w/repo/x", "/w/other/y/go.mod"), "../../other/y/go.mod");
+        assert_eq!(r("/w/repo", "/w/repo/../lib/go.mod"), "../lib/go.mod");
+    }
+
+    #[test]
+    fn package_clauses() {
+        assert_eq!(
+            package_clause("// c\n/* x\n y */\npackage main // m\n"),
+            Some("main")
+        );
+        assert_eq!(package_clause("//go:build x\n\npackage lib\n"), Some("lib"));
+        assert_eq!(package_clause(""), None);
     }
 
     #[test]

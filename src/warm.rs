@@ -1,30 +1,56 @@
-//! `warm`: compile every dependency package the job needs — std and third-party, test-only ones
-//! included — with the job's exact flags, without running anything: `go list -e -export -deps
-//! -test` (go-caches.md §4.3). Optional steps: `go vet` (warms vet results for `go vet` jobs) and
-//! `go test -run='^$'` (warms what `go test` needs, including its vet pass; it links and runs
-//! every test binary). Step planning and output parsing are pure.
+//! `warm`: a warm-up that matches the job (`--job test|build|vet`), with the job's exact
+//! flags, running no test code.
+//!
+//! - every job first compiles its dependency packages: `go list -e -export -deps [-test]`
+//!   (go-caches.md §4.3), which also reports per-package failures;
+//! - `test` then runs `go test -run='^$' -exec=<no-op>`: the vet and link actions exactly as
+//!   `go test` will run them (`go test` vets every dependency for facts; `go vet`'s actions are
+//!   different ones). The no-op `-exec` is this binary (`go-ci-cache exec-nothing`), so no test
+//!   binary runs, and with `-exec` set Go records no test result;
+//! - `build` compiles only what `go build` needs (no test-only dependencies);
+//! - `vet` then runs `go vet`, whose vet actions `go vet` jobs reuse.
+//!
+//! Coverage counts vet actions too: a dry run (`-n`) of the job's command prints the vet
+//! actions still to run, and `-debug-actiongraph` lists them all. Step planning and output
+//! parsing are pure; running goes through [`GoRunner`].
 
-use std::io::{BufRead, BufReader, Read};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Instant;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::gocmd::Go;
+use crate::coverage::VetCoverage;
+use crate::flags::{BuildFlags, Scope};
+use crate::gocmd::GoRunner;
 use crate::golist::Unit;
 use crate::progress::{Counter, Log};
 use crate::state::WarmStep;
+
+/// What the job runs, and so what the warm-up prepares.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// `go test`: compile (test dependencies included), vet and link as `go test` does.
+    #[default]
+    Test,
+    /// `go build`: compile only what `go build` needs.
+    Build,
+    /// `go vet`: compile (test dependencies included) and `go vet`'s own vet actions.
+    Vet,
+}
 
 /// A step's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
     /// `go list -export`: compile, no link, no run.
     Compile,
+    /// `go test -run='^$' -exec=<no-op>`: vet and link as `go test` does, running nothing.
+    Test,
     /// `go vet`.
     Vet,
-    /// `go test -run='^$'`: compile, vet, link and run test binaries.
-    Test,
 }
 
 /// One go invocation of the warm-up.
@@ -38,47 +64,115 @@ pub struct Step {
     pub args: Vec<String>,
 }
 
-/// Which optional steps to run.
+/// What to warm.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
-    /// Also `go vet`.
+    /// The job.
+    pub job: JobKind,
+    /// Also `go vet`'s own actions (`--vet`).
     pub vet: bool,
-    /// Also `go test -run='^$'`.
+    /// Also what `go test` needs (`--test`; the default job already does).
     pub test: bool,
 }
 
-/// Plans the steps (pure): per unit the compile step, then vet and test if asked.
-pub fn plan(units: &[Unit], flags: &[String], opts: Options) -> Vec<Step> {
+impl Options {
+    /// The kinds of steps to run after the compile step, in order.
+    pub fn extra_kinds(self) -> Vec<StepKind> {
+        let mut k = Vec::new();
+        if self.job == JobKind::Test || self.test {
+            k.push(StepKind::Test);
+        }
+        if self.job == JobKind::Vet || self.vet {
+            k.push(StepKind::Vet);
+        }
+        k
+    }
+
+    /// Whether the job needs test-only dependencies compiled.
+    pub fn needs_tests(self) -> bool {
+        self.job != JobKind::Build || self.test || self.vet
+    }
+}
+
+/// The flags for a step kind: build flags for `go list`, plus test flags for `go test`, plus
+/// vet flags for `go vet` (pure).
+pub fn step_flags(kind: StepKind, flags: &BuildFlags) -> Vec<String> {
+    match kind {
+        StepKind::Compile => flags.args_for(&[Scope::Build]),
+        StepKind::Test => flags.args_for(&[Scope::Build, Scope::Test]),
+        StepKind::Vet => flags.args_for(&[Scope::Build, Scope::Vet]),
+    }
+}
+
+/// Quotes a path for the go command's `-exec` (split like `cmd/internal/quoted`).
+pub fn exec_arg(program: &str) -> String {
+    if program.contains(char::is_whitespace) {
+        format!("-exec='{program}' exec-nothing")
+    } else {
+        format!("-exec={program} exec-nothing")
+    }
+}
+
+/// The arguments of one step (pure). `noop` is the program `go test -exec` runs.
+pub fn step_args(
+    kind: StepKind,
+    flags: &BuildFlags,
+    tests: bool,
+    noop: &str,
+    patterns: &[String],
+) -> Vec<String> {
+    let mut args: Vec<String> = match kind {
+        StepKind::Compile => {
+            let mut a: Vec<String> = ["list", "-e", "-export", "-deps"]
+                .map(String::from)
+                .to_vec();
+            if tests {
+                a.push("-test".into());
+            }
+            a.push("-x".into());
+            a
+        }
+        StepKind::Test => vec!["test".into(), "-x".into(), "-run=^$".into(), exec_arg(noop)],
+        StepKind::Vet => vec!["vet".into(), "-x".into()],
+    };
+    args.extend(step_flags(kind, flags));
+    if kind == StepKind::Compile {
+        args.push("-json=ImportPath,Error,DepOnly".into());
+    }
+    args.extend(patterns.iter().cloned());
+    args
+}
+
+/// Plans the steps (pure): per unit the compile step, then the job's own steps.
+pub fn plan(units: &[Unit], flags: &BuildFlags, opts: Options, noop: &str) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, u) in units.iter().enumerate() {
-        let mut kinds = vec![StepKind::Compile];
-        if opts.vet {
-            kinds.push(StepKind::Vet);
-        }
-        if opts.test {
-            kinds.push(StepKind::Test);
-        }
-        for kind in kinds {
-            let mut args: Vec<String> = match kind {
-                StepKind::Compile => ["list", "-e", "-export", "-deps", "-test", "-x"]
-                    .map(String::from)
-                    .to_vec(),
-                StepKind::Vet => vec!["vet".into()],
-                StepKind::Test => vec!["test".into(), "-run=^$".into()],
-            };
-            args.extend(flags.iter().cloned());
-            if kind == StepKind::Compile {
-                args.push("-json=ImportPath,Error,DepOnly".into());
-            }
-            args.extend(u.patterns.iter().cloned());
+        for kind in std::iter::once(StepKind::Compile).chain(opts.extra_kinds()) {
             steps.push(Step {
                 unit: i,
                 kind,
-                args,
+                args: step_args(kind, flags, opts.needs_tests(), noop, &u.patterns),
             });
         }
     }
     steps
+}
+
+/// The dry run (`-n`) of the job's vet-running command that counts vet actions, if the job
+/// has one: `go test -n …` for test jobs, `go vet -n …` for vet jobs (pure).
+pub fn dry_run_args(
+    opts: Options,
+    flags: &BuildFlags,
+    noop: &str,
+    graph: &Path,
+    patterns: &[String],
+) -> Option<Vec<String>> {
+    let kind = *opts.extra_kinds().last()?;
+    let mut args = step_args(kind, flags, true, noop, patterns);
+    // `-x` → `-n`: print, run nothing; `-debug-actiongraph` lists every action.
+    args[1] = "-n".into();
+    args.insert(2, format!("-debug-actiongraph={}", graph.display()));
+    Some(args)
 }
 
 /// The package a `-x` trace line compiles, if it is a compiler invocation (pure).
@@ -97,6 +191,116 @@ pub fn compiled_package(line: &str) -> Option<&str> {
         prev = t;
     }
     None
+}
+
+/// Follows a `-x` or `-n` trace and tells which package each vet run is for: the go command
+/// writes `$WORK/bNNN/vet.cfg` (a here-document holding the package's `ImportPath`) and then
+/// runs `…/vet [flags] $WORK/bNNN/vet.cfg`.
+#[derive(Debug, Default)]
+pub struct VetTrace {
+    cfg: BTreeMap<String, String>,
+    open: Option<String>,
+}
+
+impl VetTrace {
+    /// Feeds one line; returns the package when the line runs vet (pure).
+    pub fn feed(&mut self, line: &str) -> Option<String> {
+        if let Some(dir) = &self.open {
+            if line == "EOF" {
+                self.open = None;
+            } else if let Some(rest) = line.trim().strip_prefix("\"ImportPath\": \"") {
+                let path = rest.trim_end_matches(',').trim_end_matches('"').to_string();
+                self.cfg.insert(dir.clone(), path);
+            }
+            return None;
+        }
+        if let Some(rest) = line.strip_prefix("cat >")
+            && let Some((file, _)) = rest.split_once(" << 'EOF'")
+            && file.ends_with("vet.cfg")
+        {
+            self.open = Some(file.to_string());
+            return None;
+        }
+        let mut toks = line
+            .split_ascii_whitespace()
+            .skip_while(|t| t.contains('='));
+        let tool = toks.next()?;
+        let name = tool.rsplit(['/', '\\']).next()?;
+        if name != "vet" && name != "vet.exe" {
+            return None;
+        }
+        let cfg = toks.last()?;
+        self.cfg.get(cfg).cloned()
+    }
+
+    /// The packages of every vet run in a whole trace (pure).
+    pub fn runs(trace: &str) -> Vec<String> {
+        let mut t = Self::default();
+        trace.lines().filter_map(|l| t.feed(l)).collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphAction {
+    #[serde(rename = "Mode")]
+    mode: String,
+    #[serde(rename = "Package", default)]
+    package: String,
+}
+
+/// Dependency vet actions from a dry run (pure): all of them from the action graph, those
+/// still to run from the `-n` trace. `deps` are the job's dependency import paths.
+pub fn vet_coverage(graph_json: &str, trace: &str, deps: &BTreeSet<String>) -> Option<VetCoverage> {
+    let graph: Vec<GraphAction> = serde_json::from_str(graph_json).ok()?;
+    let total: BTreeSet<&str> = graph
+        .iter()
+        .filter(|a| a.mode == "vet" && deps.contains(&a.package))
+        .map(|a| a.package.as_str())
+        .collect();
+    let pending: BTreeSet<String> = VetTrace::runs(trace)
+        .into_iter()
+        .filter(|p| total.contains(p.as_str()))
+        .collect();
+    Some(VetCoverage {
+        total: total.len() as u64,
+        cached: (total.len() - pending.len()) as u64,
+    })
+}
+
+/// Counts the job's dependency vet actions with a dry run in every unit; `None` when the job
+/// runs no vet or the dry run fails (e.g. modules not downloaded).
+pub fn count_vet(
+    go: &dyn GoRunner,
+    units: &[Unit],
+    flags: &BuildFlags,
+    opts: Options,
+    noop: &str,
+    deps: &BTreeSet<String>,
+    offline: bool,
+) -> Option<VetCoverage> {
+    let tmp = tempfile_path()?;
+    let mut sum = VetCoverage::default();
+    for u in units {
+        let args = dry_run_args(opts, flags, noop, &tmp, &u.patterns)?;
+        let env: &[(&str, &str)] = if offline { &[("GOPROXY", "off")] } else { &[] };
+        let out = go.run_go(&u.dir, &args, env).ok()?;
+        let graph = std::fs::read_to_string(&tmp).ok();
+        let _ = std::fs::remove_file(&tmp);
+        if !out.exit.ok {
+            return None;
+        }
+        // -n prints the commands on stderr.
+        let v = vet_coverage(&graph?, &out.stderr, deps)?;
+        sum.total += v.total;
+        sum.cached += v.cached;
+    }
+    Some(sum)
+}
+
+fn tempfile_path() -> Option<std::path::PathBuf> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).ok()?;
+    Some(std::env::temp_dir().join(format!("go-ci-cache-actiongraph-{}.json", hex::encode(b))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,7 +350,7 @@ pub struct Outcome {
 
 /// Runs the steps. `estimate` sizes the progress bar (packages expected to compile).
 pub fn run(
-    go: &Go,
+    go: &dyn GoRunner,
     root: &Path,
     units: &[Unit],
     steps: &[Step],
@@ -159,35 +363,37 @@ pub fn run(
         let label = unit.label(root);
         let shown = format!("go {}", step.args.join(" "));
         let t = Instant::now();
-        let result = match step.kind {
-            StepKind::Compile => {
-                log.group(&format!("go-ci-cache: compiling dependencies in {label}"));
-                run_compile(go, &unit.dir, &step.args, estimate, log)
-            }
-            StepKind::Vet | StepKind::Test => {
-                let what = if step.kind == StepKind::Vet {
-                    "go vet"
-                } else {
-                    "go test -run='^$' (runs test binaries)"
-                };
-                log.group(&format!("go-ci-cache: {what} in {label}"));
-                run_passthrough(go, &unit.dir, &step.args)
-            }
+        let what = match step.kind {
+            StepKind::Compile => "compiling dependencies",
+            StepKind::Test => "go test -run='^$' (vet and link as go test does; runs no test)",
+            StepKind::Vet => "go vet",
         };
-        let (ok, compiled) = match result {
+        log.group(&format!("go-ci-cache: {what} in {label}"));
+        let est = if step.kind == StepKind::Compile {
+            estimate
+        } else {
+            0
+        };
+        let result = run_step(go, &unit.dir, step, est, log);
+        let (ok, compiled, vetted) = match result {
             Ok(r) => {
                 out.failed.extend(r.failed);
                 if let Some(w) = r.problem {
                     out.warnings.push(format!("`{shown}` in {label}: {w}"));
                 }
-                (r.ok, r.compiled)
+                (r.ok, r.compiled, r.vetted)
             }
             Err(e) => {
                 out.warnings
                     .push(format!("`{shown}` in {label} could not run: {e:#}"));
-                (false, 0)
+                (false, 0, 0)
             }
         };
+        if step.kind != StepKind::Compile {
+            log.info(&format!(
+                "{compiled} packages compiled, {vetted} vet actions run"
+            ));
+        }
         out.steps.push(WarmStep {
             dir: label,
             command: shown,
@@ -203,162 +409,100 @@ pub fn run(
 struct StepResult {
     ok: bool,
     compiled: u64,
+    vetted: u64,
     failed: Vec<(String, String)>,
     problem: Option<String>,
 }
 
-fn describe_exit(status: std::process::ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            return format!(
-                "go was killed by signal {sig}; what it compiled so far stays in the cache"
-            );
-        }
-    }
-    format!("go exited with {status}")
-}
-
-fn run_compile(
-    go: &Go,
+fn run_step(
+    go: &dyn GoRunner,
     dir: &Path,
-    args: &[String],
+    step: &Step,
     estimate: u64,
     log: &Log,
 ) -> anyhow::Result<StepResult> {
-    let mut cmd = go.command(dir);
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn()?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
     let mut counter = Counter::new(log.style(), "compiled", estimate);
     let mut go_lines = Vec::new();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        if let Some(pkg) = compiled_package(&line) {
+    let mut vet = VetTrace::default();
+    let mut vetted = 0u64;
+    let (exit, stdout) = go.stream_go(dir, &step.args, &mut |line| {
+        if let Some(pkg) = compiled_package(line) {
             counter.tick(pkg);
+        } else if vet.feed(line).is_some() {
+            vetted += 1;
         } else if let Some(rest) = line.strip_prefix("go: ") {
             if rest.starts_with("downloading ") {
-                counter.note(&line);
+                counter.note(line);
             } else if go_lines.len() < 20 {
-                go_lines.push(line);
+                go_lines.push(line.to_string());
             }
+        } else if step.kind != StepKind::Compile && go_lines.len() < 20 && !is_trace_line(line) {
+            go_lines.push(line.to_string());
         }
-    }
-    let status = child.wait()?;
-    let json = reader.join().unwrap_or_default();
+    })?;
     let compiled = counter.done();
     counter.finish();
-    let failed = failures(&json);
-    let problem = if status.success() {
+    let failed = if step.kind == StepKind::Compile {
+        failures(&stdout)
+    } else {
+        Vec::new()
+    };
+    let problem = if exit.ok {
         (!failed.is_empty()).then(|| format!("{} package(s) failed to compile", failed.len()))
     } else {
-        let mut p = describe_exit(status);
-        if !go_lines.is_empty() {
+        let mut p = exit.desc.clone();
+        let shown: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL") || l.contains("[build failed]"))
+            .take(10)
+            .collect();
+        if !go_lines.is_empty() || !shown.is_empty() {
             p.push_str(":\n");
-            p.push_str(&go_lines.join("\n"));
+            p.push_str(
+                &go_lines
+                    .iter()
+                    .map(String::as_str)
+                    .chain(shown)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
         Some(p)
     };
     Ok(StepResult {
-        ok: status.success() && failed.is_empty(),
+        ok: exit.ok && failed.is_empty(),
         compiled,
+        vetted,
         failed,
         problem,
     })
 }
 
-fn run_passthrough(go: &Go, dir: &Path, args: &[String]) -> anyhow::Result<StepResult> {
-    let mut cmd = go.command(dir);
-    // The go command's own output belongs in the log, but never on our stdout.
-    cmd.args(args)
-        .stdout(Stdio::from(std::io::stderr()))
-        .stderr(Stdio::inherit());
-    let status = cmd.status()?;
-    Ok(StepResult {
-        ok: status.success(),
-        compiled: 0,
-        failed: Vec::new(),
-        problem: (!status.success()).then(|| describe_exit(status)),
-    })
+/// Whether a stderr line is part of the `-x` trace rather than a message from go or a tool.
+fn is_trace_line(line: &str) -> bool {
+    let first = line.split_ascii_whitespace().next().unwrap_or("");
+    line.is_empty()
+        || line.starts_with(char::is_whitespace)
+        || first.starts_with('/')
+        || first.starts_with('$')
+        || first.contains('=')
+        || matches!(
+            first,
+            "cd" | "mkdir"
+                | "cat"
+                | "cp"
+                | "mv"
+                | "rm"
+                | "echo"
+                | "EOF"
+                | "{"
+                | "}"
+                | "]"
+                | "WORK"
+                | "#"
+        )
+        || first.starts_with('"')
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compile_lines() {
-        let l = "/usr/local/go/pkg/tool/linux_amd64/compile -o $WORK/b001/_pkg_.a -trimpath \"$WORK/b001=>\" -p example.com/broken -lang=go1.21";
-        assert_eq!(compiled_package(l), Some("example.com/broken"));
-        assert_eq!(
-            compiled_package("C:\\go\\pkg\\tool\\windows_amd64\\compile.exe -o x -p fmt"),
-            Some("fmt")
-        );
-        assert_eq!(
-            compiled_package("/usr/local/go/pkg/tool/linux_amd64/asm -p runtime"),
-            None
-        );
-        assert_eq!(
-            compiled_package("cat >$WORK/b001/importcfg << 'EOF' # internal"),
-            None
-        );
-    }
-
-    #[test]
-    fn failure_stream() {
-        let json = r##"{"ImportPath":"fmt"}
-{"ImportPath":"example.com/broken","Error":{"ImportStack":[],"Pos":"","Err":"# example.com/broken\n../mc/broken.go:5:28: undefined: undefinedName\n"}}"##;
-        assert_eq!(
-            failures(json),
-            [(
-                "example.com/broken".to_string(),
-                "../mc/broken.go:5:28: undefined: undefinedName".to_string()
-            )]
-        );
-    }
-
-    #[test]
-    fn steps() {
-        let units = vec![Unit {
-            dir: "/m".into(),
-            patterns: vec!["./...".into()],
-        }];
-        let s = plan(
-            &units,
-            &["-race".into()],
-            Options {
-                vet: true,
-                test: true,
-            },
-        );
-        assert_eq!(s.len(), 3);
-        assert_eq!(
-            s[0].args,
-            [
-                "list",
-                "-e",
-                "-export",
-                "-deps",
-                "-test",
-                "-x",
-                "-race",
-                "-json=ImportPath,Error,DepOnly",
-                "./..."
-            ]
-        );
-        assert_eq!(s[1].args, ["vet", "-race", "./..."]);
-        assert_eq!(s[2].args, ["test", "-run=^$", "-race", "./..."]);
-    }
-}
+mod tests;

@@ -12,6 +12,7 @@
 //! (≤ 512 characters, no commas, ≤ 10 restore keys) and GitLab (no `/`, ≤ 5 fallback keys).
 
 mod digest;
+pub mod inputs;
 
 use anyhow::Result;
 use serde::Serialize;

@@ -94,7 +94,7 @@ fn go_missing_from_path() {
 }
 
 #[test]
-fn failing_go_env_is_reported_with_its_stderr() {
+fn a_go_mod_that_does_not_parse_is_a_usage_error() {
     let t = TestEnv::new();
     let m = t.module("m", &[]);
     std::fs::write(
@@ -102,20 +102,66 @@ fn failing_go_env_is_reported_with_its_stderr() {
         "module m\n\ngo 1.22\nthis is not go.mod syntax\n",
     )
     .unwrap();
-    let out = t
-        .bin(&["keys", "--format", "json"])
-        .arg("--dir")
-        .arg(&m)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    // `go env` itself tolerates a broken go.mod in some versions; whichever step notices, the
-    // result is a usage error that names the file.
-    if out.status.success() {
-        return;
+    // `go env` tolerates the broken go.mod; keys must not.
+    assert!(
+        t.go(&m)
+            .args(["env", "GOMOD"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for cmd in ["keys", "plan"] {
+        let out = t.bin(&[cmd, "--dir"]).arg(&m).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("go.mod` does not parse: line 4: unknown directive: this")
+                && err.contains("\nhint: "),
+            "{cmd}: {err}"
+        );
+        assert!(out.stdout.is_empty());
     }
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("go.mod"), "{err}");
+}
+
+#[test]
+fn goflags_that_go_accepts_are_accepted() {
+    let t = TestEnv::new();
+    let m = t.module("m", &[]);
+    let plain = t.keys_json(&m, &[]);
+    for goflags in [
+        "-modcacherw -count=1",
+        "-modcacherw -timeout=20m",
+        "-modcacherw -vet=off",
+        "-modcacherw -json -run=TestX -v -failfast -shuffle=on",
+    ] {
+        for cmd in ["keys", "prepare", "plan"] {
+            let out = t
+                .bin(&[cmd, "--dir"])
+                .arg(&m)
+                .env("GOFLAGS", goflags)
+                .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "GOFLAGS={goflags} {cmd}: {err}");
+            assert!(!err.contains("warning"), "GOFLAGS={goflags} {cmd}: {err}");
+        }
+        let out = t
+            .bin(&["keys", "--format", "json", "--dir"])
+            .arg(&m)
+            .env("GOFLAGS", goflags)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["build"]["key"], plain["build"]["key"],
+            "GOFLAGS={goflags}"
+        );
+    }
+    // Test flags in --build-flags are fine too, and key nothing.
+    let v = t.keys_json(&m, &["--build-flags=-count=1 -timeout 20m -vet=off"]);
+    assert_eq!(v["build"]["key"], plain["build"]["key"]);
 }
 
 #[test]

@@ -290,7 +290,7 @@ fn plan_shows_inputs_layers_and_sizes() {
         "Modules cache: GOMODCACHE=",
         "Build cache: GOCACHE=",
         "restore keys",
-        "--build-flags = -race",
+        "-race = on",
         "GOMODCACHE = ",
         "fingerprint",
     ] {
@@ -341,4 +341,244 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), &dest).unwrap();
         }
     }
+}
+
+fn inputs_paths(v: &Value, field: &str) -> Vec<String> {
+    v["inputs"][field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn modfile_content_keys_the_caches() {
+    let t = TestEnv::new();
+    let m = t.module("app", &["example.com/greet"]);
+    std::fs::copy(m.join("go.mod"), m.join("alt.mod")).unwrap();
+    std::fs::copy(m.join("go.sum"), m.join("alt.sum")).unwrap();
+    let v = t.keys_json(&m, &["--build-flags=-modfile=alt.mod"]);
+    assert_eq!(inputs_paths(&v, "modfile_files"), ["alt.mod", "alt.sum"]);
+    let mut text = std::fs::read_to_string(m.join("alt.mod")).unwrap();
+    text.push_str("// changed\n");
+    std::fs::write(m.join("alt.mod"), text).unwrap();
+    let w = t.keys_json(&m, &["--build-flags=-modfile=alt.mod"]);
+    assert_ne!(key(&w, "modules"), key(&v, "modules"));
+    assert_ne!(key(&w, "build"), key(&v, "build"));
+    // From GOFLAGS as well.
+    let out = t
+        .bin(&["keys", "--format", "json", "--dir", m.to_str().unwrap()])
+        .env("GOFLAGS", "-modcacherw -modfile=alt.mod")
+        .output()
+        .unwrap();
+    let g: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(key(&g, "modules"), key(&w, "modules"));
+}
+
+#[test]
+fn local_replace_targets_key_the_caches() {
+    let t = TestEnv::new();
+    let repo = t.root().join("repo");
+    std::fs::create_dir_all(repo.join("app")).unwrap();
+    std::fs::create_dir_all(repo.join("lib")).unwrap();
+    std::fs::write(
+        repo.join("app/go.mod"),
+        "module example.com/app\n\ngo 1.22\n\nrequire example.com/lib v0.0.0\n\nreplace example.com/lib => ../lib\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("lib/go.mod"),
+        "module example.com/lib\n\ngo 1.22\n",
+    )
+    .unwrap();
+    let v = t.keys_json(&repo.join("app"), &[]);
+    assert_eq!(files(&v), ["../lib/go.mod", "go.mod"]);
+    std::fs::write(
+        repo.join("lib/go.mod"),
+        "module example.com/lib\n\ngo 1.22\n\nrequire example.com/greet v1.0.0\n",
+    )
+    .unwrap();
+    let w = t.keys_json(&repo.join("app"), &[]);
+    assert_ne!(key(&w, "modules"), key(&v, "modules"));
+}
+
+#[test]
+fn workspace_modules_outside_the_root_keep_keys_path_free() {
+    let t = TestEnv::new();
+    let top = t.root().join("one");
+    write_module(&top.join("ws/a"), "example.com/a", &[], &[]);
+    write_module(&top.join("outside"), "example.com/outside", &[], &[]);
+    std::fs::write(
+        top.join("ws/go.work"),
+        "go 1.22\n\nuse (\n\t./a\n\t../outside\n)\n",
+    )
+    .unwrap();
+    let v = t.keys_json(&top.join("ws"), &[]);
+    assert_eq!(files(&v), ["../outside/go.mod", "a/go.mod", "go.work"]);
+    let root = t.root().to_str().unwrap().to_string();
+    for e in ["modules", "build"] {
+        for l in v[e]["layers"].as_array().unwrap() {
+            for i in l["inputs"].as_array().unwrap() {
+                let name = i["name"].as_str().unwrap();
+                assert!(!name.starts_with('/'), "absolute input {name}");
+                if name != "GOMODCACHE" {
+                    assert!(!i["value"].as_str().unwrap().contains(&root), "{i}");
+                }
+            }
+        }
+    }
+    // The same checkout somewhere else: the same keys.
+    let two = t.root().join("elsewhere/two");
+    copy_dir(&top, &two);
+    let w = t.keys_json(&two.join("ws"), &[]);
+    assert_eq!(key(&w, "modules"), key(&v, "modules"));
+    assert_eq!(key(&w, "build"), key(&v, "build"));
+}
+
+#[test]
+fn pgo_file_is_read_where_go_runs_and_off_means_no_profile() {
+    let t = TestEnv::new();
+    let repo = t.root().join("repo");
+    for d in ["a", "b"] {
+        write_module(&repo.join(d), &format!("example.com/{d}"), &[], &[]);
+        std::fs::write(repo.join(d).join("prof.pgo"), format!("profile {d}\n")).unwrap();
+    }
+    // A multi-module repository: go runs in each module, so -pgo=prof.pgo is each one's own.
+    let v = t.keys_json(&repo, &["--build-flags=-pgo=prof.pgo"]);
+    assert_eq!(inputs_paths(&v, "pgo_files"), ["a/prof.pgo", "b/prof.pgo"]);
+    std::fs::write(repo.join("b/prof.pgo"), "another profile\n").unwrap();
+    let w = t.keys_json(&repo, &["--build-flags=-pgo=prof.pgo"]);
+    assert_ne!(key(&w, "build"), key(&v, "build"));
+    assert_eq!(key(&w, "modules"), key(&v, "modules"));
+    // auto (the default) uses default.pgo; -pgo=off uses none, and says so.
+    std::fs::write(repo.join("a/default.pgo"), "auto profile\n").unwrap();
+    // Only a main package's default.pgo counts (write_module's lib is not one).
+    std::fs::write(repo.join("a/lib/default.pgo"), "not used\n").unwrap();
+    let auto = t.keys_json(&repo, &[]);
+    assert_eq!(inputs_paths(&auto, "pgo_files"), ["a/default.pgo"]);
+    let off = t.keys_json(&repo, &["--build-flags=-pgo=off"]);
+    assert_eq!(inputs_paths(&off, "pgo_files"), Vec::<String>::new());
+    assert_ne!(key(&off, "build"), key(&auto, "build"));
+    // A profile that is nowhere is a usage error naming it.
+    let out = t
+        .bin(&["keys", "--format", "json", "--dir", repo.to_str().unwrap()])
+        .arg("--build-flags=-pgo=missing.pgo")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pgo"));
+}
+
+#[test]
+fn cgo_builds_key_on_the_runner_image() {
+    let t = TestEnv::new();
+    let m = t.module("app", &[]);
+    let keys = |cgo: &str, env: &[(&str, &str)], extra: &[&str]| -> Value {
+        let mut cmd = t.bin(&["keys", "--format", "json", "--dir", m.to_str().unwrap()]);
+        cmd.args(extra).env("CGO_ENABLED", cgo);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let gh = |v: &'static str| [("ImageOS", "ubuntu24"), ("ImageVersion", v)];
+    let a = keys("1", &gh("20261124.1"), &[]);
+    let b = keys("1", &gh("20261201.2"), &[]);
+    assert_eq!(a["inputs"]["runner_image"], "ubuntu24/20261124.1");
+    assert_ne!(key(&a, "build"), key(&b, "build"));
+    assert_eq!(key(&a, "modules"), key(&b, "modules"));
+    let gl = |i: &'static str| [("CI_JOB_IMAGE", i)];
+    assert_ne!(
+        key(&keys("1", &gl("golang:1.26"), &[]), "build"),
+        key(&keys("1", &gl("golang:1.26-alpine"), &[]), "build")
+    );
+    let explicit = keys("1", &[], &["--runner-image", "my-image@sha256:abc"]);
+    assert_eq!(explicit["inputs"]["runner_image"], "my-image@sha256:abc");
+    // cgo off: the image compiles nothing into the cache, so it keys nothing.
+    assert_eq!(
+        key(&keys("0", &gh("20261124.1"), &[]), "build"),
+        key(&keys("0", &gh("20261201.2"), &[]), "build")
+    );
+}
+
+#[test]
+fn the_compiler_binary_keys_the_build_beyond_its_version_string() {
+    let t = TestEnv::new();
+    let m = t.module("app", &[]);
+    let real = t.keys_json(&m, &[]);
+    let fp = |v: &Value, name: &str| -> String {
+        v["inputs"]["fingerprint"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["value"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert!(fp(&real, "compiler build ID").contains('/'), "{real}");
+    // A toolchain with the same `go version` but another compiler build (a fork, a distro
+    // patch): go env reports a GOTOOLDIR whose compile binary has another build ID.
+    let fork = t.root().join("fork-tools");
+    std::fs::create_dir_all(&fork).unwrap();
+    std::fs::write(
+        fork.join("compile"),
+        b"\x7fELF....\xff Go build ID: \"fork/build\"\n \xff",
+    )
+    .unwrap();
+    let go = String::from_utf8(t.go_ok(&m, &["env", "GOROOT"]).stdout).unwrap();
+    let go = Path::new(go.trim()).join("bin/go");
+    let wrapper = t.root().join("go-fork");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = env ]; then '{}' \"$@\" | sed 's#\"GOTOOLDIR\": \"[^\"]*\"#\"GOTOOLDIR\": \"{}\"#'; exit 0; fi\nexec '{}' \"$@\"\n",
+            go.display(),
+            fork.display(),
+            go.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = t
+        .bin(&["keys", "--format", "json", "--dir", m.to_str().unwrap()])
+        .env("GO_CI_CACHE_GO", &wrapper)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let forked: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fp(&forked, "compiler build ID"), "fork/build");
+    assert_eq!(fp(&forked, "GOVERSION"), fp(&real, "GOVERSION"));
+    assert_ne!(key(&forked, "build"), key(&real, "build"));
+    assert_eq!(key(&forked, "modules"), key(&real, "modules"));
+}
+
+#[test]
+fn plan_on_a_fresh_checkout_says_what_it_cannot_know() {
+    let mut t = TestEnv::new();
+    let m = t.module("app", &["example.com/greet"]);
+    // A fresh runner: nothing downloaded yet.
+    t.set_gomodcache(t.root().join("fresh-modcache"));
+    let out = t.bin_ok(&["plan", "--dir", m.to_str().unwrap()]);
+    assert!(
+        out.contains(
+            "third-party unknown: 1 imported package(s) are in modules not downloaded yet"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("third-party 0/0"), "{out}");
 }

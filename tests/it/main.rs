@@ -8,8 +8,10 @@ mod cli; // the binary's usage errors and exit codes
 mod docs; // README tables generated from action.yml and the GitLab spec
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
 mod e2e_lifecycle; // prepare → warm → build → trim → save → restore with the real `go`
+mod e2e_warm; // warm --job test|build|vet: zero dependency compiles and vets afterwards
 mod github_api; // `prune` against GitHub's OpenAPI description (prism) and a loopback fake
 mod gitlab; // the GitLab template: schema, gitlab-ci-local pipeline, installer
+mod key_table; // the key-input table against what changes Go's action IDs
 mod outputs; // snapshot tests of every output format
 mod release; // the static release assets, their manifest, the e2e tests on them, aarch64 under qemu
 mod util; // temp Go projects, isolated environments, the binary under test

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use go_ci_cache::flags::BuildFlags;
 use go_ci_cache::goenv::GoEnv;
-use go_ci_cache::job::{Job, KeyInputsArgs, KeysDoc, key_inputs};
+use go_ci_cache::job::{Job, KeyInputsArgs, KeysDoc, Probes, key_inputs};
 use go_ci_cache::output::{self, github, gitlab, shell, text};
 use go_ci_cache::plan;
 use go_ci_cache::project::{FileDigest, Mode, Project};
@@ -45,13 +45,18 @@ fn sample_doc() -> KeysDoc {
     };
     let flags = BuildFlags::parse("-race -tags 'integration slow'", "--build-flags").unwrap();
     let goflags = BuildFlags::parse_goflags(env.get("GOFLAGS")).unwrap();
+    let probes = Probes {
+        compiler_id: Some("B6uV7x0KcGH3Ap_nHzkk/d1N3ZgtZm3hzW5FF0x1Y".into()),
+        ..Probes::default()
+    };
     let inputs = key_inputs(&KeyInputsArgs {
         env: &env,
         project: &project,
         flags: &flags,
         goflags: &goflags,
-        cc_version: None,
+        probes: &probes,
         pgo: &[],
+        modfile: &[],
         prefix: "go-ci-cache",
         rolling: Some("w48"),
     });
@@ -61,7 +66,9 @@ fn sample_doc() -> KeysDoc {
         project,
         flags,
         goflags,
-        cc_version: None,
+        probes,
+        pgo: vec![],
+        modfile: vec![],
         inputs,
         keys,
     })
@@ -196,6 +203,8 @@ fn report_formats() {
                 third_party_total: 16,
                 third_party_cached: 10,
                 unavailable: 0,
+                missing: 0,
+                vet: None,
             }),
             after: Some(go_ci_cache::coverage::Coverage {
                 std_total: 209,
@@ -203,6 +212,11 @@ fn report_formats() {
                 third_party_total: 16,
                 third_party_cached: 16,
                 unavailable: 0,
+                missing: 0,
+                vet: Some(go_ci_cache::coverage::VetCoverage {
+                    total: 214,
+                    cached: 214,
+                }),
             }),
             steps: vec![WarmStep {
                 dir: ".".into(),
@@ -265,6 +279,11 @@ fn plan_preview() {
             third_party_total: 16,
             third_party_cached: 3,
             unavailable: 0,
+            missing: 0,
+            vet: Some(go_ci_cache::coverage::VetCoverage {
+                total: 214,
+                cached: 12,
+            }),
         }),
     };
     insta::assert_snapshot!("plan", plan::render(&doc));
