@@ -1,28 +1,88 @@
-//! The release-history benchmark's smoke variant: two versions of a fixture module through the
-//! file:// proxy, every strategy, so the harness cannot rot. It checks shapes and counts, never
-//! timings.
+//! The flow benchmark's smoke variant: a git repository generated here (a source change, a
+//! dependency bump, another source change) replayed through bench/flow.py with every strategy
+//! and a two-job matrix, so the harness cannot rot. It checks the CI flow, the branch scoping
+//! and the counts, never timings.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
 use crate::action::tool;
-use crate::util::{TestEnv, proxy_dir};
+use crate::util::{TestEnv, git, proxy_dir, write_module};
+
+/// Commits everything in `dir` with a fixed author.
+fn commit(dir: &Path, msg: &str) {
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+            "commit",
+            "-q",
+            "-m",
+            msg,
+        ],
+    );
+}
+
+/// A module with four commits: the initial one (outside the replayed range), a source change,
+/// a bump of example.com/greet to v1.1.0 with a new test-only dependency, a source change.
+fn generated_repo(t: &TestEnv) -> std::path::PathBuf {
+    let repo = t.root().join("project");
+    write_module(&repo, "example.com/app", &["example.com/greet@v1.0.0"], &[]);
+    t.go_ok(&repo, &["mod", "tidy"]);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    commit(&repo, "initial");
+    // A revision string the test logs, so each edit changes the test binary (Go's test cache is
+    // keyed by the binary, which a constant the compiler folds away would leave unchanged).
+    let edit = |n: u32| {
+        std::fs::write(
+            repo.join("lib/rev.go"),
+            format!("package lib\n\n// Revision names the commit.\nfunc Revision() string {{ return \"revision {n}\" }}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join("lib/rev_test.go"),
+            "package lib\n\nimport \"testing\"\n\nfunc TestRevision(t *testing.T) {\n\tt.Log(Revision())\n}\n",
+        )
+        .unwrap();
+    };
+    edit(1);
+    commit(&repo, "lib: revision 1");
+    write_module(
+        &repo,
+        "example.com/app",
+        &["example.com/greet@v1.1.0"],
+        &["example.com/testonly@v1.0.0"],
+    );
+    edit(2);
+    t.go_ok(&repo, &["mod", "tidy"]);
+    commit(&repo, "deps: greet v1.1.0, testonly for tests");
+    edit(3);
+    commit(&repo, "lib: revision 3");
+    repo
+}
 
 #[test]
-fn history_benchmark_smoke() {
+fn flow_benchmark_smoke() {
     let Some(python) = tool("python3") else {
         return;
     };
-    if tool("zstd").is_none() {
+    if tool("zstd").is_none() || tool("git").is_none() {
         return;
     }
     let t = TestEnv::new();
+    let repo = generated_repo(&t);
     let out = t.root().join("results");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let r = Command::new(python)
-        .arg(root.join("bench/history.py"))
-        .arg("--config")
-        .arg(root.join("bench/smoke.json"))
+        .arg(root.join("bench/flow.py"))
+        .arg(root.join("bench/scenarios/smoke.json"))
+        .arg("--repo")
+        .arg(&repo)
         .arg("--out")
         .arg(&out)
         .arg("--work")
@@ -36,47 +96,117 @@ fn history_benchmark_smoke() {
         .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(r.status.success(), "{err}");
+
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let mut lines = csv.lines();
-    let header = lines.next().unwrap();
-    assert!(
-        header.starts_with("strategy,run,version,wall_s,"),
-        "{header}"
-    );
+    let cols: Vec<&str> = lines.next().unwrap().split(',').collect();
     for col in [
+        "run",
+        "kind",
+        "ref",
+        "strategy",
+        "job",
+        "restore_s",
+        "warm_s",
+        "job_s",
+        "trim_s",
+        "save_s",
+        "net_s",
+        "wall_s",
         "dep_compiles",
+        "tests_run",
+        "tests_cached",
         "restored_bytes",
         "saved_bytes",
         "store_bytes",
+        "store_entries",
     ] {
-        assert!(header.contains(col));
+        assert!(cols.contains(&col), "no column `{col}` in {cols:?}");
     }
-    let cols: Vec<&str> = header.split(',').collect();
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 10, "5 strategies × 2 runs:\n{csv}");
-    let get = |s: &str, run: &str, col: &str| -> String {
-        let i = cols.iter().position(|c| *c == col).unwrap();
-        rows.iter().find(|r| r[0] == s && r[1] == run).unwrap()[i].to_string()
+    let rows: Vec<HashMap<&str, &str>> = lines
+        .map(|l| cols.iter().copied().zip(l.split(',')).collect())
+        .collect();
+    // Three commits, the bump first as a pull request: 4 runs × 5 strategies × 2 jobs.
+    assert_eq!(rows.len(), 40, "{csv}");
+    let get = |s: &str, run: u32, job: &str| -> &HashMap<&str, &str> {
+        rows.iter()
+            .find(|r| r["strategy"] == s && r["run"] == run.to_string() && r["job"] == job)
+            .unwrap_or_else(|| panic!("no row {s} {run} {job}:\n{csv}"))
     };
-    let n = |s: &str, run: &str, col: &str| get(s, run, col).parse::<f64>().unwrap();
-    // Cold compiles every dependency both times; the floor none.
-    assert!(n("cold", "2", "dep_compiles") > 30.0);
-    assert_eq!(n("floor", "2", "dep_compiles"), 0.0);
-    // go-ci-cache restores run 1's caches through restore keys: run 2 compiles only what changed
-    // (greet v1.1.0 and the new test-only dependency), and its job compiles nothing at all.
-    assert!(n("go-ci-cache", "2", "restored_bytes") > 0.0);
-    assert!(n("go-ci-cache", "2", "dep_compiles") <= 3.0, "{csv}");
-    assert!(n("go-ci-cache", "1", "saved_bytes") > 0.0);
-    // setup-go has no restore keys: a dependency change is a cold run.
-    assert_eq!(n("setup-go", "2", "restored_bytes"), 0.0);
-    assert!(n("setup-go", "2", "dep_compiles") > 30.0);
-    // The recipe restores by prefix but saves untrimmed archives that only grow.
-    assert!(n("actions-cache-recipe", "2", "restored_bytes") > 0.0);
-    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    let n =
+        |s: &str, run: u32, job: &str, col: &str| -> f64 { get(s, run, job)[col].parse().unwrap() };
     assert!(
-        md.contains("| go-ci-cache |") && md.contains("vs setup-go"),
-        "{md}"
+        rows.iter().all(|r| r["ok"] == "1"),
+        "a job failed:\n{csv}\n{err}"
     );
+    assert_eq!(get("cold", 2, "test")["kind"], "pr");
+    assert_eq!(get("cold", 2, "test")["ref"], "refs/pull/1/merge");
+    assert_eq!(get("cold", 3, "test")["ref"], "refs/heads/main");
+    assert_eq!(get("cold", 1, "test")["deps_changed"], "0");
+    assert_eq!(get("cold", 3, "test")["deps_changed"], "1");
+    for run in 1..=4 {
+        // Cold compiles every dependency package every time and runs the one test package.
+        assert!(n("cold", run, "test", "dep_compiles") > 20.0, "{csv}");
+        assert_eq!(n("cold", run, "test", "tests_run"), 1.0, "{csv}");
+        assert_eq!(n("cold", run, "test", "restored_bytes"), 0.0);
+    }
+
+    // setup-go: keyed on go.mod with no restore keys. The pull request misses and saves into its
+    // own scope; the merge's default-branch run cannot see that entry, misses again and saves.
+    assert!(n("setup-go", 1, "test", "saved_bytes") > 0.0);
+    assert_eq!(n("setup-go", 2, "test", "restored_bytes"), 0.0, "{csv}");
+    assert!(n("setup-go", 2, "test", "dep_compiles") > 20.0);
+    assert!(n("setup-go", 2, "test", "saved_bytes") > 0.0);
+    assert_eq!(n("setup-go", 3, "test", "restored_bytes"), 0.0, "{csv}");
+    assert!(n("setup-go", 3, "test", "saved_bytes") > 0.0);
+    assert!(n("setup-go", 4, "test", "restored_bytes") > 0.0);
+    assert_eq!(n("setup-go", 4, "test", "saved_bytes"), 0.0);
+    // The matrix's second job computes the same key: run 1 saved it once; the other job's save
+    // is refused, so the store holds one default-branch entry per key, plus the PR's.
+    assert_eq!(n("setup-go", 1, "lib", "saved_bytes"), 0.0, "{csv}");
+    assert_eq!(n("setup-go", 4, "lib", "store_entries"), 3.0, "{csv}");
+
+    // The recipe restores the default branch's entry by prefix in the pull request.
+    assert!(n("recipe", 2, "test", "restored_bytes") > 0.0, "{csv}");
+    assert!(n("recipe", 2, "test", "dep_compiles") < 10.0, "{csv}");
+
+    // go-ci-cache: the pull request restores the default branch's entries through restore keys
+    // and saves nothing (save: default-branch); the merge restores, warms only what changed and
+    // saves; the next commit is an exact hit and saves nothing.
+    assert!(n("go-ci-cache", 1, "test", "saved_bytes") > 0.0);
+    assert!(n("go-ci-cache", 2, "test", "restored_bytes") > 0.0, "{csv}");
+    assert!(n("go-ci-cache", 2, "test", "dep_compiles") <= 3.0, "{csv}");
+    assert_eq!(n("go-ci-cache", 2, "test", "saved_bytes"), 0.0, "{csv}");
+    assert!(n("go-ci-cache", 3, "test", "restored_bytes") > 0.0, "{csv}");
+    assert!(n("go-ci-cache", 3, "test", "dep_compiles") <= 3.0, "{csv}");
+    assert!(n("go-ci-cache", 3, "test", "saved_bytes") > 0.0, "{csv}");
+    assert!(n("go-ci-cache", 4, "test", "restored_bytes") > 0.0);
+    assert_eq!(n("go-ci-cache", 4, "test", "saved_bytes"), 0.0, "{csv}");
+    assert_eq!(n("go-ci-cache", 4, "test", "dep_compiles"), 0.0, "{csv}");
+    // Modelled transfer time follows the bytes.
+    assert!(n("go-ci-cache", 3, "test", "net_s") > 0.0);
+    assert!(n("go-ci-cache", 3, "test", "warm_s") > 0.0);
+    assert!(n("go-ci-cache", 3, "test", "trim_s") > 0.0);
+
+    // The persistent runner keeps everything: after its first job it compiles no dependency
+    // package, restores and saves nothing, and serves unchanged test results from the cache.
+    assert!(n("ideal", 1, "test", "dep_compiles") > 20.0);
+    assert_eq!(n("ideal", 4, "test", "dep_compiles"), 0.0, "{csv}");
+    assert_eq!(n("ideal", 4, "test", "restored_bytes"), 0.0);
+    assert_eq!(n("ideal", 4, "test", "store_bytes"), 0.0);
+    // Revision 3 changed lib, so its test runs again; nothing else has tests.
+    assert_eq!(n("ideal", 4, "test", "tests_run"), 1.0, "{csv}");
+
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for want in [
+        "| go-ci-cache |",
+        "vs setup-go",
+        "vs recipe",
+        "vs ideal",
+        "pull-request runs",
+    ] {
+        assert!(md.contains(want), "no `{want}` in:\n{md}");
+    }
     let has_matplotlib = Command::new("python3")
         .args(["-c", "import matplotlib"])
         .status()

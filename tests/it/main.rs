@@ -3,7 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod action; // the GitHub Action: JS tests, dist/ freshness, actionlint, act end to end
-mod bench_smoke; // the release-history benchmark, two tiny versions
+mod bench_smoke; // the flow benchmark on a generated repository with a dependency bump
 mod cli; // the binary's usage errors and exit codes
 mod docs; // README tables generated from action.yml and the GitLab spec
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules

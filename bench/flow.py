@@ -1,0 +1,791 @@
+#!/usr/bin/env python3
+"""Flow benchmark: replays a Go project's history as CI runs and measures caching strategies.
+
+Every commit of a range on the default branch is one CI run. A commit that changes a dependency
+file (go.mod, go.sum, go.work, go.work.sum) is first run as a pull request (the same tree, in the
+pull request's scope), then as the default-branch run after the merge. Each run has one or more
+jobs (a matrix); each job starts on a fresh runner: empty GOCACHE and GOMODCACHE at fixed paths
+and a fresh checkout whose files all carry the checkout time as mtime, as actions/checkout leaves
+them.
+
+Each strategy has its own cache store, scoped as GitHub documents it: a default-branch run
+restores only default-branch entries; a pull-request run restores its own entries, then the
+default branch's. Within a scope, keys match as actions/cache matches them: the key exactly, the
+key as a prefix, then each restore key exactly and as a prefix, newest entry first. Entries are
+immutable and are tar + zstd --long=30 archives as actions/cache writes them. Jobs of one run see
+only entries saved before the run started (they run in parallel on GitHub), and a second job
+saving a key another job of the run saved is refused.
+
+Time is reported in two parts: measured local time (keys, extraction, prepare, warm, the job,
+trim, compression) and modelled transfer time (archive bytes / bandwidth, plus a round-trip
+latency per cache-service request); the wall time of a job is their sum.
+
+Scenarios are JSON files (bench/scenarios/): a git range of a real project, or a module's
+releases from the module proxy turned into a linear history (the release-history replay).
+
+Usage:
+  bench/flow.py SCENARIO [--repo CLONE] [--range A..B] [--job CMD] [--strategies a,b]
+                [--out DIR] [--work DIR] [--binary PATH] [--bandwidth-mbs N] [--latency-ms N]
+Needs git, go, tar, zstd; matplotlib for the chart (skipped with a notice when missing).
+"""
+
+import argparse
+import csv
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+DEP_FILES = ("go.mod", "go.sum", "go.work", "go.work.sum")
+GB = 1000**3
+MIB = 2**20
+
+# Published figures for GitHub's hosted cache backend (field notes, December 2026, §2): "around
+# 100 MB/s at best (Blacksmith and RunsOn docs), often under 50 MB/s"; a real Go job measured
+# about 33 MB/s effective restore (download plus unpack, evcc-io/evcc#32707). The default is the
+# middle of that range.
+DEFAULT_BANDWIDTH_MBS = 50.0
+# No published per-request figure for the cache service exists in our references; this is an
+# assumption (one HTTPS round trip to a service in the same region), to be set with --latency-ms.
+DEFAULT_LATENCY_MS = 50.0
+
+COLUMNS = ["run", "kind", "ref", "commit", "commit_time", "deps_changed", "strategy", "job", "ok",
+           "restore_s", "warm_s", "job_s", "trim_s", "save_s", "local_s", "net_s", "wall_s",
+           "dep_compiles", "tests_run", "tests_cached", "modules_downloaded_bytes",
+           "restored_bytes", "saved_bytes", "requests", "store_bytes", "store_entries",
+           "matched", "phases"]
+
+
+def sh(cmd, cwd=None, env=None, capture=False, check=True, stdin=None):
+    r = subprocess.run(cmd, cwd=cwd, env=env, shell=isinstance(cmd, str), text=True, input=stdin,
+                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                       stderr=subprocess.PIPE if capture else subprocess.DEVNULL)
+    if check and r.returncode != 0:
+        raise SystemExit(f"failed ({r.returncode}): {cmd}\n{(r.stderr or '')[-3000:]}")
+    return r
+
+
+def rmtree(path):
+    if os.path.lexists(path):
+        subprocess.run(["chmod", "-R", "u+w", path], stderr=subprocess.DEVNULL)
+        shutil.rmtree(path)
+
+
+def files_bytes(root, suffix):
+    """{path: size} of the files under root ending in suffix."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(suffix):
+                p = os.path.join(d, f)
+                out[p] = os.path.getsize(p)
+    return out
+
+
+# ---- the network model --------------------------------------------------------------------
+
+class Network:
+    """Modelled transfer time: bytes / bandwidth plus a round-trip latency per request."""
+
+    def __init__(self, bandwidth_mbs, latency_ms):
+        self.bandwidth = bandwidth_mbs * 1e6
+        self.latency = latency_ms / 1000.0
+
+    def cost(self, nbytes=0, requests=0):
+        return nbytes / self.bandwidth + requests * self.latency
+
+
+# ---- the cache store ----------------------------------------------------------------------
+
+class Store:
+    """One strategy's cache: immutable entries per scope, matched as actions/cache matches keys."""
+
+    def __init__(self, root, default_ref):
+        self.root = root
+        self.default_ref = default_ref
+        os.makedirs(root, exist_ok=True)
+        self.entries = []  # dicts: key, ref, run, seq, time, file, size
+        self.seq = 0
+
+    def scopes(self, ref):
+        return [ref] if ref == self.default_ref else [ref, self.default_ref]
+
+    def match(self, ref, key, restore_keys, before_run):
+        """The entry a restore finds: per scope in order, the key then each restore key, each
+        exactly and then as a prefix (newest first); only entries saved before `before_run`."""
+        for scope in self.scopes(ref):
+            pool = [e for e in self.entries if e["ref"] == scope and e["run"] < before_run]
+            for candidate in [key] + list(restore_keys):
+                exact = [e for e in pool if e["key"] == candidate]
+                if exact:
+                    return exact[-1]
+                prefix = [e for e in pool if e["key"].startswith(candidate)]
+                if prefix:
+                    return max(prefix, key=lambda e: (e["time"], e["seq"]))
+        return None
+
+    def exists(self, ref, key):
+        return any(e["ref"] == ref and e["key"] == key for e in self.entries)
+
+    def extract(self, entry):
+        archive = os.path.join(self.root, entry["file"])
+        sh(f"zstd -d -q --long=30 -c '{archive}' | tar -xf - -P")
+
+    def save(self, ref, key, paths, run, when):
+        """Archives paths as a new entry; returns its size, or None when the key is taken in
+        this scope (entries are immutable) or nothing exists to save."""
+        if self.exists(ref, key):
+            return None
+        paths = [p for p in paths if os.path.exists(p)]
+        if not paths:
+            return None
+        self.seq += 1
+        name = f"{self.seq:05d}-" + hashlib.sha256(f"{ref}\n{key}".encode()).hexdigest()[:16] + ".tar.zst"
+        archive = os.path.join(self.root, name)
+        quoted = " ".join(shlex.quote(p) for p in paths)
+        sh(f"tar --posix -P -cf - {quoted} | zstd -q -T0 --long=30 -3 -o '{archive}'")
+        size = os.path.getsize(archive)
+        self.entries.append(dict(key=key, ref=ref, run=run, seq=self.seq, time=when, file=name, size=size))
+        return size
+
+    def delete(self, entry):
+        """Removes an entry (for pruning policies and eviction)."""
+        self.entries.remove(entry)
+        os.remove(os.path.join(self.root, entry["file"]))
+
+    def bytes(self):
+        return sum(e["size"] for e in self.entries)
+
+
+# ---- runs, jobs and the runner ------------------------------------------------------------
+
+class Run:
+    """One CI run: a commit, on the default branch (push) or as a pull request."""
+
+    def __init__(self, index, commit, kind, ref, commit_time, deps_changed):
+        self.index, self.commit, self.kind, self.ref = index, commit, kind, ref
+        self.commit_time, self.deps_changed = commit_time, deps_changed
+
+
+class JobContext:
+    """What a strategy works with for one job on one fresh runner; times phases and counts."""
+
+    def __init__(self, bench, run, job, store, network):
+        self.bench, self.run, self.job, self.store, self.net = bench, run, job, store, network
+        r = bench.runner
+        self.home, self.src = r["home"], r["src"]
+        self.gocache, self.gomodcache, self.temp = r["gocache"], r["gomodcache"], r["temp"]
+        self.dir = os.path.normpath(os.path.join(self.src, job.get("dir", ".")))
+        self.phases = {}  # fine-grained name -> local seconds
+        self.row = dict(restored_bytes=0, saved_bytes=0, requests=0, net_s=0.0, dep_compiles=0,
+                        tests_run=0, tests_cached=0, modules_downloaded_bytes=0, ok=1, matched="")
+        self._zips = {}
+
+    def timed(self, phase, fn, *a, **kw):
+        """Runs fn, adding its time to a phase. Phase names are dotted (`restore.build.extract`);
+        a top-level column sums its sub-phases, so timed phases must not nest."""
+        t = time.perf_counter()
+        try:
+            return fn(*a, **kw)
+        finally:
+            self.phases[phase] = self.phases.get(phase, 0.0) + time.perf_counter() - t
+
+    def network(self, nbytes=0, requests=0):
+        self.row["requests"] += requests
+        self.row["net_s"] += self.net.cost(nbytes, requests)
+
+    def env(self, **extra):
+        return self.bench.env(**extra)
+
+    # Cache-service operations as actions/cache performs them: a lookup request, then the
+    # download of the matched archive; a save is a reserve request, the upload and a commit.
+    def restore(self, phase, key, restore_keys):
+        """Looks the keys up in the run's scopes and extracts the match; returns its key."""
+        entry = self.timed(f"{phase}.lookup", self.store.match, self.run.ref, key, restore_keys, self.run.index)
+        self.network(requests=1)
+        if not entry:
+            return None
+        self.network(nbytes=entry["size"], requests=1)
+        self.row["restored_bytes"] += entry["size"]
+        self.timed(f"{phase}.extract", self.store.extract, entry)
+        self.row["matched"] += (";" if self.row["matched"] else "") + entry["key"]
+        return entry["key"]
+
+    def save(self, phase, key, paths, lookup_first=False):
+        """Saves paths under key in the run's scope unless the key is taken; returns the size."""
+        if lookup_first:
+            self.network(requests=1)
+            if self.store.exists(self.run.ref, key):
+                return None
+        size = self.timed(f"{phase}.compress", self.store.save, self.run.ref, key, paths,
+                          self.run.index, self.run.commit_time)
+        if size is None:
+            # Refused: actions/cache compresses first and learns the key is taken on reserve.
+            self.network(requests=1)
+            return None
+        self.network(nbytes=size, requests=3)
+        self.row["saved_bytes"] += size
+        return size
+
+    def run_job(self):
+        """Runs the job's command with -x; counts dependency compiles and test packages."""
+        before = files_bytes(os.path.join(self.gomodcache, "cache", "download"), ".zip")
+        mains = self.bench.main_packages(self.dir)
+        t = time.perf_counter()
+        r = sh(["sh", "-c", self.job["run"]], cwd=self.dir, capture=True, check=False,
+               env=self.env(GOFLAGS="-modcacherw -x"))
+        self.phases["job"] = self.phases.get("job", 0.0) + time.perf_counter() - t
+        if r.returncode != 0:
+            self.row["ok"] = 0
+            tail = "\n".join(l for l in r.stderr.splitlines() if not l.startswith(("mkdir ", "cd ", "WORK=", "cat ", "#", "/")))[-1500:]
+            print(f"  job failed ({r.returncode}): {tail}\n{r.stdout[-1500:]}", file=sys.stderr)
+        self.row["dep_compiles"] += count_dep_compiles(r.stderr, mains)
+        run, cached = count_tests(r.stdout)
+        self.row["tests_run"] += run
+        self.row["tests_cached"] += cached
+        after = files_bytes(os.path.join(self.gomodcache, "cache", "download"), ".zip")
+        self.row["modules_downloaded_bytes"] += sum(s for p, s in after.items() if p not in before)
+        return r.returncode == 0
+
+
+def count_dep_compiles(trace, mains):
+    n = 0
+    for line in trace.splitlines():
+        m = re.match(r"\S*[/\\]compile(?:\.exe)? .* -p (\S+)", line)
+        if not m:
+            continue
+        p = m.group(1)
+        if p == "main" or p in mains or (p.endswith("_test") and p[:-5] in mains):
+            continue
+        n += 1
+    return n
+
+
+def count_tests(stdout):
+    """(test packages run, test packages served from the test cache) from `go test` output."""
+    run = cached = 0
+    for line in stdout.splitlines():
+        if not line.startswith(("ok  \t", "FAIL\t")):
+            continue
+        if "(cached)" in line:
+            cached += 1
+        else:
+            run += 1
+    return run, cached
+
+
+# ---- strategies ---------------------------------------------------------------------------
+
+class Strategy:
+    """A way of caching. `job` runs the whole job on a fresh runner and fills ctx.row/phases."""
+
+    name = "?"
+    label = "?"
+    has_store = True
+
+    def __init__(self, bench):
+        self.bench = bench
+
+    def job(self, ctx):
+        raise NotImplementedError
+
+
+class Cold(Strategy):
+    name, label, has_store = "cold", "cold (no cache)", False
+
+    def job(self, ctx):
+        ctx.run_job()
+
+
+def hash_files(root, patterns):
+    """@actions/glob hashFiles: sha256 over the sha256 of each matched file, in path order."""
+    import glob
+    files = []
+    for p in patterns:
+        files += glob.glob(os.path.join(root, p), recursive=True)
+    files = sorted({f for f in files if os.path.isfile(f)})
+    if not files:
+        return ""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(hashlib.sha256(open(f, "rb").read()).digest())
+    return h.hexdigest()
+
+
+class SetupGo(Strategy):
+    """actions/setup-go v6.3+ with cache: true: one archive of GOMODCACHE and GOCACHE, keyed on
+    the Go version and the root go.mod hash only, no restore keys, saved on a miss after a
+    successful job, on any ref, never trimmed."""
+
+    name, label = "setup-go", "setup-go emulation"
+
+    def job(self, ctx):
+        key = f"setup-go-Linux-x64-ubuntu24-go-{self.bench.go_version[2:]}-{hash_files(ctx.src, ['go.mod'])}"
+        matched = ctx.restore("restore", key, [])
+        ok = ctx.run_job()
+        if ok and matched != key:
+            ctx.save("save", key, [ctx.gomodcache, ctx.gocache])
+
+
+class Recipe(Strategy):
+    """The actions/cache Go recipe (examples.md): key os-go-hashFiles('**/go.sum'), restore
+    key os-go-, saved on a miss after a successful job, on any ref, never trimmed."""
+
+    name, label = "recipe", "actions/cache Go recipe"
+
+    def job(self, ctx):
+        key = f"Linux-go-{hash_files(ctx.src, ['**/go.sum'])}"
+        matched = ctx.restore("restore", key, ["Linux-go-"])
+        ok = ctx.run_job()
+        if ok and matched != key:
+            ctx.save("save", key, [ctx.gocache, ctx.gomodcache])
+
+
+class GoCiCache(Strategy):
+    """go-ci-cache as the action runs it with default inputs (js/src/main.mjs, post.mjs):
+    keys → restore modules, then build → prepare → warm unless both were exact hits → job →
+    (post, on success) per entry: save only on the default branch and not after an exact hit;
+    trim the caches about to be saved; look each key up, then compress and upload."""
+
+    name, label = "go-ci-cache", "go-ci-cache"
+
+    def invoke(self, ctx, *args, capture=False):
+        """The one place the binary is run: adapt here when its command line changes."""
+        env = ctx.env(GO_CI_CACHE_DIR=ctx.dir, GO_CI_CACHE_STATE=os.path.join(ctx.temp, "state.json"),
+                      GO_CI_CACHE_BUILD_FLAGS=ctx.job.get("build_flags", ""))
+        return sh([self.bench.binary, *args], cwd=ctx.dir, env=env, capture=capture)
+
+    def job(self, ctx):
+        keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
+        hit = {}
+        matched = {}
+        for entry in ("modules", "build"):
+            e = keys[entry]
+            matched[entry] = ctx.restore(f"restore.{entry}", e["key"], e["restore_keys"])
+            hit[entry] = matched[entry] is not None and matched[entry].lower() == e["key"].lower()
+        prep = ["prepare", "--caches", "both"]
+        for entry in ("modules", "build"):
+            if matched[entry]:
+                prep += [f"--{entry}-restored-key", matched[entry]]
+            if hit[entry]:
+                prep.append(f"--{entry}-hit")
+        ctx.timed("restore.prepare", self.invoke, ctx, *prep)
+        if not (hit["modules"] and hit["build"]):
+            ctx.timed("warm", self.invoke, ctx, "warm", "--caches", "both")
+            state = json.load(open(os.path.join(ctx.temp, "state.json")))
+            w = state.get("warm") or {}
+            b, a = w.get("before") or {}, w.get("after") or {}
+            cached = lambda c: c.get("std_cached", 0) + c.get("third_party_cached", 0)
+            ctx.row["dep_compiles"] += max(cached(a) - cached(b), 0)
+        ok = ctx.run_job()
+        if not ok:
+            return
+        plan = [entry for entry in ("modules", "build")
+                if ctx.run.ref == self.bench.default_ref and not hit[entry]]
+        if not plan:
+            return
+        ctx.timed("trim", self.invoke, ctx, "trim", "--caches", "both" if len(plan) == 2 else plan[0])
+        for entry in plan:
+            ctx.save(f"save.{entry}", keys[entry]["key"], [keys[entry]["path"]], lookup_first=True)
+
+
+class Ideal(Strategy):
+    """A persistent runner: both caches survive between jobs on one machine per job name;
+    nothing is restored or saved. The single-machine limit."""
+
+    name, label, has_store = "ideal", "persistent runner (ideal)", False
+
+    def job(self, ctx):
+        keep = os.path.join(self.bench.work, "persistent", ctx.job["name"])
+        pairs = [(os.path.join(keep, "gocache"), ctx.gocache), (os.path.join(keep, "gomodcache"), ctx.gomodcache)]
+        for saved, live in pairs:
+            if os.path.isdir(saved):
+                rmtree(live)
+                os.makedirs(os.path.dirname(live), exist_ok=True)
+                os.rename(saved, live)
+        try:
+            ctx.run_job()
+        finally:
+            os.makedirs(keep, exist_ok=True)
+            for saved, live in pairs:
+                if os.path.isdir(live):
+                    os.rename(live, saved)
+
+
+STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCache, Ideal)}
+
+
+# ---- the benchmark ------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, scenario, args):
+        self.sc = scenario
+        self.work = os.path.abspath(args.work)
+        self.binary = os.path.abspath(args.binary)
+        self.default_ref = "refs/heads/" + scenario.get("default_branch", "main")
+        self.net = Network(args.bandwidth_mbs, args.latency_ms)
+        self.mirror = os.path.join(self.work, "mirror")
+        # The user's own module proxy and checksum database fill the mirror.
+        self.upstream_proxy = sh(["go", "env", "GOPROXY"], capture=True).stdout.strip()
+        self.upstream_sumdb = sh(["go", "env", "GOSUMDB"], capture=True).stdout.strip()
+        base = os.path.join(self.work, "runner")
+        self.runner = dict(base=base, home=os.path.join(base, "home"), temp=os.path.join(base, "temp"),
+                           src=os.path.join(base, "work", "project", "project"),
+                           gocache=os.path.join(base, "home", ".cache", "go-build"),
+                           gomodcache=os.path.join(base, "home", "go", "pkg", "mod"))
+        self.jobs = scenario.get("jobs") or [{"name": "test", "run": "go test ./..."}]
+        if args.job:
+            self.jobs = [{"name": "job", "run": args.job}]
+        for i, j in enumerate(self.jobs):
+            j.setdefault("name", f"job{i + 1}")
+        names = args.strategies.split(",") if args.strategies else scenario.get("strategies", list(STRATEGIES))
+        unknown = [n for n in names if n not in STRATEGIES]
+        if unknown:
+            raise SystemExit(f"unknown strategy `{unknown[0]}`\nhint: choose from {', '.join(STRATEGIES)}")
+        self.strategies = [STRATEGIES[n](self) for n in names]
+        self.go_version = sh(["go", "env", "GOVERSION"], capture=True).stdout.strip()
+        self._mains = {}
+
+    def env(self, proxy=None, **extra):
+        r = self.runner
+        e = {k: v for k, v in os.environ.items()
+             if not (k.startswith("GO") or k.startswith("GITHUB_") or k.startswith("GITLAB") or k == "CI")
+             or k == "GOROOT"}
+        e.update(HOME=r["home"], TMPDIR=r["temp"], RUNNER_TEMP=r["temp"], GOCACHE=r["gocache"],
+                 GOMODCACHE=r["gomodcache"], GOPATH=os.path.join(r["home"], "go"),
+                 GOFLAGS="-modcacherw", GOTOOLCHAIN="local", GOENV="off", GOTELEMETRY="off",
+                 GOSUMDB="off", GOPROXY=proxy or f"file://{self.mirror}/cache/download")
+        if "CGO_ENABLED" in os.environ:
+            e["CGO_ENABLED"] = os.environ["CGO_ENABLED"]
+        e.update(extra)
+        return e
+
+    def git(self, *args, capture=True):
+        return sh(["git", "-C", self.repo, *args], capture=capture).stdout
+
+    # ---- sources (untimed) -----------------------------------------------------------------
+    def prepare_source(self, args):
+        src = self.sc["source"]
+        if src["kind"] == "git":
+            self.repo = os.path.abspath(args.repo or src.get("clone") or "")
+            if not os.path.isdir(os.path.join(self.repo, ".git")) and not os.path.isfile(os.path.join(self.repo, "HEAD")):
+                raise SystemExit(f"`{self.repo}` is not a git clone\nhint: git clone {src.get('url', '<url>')} and pass --repo")
+            rng = args.range or src["range"]
+        elif src["kind"] == "releases":
+            self.repo = self.releases_repo(src["module"], src["versions"])
+            rng = None
+        else:
+            raise SystemExit(f"unknown source kind `{src['kind']}`\nhint: use `git` or `releases`")
+        if rng:
+            commits = self.git("rev-list", "--first-parent", "--reverse", rng).split()
+        else:
+            commits = self.git("rev-list", "--first-parent", "--reverse", "HEAD").split()
+        if not commits:
+            raise SystemExit(f"the range `{rng}` has no commits")
+        return commits
+
+    def releases_repo(self, module, versions):
+        """A linear history with one commit per release of module (its proxy zip's content),
+        dated by the release time."""
+        repo = os.path.join(self.work, "releases-repo")
+        rmtree(repo)
+        os.makedirs(repo)
+        sh(["git", "init", "-q", "-b", self.default_ref.split("/")[-1], repo])
+        e = self.env(proxy=self.upstream_proxy, GOMODCACHE=os.path.join(self.work, "release-sources"),
+                     GOSUMDB=self.upstream_sumdb, GOFLAGS="-modcacherw")
+        for v in versions:
+            info = json.loads(sh(["go", "mod", "download", "-json", f"{module}@{v}"], cwd=self.work, env=e, capture=True).stdout)
+            for name in os.listdir(repo):
+                if name != ".git":
+                    rmtree(os.path.join(repo, name)) if os.path.isdir(os.path.join(repo, name)) else os.remove(os.path.join(repo, name))
+            sh(f"cp -a {shlex.quote(info['Dir'])}/. {shlex.quote(repo)}/ && chmod -R u+w {shlex.quote(repo)}")
+            if not os.path.exists(os.path.join(repo, "go.sum")):
+                sh(["go", "mod", "tidy"], cwd=repo, env=e)
+            when = info.get("Time") or "2026-01-01T00:00:00Z"
+            genv = dict(os.environ, GIT_AUTHOR_DATE=when, GIT_COMMITTER_DATE=when, GIT_AUTHOR_NAME="bench",
+                        GIT_AUTHOR_EMAIL="bench@example.com", GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+            sh(["git", "-C", repo, "add", "-A"], env=genv)
+            sh(["git", "-C", repo, "commit", "-q", "--allow-empty", "-m", f"{module} {v}"], env=genv)
+        return repo
+
+    def deps_changed(self, commit):
+        parent = sh(["git", "-C", self.repo, "rev-parse", "-q", "--verify", f"{commit}^"], capture=True, check=False).stdout.strip()
+        if not parent:
+            return True
+        names = self.git("diff", "--name-only", parent, commit).split()
+        return any(os.path.basename(n) in DEP_FILES for n in names)
+
+    def fill_mirror(self, commits):
+        """Downloads every module each commit's jobs need into a local mirror, so the runs measure
+        caching, not the module proxy (module downloads are reported as bytes)."""
+        tree = os.path.join(self.work, "mirror-tree")
+        e = self.env(proxy=self.upstream_proxy, GOMODCACHE=self.mirror, GOSUMDB=self.upstream_sumdb)
+        for i, c in enumerate(commits):
+            if i and not self.deps_changed(c):
+                continue
+            print(f"mirror: modules of {c[:10]}", file=sys.stderr)
+            rmtree(tree)
+            self.checkout(c, tree)
+            for job in self.jobs:
+                d = os.path.join(tree, job.get("dir", "."))
+                sh(["go", "mod", "download"], cwd=d, env=e, check=False)
+                sh(["go", "list", "-deps", "-test", "./..."], cwd=d, env=e, check=False)
+        rmtree(tree)
+
+    def checkout(self, commit, dest):
+        """The commit's tree at dest; `tar -m` leaves every file with the checkout time as mtime."""
+        os.makedirs(dest, exist_ok=True)
+        sh(f"git -C {shlex.quote(self.repo)} archive --format=tar {commit} | tar -x -m -C {shlex.quote(dest)}")
+
+    def fresh_runner(self, commit):
+        r = self.runner
+        rmtree(r["base"])
+        for d in ("home", "temp"):
+            os.makedirs(r[d])
+        self.checkout(commit, r["src"])
+
+    def main_packages(self, d):
+        key = (self._current_commit, d)
+        if key not in self._mains:
+            out = sh(["go", "list", "-e", "-f", "{{.ImportPath}}", "./..."], cwd=d, env=self.env(), capture=True, check=False).stdout
+            self._mains[key] = set(out.split())
+        return self._mains[key]
+
+    # ---- the flow --------------------------------------------------------------------------
+    def plan(self, commits):
+        runs = []
+        pr = 0
+        for c in commits:
+            when = int(self.git("show", "-s", "--format=%ct", c).strip())
+            changed = self.deps_changed(c)
+            if changed and self.sc.get("pull_requests", True):
+                pr += 1
+                runs.append(Run(len(runs) + 1, c, "pr", f"refs/pull/{pr}/merge", when - 60, True))
+            runs.append(Run(len(runs) + 1, c, "push", self.default_ref, when, changed))
+        return runs
+
+    def execute(self, runs):
+        stores = {s.name: Store(os.path.join(self.work, "stores", s.name), self.default_ref) for s in self.strategies}
+        rmtree(os.path.join(self.work, "persistent"))
+        rows = []
+        for run in runs:
+            self._current_commit = run.commit
+            for s in self.strategies:
+                for job in self.jobs:
+                    self.fresh_runner(run.commit)
+                    ctx = JobContext(self, run, job, stores[s.name], self.net)
+                    s.job(ctx)
+                    rows.append(self.row(run, s, job, ctx, stores[s.name]))
+                    r = rows[-1]
+                    print(f"run {run.index:3} {run.kind:4} {run.commit[:10]} {s.name:12} {job['name']:8} "
+                          f"wall {r['wall_s']:7.1f}s (net {r['net_s']:5.1f})  deps {r['dep_compiles']:4}  "
+                          f"tests {r['tests_run']}/{r['tests_run'] + r['tests_cached']}  "
+                          f"store {r['store_bytes'] / MIB:8.1f} MiB{'' if r['ok'] else '  JOB FAILED'}", file=sys.stderr)
+        rmtree(self.runner["base"])
+        return rows
+
+    def row(self, run, s, job, ctx, store):
+        p = ctx.phases
+        top = lambda name: sum(v for k, v in p.items() if k == name or k.startswith(name + "."))
+        r = dict(run=run.index, kind=run.kind, ref=run.ref, commit=run.commit[:12],
+                 commit_time=datetime.datetime.fromtimestamp(run.commit_time, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 deps_changed=int(run.deps_changed), strategy=s.name, job=job["name"],
+                 restore_s=top("restore"), warm_s=top("warm"), job_s=top("job"), trim_s=top("trim"), save_s=top("save"))
+        r.update(ctx.row)
+        r["local_s"] = r["restore_s"] + r["warm_s"] + r["job_s"] + r["trim_s"] + r["save_s"]
+        r["wall_s"] = r["local_s"] + r["net_s"]
+        r["store_bytes"] = store.bytes() if s.has_store else 0
+        r["store_entries"] = len(store.entries) if s.has_store else 0
+        r["phases"] = " ".join(f"{k}={v:.2f}" for k, v in sorted(p.items()))
+        return r
+
+
+# ---- reporting ----------------------------------------------------------------------------
+
+def summarize(rows, meta, strategies):
+    names = [s.name for s in strategies]
+    labels = {s.name: s.label for s in strategies}
+    stored = {s.name: s.has_store for s in strategies}
+    by = {n: [r for r in rows if r["strategy"] == n] for n in names}
+    tot = lambda n, col="wall_s", pred=lambda r: True: sum(r[col] for r in by[n] if pred(r))
+    runs = sorted({r["run"] for r in rows})
+    last_store = {n: (by[n][-1]["store_bytes"] if by[n] else 0) for n in names}
+
+    def store_at(n, run):
+        rs = [r for r in by[n] if r["run"] <= run]
+        return rs[-1]["store_bytes"] if rs else 0
+
+    ratio = lambda a, b: f"{a / b:.2f}×" if b else "–"
+    out = [f"# {meta['title']}", "",
+           f"{meta['date']}, {meta['machine']}, {meta['go']}. {meta['what']}", "",
+           f"Jobs per run: {', '.join('`' + j['name'] + '`: `' + j['run'] + '`' for j in meta['jobs'])}. "
+           f"Network model: {meta['bandwidth']:g} MB/s, {meta['latency']:g} ms per cache-service request. "
+           f"Wall = measured local time + modelled transfer time.", ""]
+    hdr = "| strategy | total wall | local | modelled transfer |"
+    ref_cols = [c for c in ("setup-go", "recipe", "ideal") if c in names]
+    hdr += "".join(f" vs {c} |" for c in ref_cols)
+    hdr += " deps compiled | tests run / cached | restored | saved | final store (entries) |"
+    out += [hdr, "|" + "---|" * (hdr.count("|") - 1)]
+    for n in names:
+        line = f"| {labels[n]} | {tot(n):.1f} s | {tot(n, 'local_s'):.1f} s | {tot(n, 'net_s'):.1f} s |"
+        line += "".join(f" {ratio(tot(n), tot(c))} |" for c in ref_cols)
+        st = f"{last_store[n] / MIB:.1f} MiB ({by[n][-1]['store_entries']})" if stored[n] and by[n] else "–"
+        line += (f" {tot(n, 'dep_compiles'):.0f} | {tot(n, 'tests_run'):.0f} / {tot(n, 'tests_cached'):.0f} |"
+                 f" {tot(n, 'restored_bytes') / MIB:.0f} MiB | {tot(n, 'saved_bytes') / MIB:.0f} MiB | {st} |")
+        out.append(line)
+    failed = [r for r in rows if not r["ok"]]
+    if failed:
+        out += ["", f"Failed jobs: {len(failed)} ({', '.join(sorted({r['strategy'] + ' run ' + str(r['run']) for r in failed}))})."]
+    # By kind of run.
+    kinds = [("runs without a dependency change", lambda r: not r["deps_changed"]),
+             ("pull-request runs of dependency changes", lambda r: r["kind"] == "pr"),
+             ("default-branch runs of dependency changes", lambda r: r["kind"] == "push" and r["deps_changed"])]
+    out += ["", "| kind of run (runs) | " + " | ".join(labels[n] for n in names) + " |", "|---|" + "---|" * len(names)]
+    for title, pred in kinds:
+        nruns = len({r["run"] for r in rows if pred(r)})
+        if nruns:
+            out.append(f"| {title} ({nruns}) | " + " | ".join(f"{tot(n, pred=pred):.1f} s" for n in names) + " |")
+    # Store growth.
+    with_store = [n for n in names if stored[n]]
+    if with_store and len(runs) > 1:
+        mark = runs[min(9, len(runs) - 1)]
+        out += ["", f"Store size after run {mark} and after the last run ({runs[-1]}):", "",
+                "| strategy | after run " + str(mark) + " | final | growth |", "|---|---|---|---|"]
+        for n in with_store:
+            a, b = store_at(n, mark), last_store[n]
+            out.append(f"| {labels[n]} | {a / MIB:.1f} MiB | {b / MIB:.1f} MiB | {ratio(b, a)} |")
+    # Goals (issue: flow benchmark): not assertions, a report.
+    if "go-ci-cache" in names:
+        g = tot("go-ci-cache")
+        goals = [(c, lim) for c, lim in (("setup-go", 0.5), ("recipe", 0.7), ("ideal", 1.3)) if c in names and tot(c)]
+        if goals or stored.get("go-ci-cache"):
+            out += ["", "Goals for go-ci-cache:", "", "| goal | measured | |", "|---|---|---|"]
+            for c, lim in goals:
+                r = g / tot(c)
+                verdict = "met" if r <= lim else f"missed by {r - lim:.2f} ({g - lim * tot(c):.1f} s)"
+                out.append(f"| total time ≤ {lim}× {labels[c]} | {r:.2f}× | {verdict} |")
+            if stored.get("go-ci-cache") and len(runs) > 10:
+                a, b = store_at("go-ci-cache", runs[9]), last_store["go-ci-cache"]
+                verdict = "met" if b <= a else f"missed: grew {b / a:.2f}× ({(b - a) / MIB:.1f} MiB)" if a else "–"
+                out.append(f"| store flat after run 10 | {a / MIB:.1f} → {b / MIB:.1f} MiB | {verdict} |")
+    # Phases of the strategies that restore.
+    out += ["", "Where the time goes (sum over all jobs, seconds):", "",
+            "| strategy | restore | warm | job | trim | save | modelled transfer |", "|---|---|---|---|---|---|---|"]
+    for n in names:
+        out.append(f"| {labels[n]} | " + " | ".join(f"{tot(n, c):.1f}" for c in ("restore_s", "warm_s", "job_s", "trim_s", "save_s", "net_s")) + " |")
+    out += ["", "Per run and job:", "",
+            "| run | kind | commit | deps | strategy | job | wall | restore | warm | job | trim | save | net | deps compiled | tests run/cached | restored | saved | store |",
+            "|" + "---|" * 18]
+    for r in rows:
+        out.append(f"| {r['run']} | {r['kind']} | {r['commit'][:8]} | {'yes' if r['deps_changed'] else ''} | {r['strategy']} | {r['job']} | "
+                   f"{r['wall_s']:.1f} | {r['restore_s']:.1f} | {r['warm_s']:.1f} | {r['job_s']:.1f} | {r['trim_s']:.1f} | {r['save_s']:.1f} | {r['net_s']:.1f} | "
+                   f"{r['dep_compiles']} | {r['tests_run']}/{r['tests_cached']} | {r['restored_bytes'] / MIB:.1f} MiB | {r['saved_bytes'] / MIB:.1f} MiB | "
+                   f"{r['store_bytes'] / MIB:.1f} MiB{'' if r['ok'] else ' (job failed)'} |")
+    return "\n".join(out) + "\n"
+
+
+def chart(rows, strategies, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no chart", file=sys.stderr)
+        return False
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8))
+    for s in strategies:
+        per_run = {}
+        for r in rows:
+            if r["strategy"] == s.name:
+                per_run[r["run"]] = per_run.get(r["run"], 0.0) + r["wall_s"]
+        xs = sorted(per_run)
+        a.plot(xs, [per_run[x] for x in xs], marker=".", label=s.label)
+        if s.has_store:
+            last = {}
+            for r in rows:
+                if r["strategy"] == s.name:
+                    last[r["run"]] = r["store_bytes"] / MIB
+            b.plot(sorted(last), [last[x] for x in sorted(last)], marker=".", label=s.label)
+    pr_runs = sorted({r["run"] for r in rows if r["kind"] == "pr"})
+    for x in pr_runs:
+        a.axvline(x, color="grey", alpha=0.15, lw=3)
+    a.set(title="wall time per run (shaded: pull-request runs of dependency changes)", xlabel="run", ylabel="seconds")
+    b.set(title="cache store size after each run", xlabel="run", ylabel="MiB")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("scenario", help="scenario file (bench/scenarios/*.json)")
+    p.add_argument("--repo", help="local git clone of the scenario's project")
+    p.add_argument("--range", help="commit range A..B on the default branch (default: the scenario's)")
+    p.add_argument("--job", help="one job's shell command instead of the scenario's jobs")
+    p.add_argument("--strategies", help=f"comma-separated subset of {','.join(STRATEGIES)}")
+    p.add_argument("--out", help="results directory (default bench/results/<date>-<machine>[-<scenario>])")
+    p.add_argument("--work", help="scratch directory (default: a temporary one, removed at the end)")
+    p.add_argument("--binary", default=os.path.join(here, "..", "target", "release", "go-ci-cache"),
+                   help="the go-ci-cache binary (default: target/release/go-ci-cache)")
+    p.add_argument("--bandwidth-mbs", type=float, default=None, help=f"cache transfer bandwidth, MB/s (default {DEFAULT_BANDWIDTH_MBS:g})")
+    p.add_argument("--latency-ms", type=float, default=None, help=f"round trip per cache-service request (default {DEFAULT_LATENCY_MS:g})")
+    args = p.parse_args()
+    sc = json.load(open(args.scenario))
+    net = sc.get("network", {})
+    args.bandwidth_mbs = args.bandwidth_mbs or net.get("bandwidth_mbs", DEFAULT_BANDWIDTH_MBS)
+    args.latency_ms = args.latency_ms if args.latency_ms is not None else net.get("latency_ms", DEFAULT_LATENCY_MS)
+    machine = f"{platform.machine()}-{os.cpu_count()}cpu"
+    date = datetime.date.today().isoformat()
+    out = args.out or os.path.join(here, "results", f"{date}-{machine}-{sc.get('name', 'flow')}")
+    tmp = None
+    if not args.work:
+        tmp = tempfile.mkdtemp(prefix="go-ci-cache-flow-")
+        args.work = tmp
+    os.makedirs(args.work, exist_ok=True)
+    if not os.access(args.binary, os.X_OK):
+        raise SystemExit(f"no go-ci-cache binary at `{args.binary}`\nhint: cargo build --release, or pass --binary")
+    try:
+        bench = Bench(sc, args)
+        commits = bench.prepare_source(args)
+        bench.fill_mirror(commits)
+        runs = bench.plan(commits)
+        print(f"{len(commits)} commits, {len(runs)} runs ({sum(r.kind == 'pr' for r in runs)} pull requests), "
+              f"{len(bench.jobs)} job(s), strategies: {', '.join(s.name for s in bench.strategies)}", file=sys.stderr)
+        t0 = time.time()
+        rows = bench.execute(runs)
+        elapsed = time.time() - t0
+    finally:
+        if tmp:
+            rmtree(tmp)
+    os.makedirs(out, exist_ok=True)
+    src = sc["source"]
+    what = (f"{len(commits)} commits of {src.get('url') or 'the repository'} ({(args.range or src.get('range', ''))}), {len(runs)} runs"
+            if src["kind"] == "git" else f"{len(runs)} runs, one per release of {src['module']} ({src['versions'][0]} … {src['versions'][-1]})")
+    meta = dict(title=sc.get("title", sc.get("name", "flow benchmark")), date=date,
+                machine=f"{machine} {platform.system()}", go=bench.go_version, jobs=bench.jobs, what=what + f"; harness time {elapsed / 60:.0f} min.",
+                bandwidth=args.bandwidth_mbs, latency=args.latency_ms)
+    with open(os.path.join(out, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{r[k]:.3f}" if isinstance(r[k], float) else r[k]) for k in COLUMNS})
+    md = summarize(rows, meta, bench.strategies)
+    open(os.path.join(out, "results.md"), "w").write(md)
+    chart(rows, bench.strategies, os.path.join(out, "chart.png"))
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
