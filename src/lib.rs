@@ -25,6 +25,7 @@ pub mod project;
 pub mod remove;
 pub mod report;
 pub mod state;
+pub mod toolchain;
 pub mod warm;
 
 use std::path::PathBuf;
@@ -82,6 +83,7 @@ fn cmd_plan(a: &PlanArgs, go: &Go) -> Result<ExitCode> {
 fn cmd_keys(a: &KeysArgs, go: &Go) -> Result<ExitCode> {
     let format = a.format.resolve(|k| std::env::var(k).ok());
     let job = job::load(&a.job.job_args(), go)?;
+    warn_if_go_too_old(&job);
     let doc = KeysDoc::new(&job);
     let outs = output::outputs(&doc);
     match format {
@@ -136,6 +138,21 @@ fn cmd_keys(a: &KeysArgs, go: &Go) -> Result<ExitCode> {
         Format::Text | Format::Auto => emit(a, &text::render(&outs))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Under a GOTOOLCHAIN that cannot switch, a project that needs a newer Go gets one warning;
+/// the keys stay those of the installed Go and the job's own `go` step is what fails.
+fn warn_if_go_too_old(job: &job::Job) {
+    let p = &job.project;
+    let env = &job.env;
+    if let Some(w) = toolchain::check_project(
+        p.workspace.as_deref(),
+        &p.modules,
+        env.get("GOVERSION"),
+        env.get("GOTOOLCHAIN"),
+    ) {
+        progress::Log::new(progress::Style::detect()).warn(&w);
+    }
 }
 
 fn emit(a: &KeysArgs, text: &str) -> Result<()> {
