@@ -716,4 +716,33 @@ fn action_trouble_is_a_warning_in_act() {
         w[0]
     );
     assert!(r.log.contains("nothing to save"), "{}", r.log);
+
+    // A read-only cache (ACTIONS_CACHE_MODE=read, as the runner exports for lower-trust events)
+    // is one notice; the restore still happens and nothing is saved.
+    a.env.clear();
+    let quick = "          save: always\n          warm: never\n          build-cache: false";
+    let download = "      - run: go mod download";
+    let r = a.run(quick, download, None);
+    assert!(r.log.contains("saved the modules cache"), "{}", r.log);
+    a.t.go_ok(&a.repo, &["get", "example.com/greet@v1.1.0"]);
+    a.env.push(("ACTIONS_CACHE_MODE".into(), "read".into()));
+    let r = a.run(quick, download, None);
+    assert!(r.ok, "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "partial", "{}", r.log);
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+    let notices: Vec<&str> = r.log.lines().filter(|l| l.contains("::notice")).collect();
+    assert_eq!(notices.len(), 1, "{notices:#?}\n{}", r.log);
+    assert!(
+        notices[0].contains(
+            "the cache is read-only for this job (ACTIONS_CACHE_MODE=read): restoring, not saving"
+        ),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        r.log
+            .contains("not saving the modules cache: the cache token is read-only"),
+        "{}",
+        r.log
+    );
 }
