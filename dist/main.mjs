@@ -27,7 +27,7 @@ import {
   statePath,
   toolkitClient,
   warning
-} from "./shared-FCUUQT7N.mjs";
+} from "./shared-N6TBX26P.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";

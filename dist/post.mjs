@@ -14,7 +14,7 @@ import {
   startGroup,
   toolkitClient,
   warning
-} from "./shared-FCUUQT7N.mjs";
+} from "./shared-N6TBX26P.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

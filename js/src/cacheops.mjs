@@ -168,6 +168,13 @@ export function countBuildEntries(dir) {
 }
 
 /**
+ * Fewer build-cache files than this are not a restored cache: a plain `go env` (setup-go runs
+ * one) stores about ten cgo probe results, while any archive of a build cache holds the
+ * standard library's compiled packages, hundreds of files.
+ */
+export const BUILD_PREFILL_MIN = 64;
+
+/**
  * What was in the cache roots before our restore (pure over a counter): on an ephemeral runner
  * they start empty, so anything there came from an earlier step, almost always actions/setup-go
  * with its default `cache: true`. Returns the one warning to give, or ''. (On a self-hosted
@@ -176,7 +183,7 @@ export function countBuildEntries(dir) {
 export function prefilledWarning({ modules, build }, counts) {
   const filled = [];
   if (modules && counts.modules > 0) filled.push(`GOMODCACHE (${modules}: ${counts.modules} entries)`);
-  if (build && counts.build > 0) filled.push(`GOCACHE (${build}: ${counts.build} entries)`);
+  if (build && counts.build >= BUILD_PREFILL_MIN) filled.push(`GOCACHE (${build}: ${counts.build} entries)`);
   if (filled.length === 0) return '';
   const what = filled.join(' and ');
   return (

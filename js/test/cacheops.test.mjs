@@ -255,7 +255,10 @@ test('prefilled roots: one warning naming setup-go and `cache: false`', () => {
   assert.match(w, /actions\/setup-go/);
   assert.match(w, /Set `cache: false` on actions\/setup-go/);
   assert.equal(w.includes('\n'), false);
-  assert.match(prefilledWarning(paths, { modules: 3, build: 9 }), /GOMODCACHE .* and GOCACHE .* restored them/);
+  assert.match(prefilledWarning(paths, { modules: 3, build: 900 }), /GOMODCACHE .* and GOCACHE .* restored them/);
+  // The ten or so probe results a plain `go env` stores are not a restored cache.
+  assert.equal(prefilledWarning(paths, { modules: 0, build: 11 }), '');
+  assert.match(prefilledWarning(paths, { modules: 0, build: 64 }), /^GOCACHE .* restored it/);
   assert.equal(prefilledWarning(paths, { modules: 0, build: 0 }), '');
   assert.equal(prefilledWarning({ modules: false, build: paths.build }, { modules: 5, build: 0 }), '');
   // The skeleton any `go env` creates is not a filled build cache; entries in it are.

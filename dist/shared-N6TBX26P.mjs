@@ -68918,10 +68918,11 @@ function countBuildEntries(dir) {
   }
   return n;
 }
+var BUILD_PREFILL_MIN = 64;
 function prefilledWarning({ modules, build }, counts) {
   const filled = [];
   if (modules && counts.modules > 0) filled.push(`GOMODCACHE (${modules}: ${counts.modules} entries)`);
-  if (build && counts.build > 0) filled.push(`GOCACHE (${build}: ${counts.build} entries)`);
+  if (build && counts.build >= BUILD_PREFILL_MIN) filled.push(`GOCACHE (${build}: ${counts.build} entries)`);
   if (filled.length === 0) return "";
   const what = filled.join(" and ");
   return `${what} already held files before go-ci-cache restored ${filled.length > 1 ? "them" : "it"}: an earlier step filled ${filled.length > 1 ? "them" : "it"}, most likely actions/setup-go, whose \`cache\` input defaults to true. Set \`cache: false\` on actions/setup-go: go-ci-cache caches both directories itself, and two caches mean two downloads and two saves. This run keeps the files already there and adds the missing ones.`;
