@@ -320,6 +320,31 @@ jobs:
             vars.retain(|(n, _)| n != k);
             vars.push((k.clone(), v.clone()));
         }
+        if self.non_root && is_root() {
+            // The binary and the fixture proxy may sit where the unprivileged user cannot
+            // read (a checkout under /root): give it copies inside the tree it owns.
+            let own = self.t.root().join("own");
+            let bin = own.join("go-ci-cache");
+            let proxy = own.join("proxy");
+            if !bin.exists() {
+                std::fs::create_dir_all(&own).unwrap();
+                std::fs::copy(env!("CARGO_BIN_EXE_go-ci-cache"), &bin).unwrap();
+                copy_tree(crate::util::proxy_dir(), &proxy);
+                let st = Command::new("chown")
+                    .args(["-R", "65534:65534"])
+                    .arg(&own)
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }
+            let from = crate::util::proxy_dir().display().to_string();
+            for (k, v) in &mut vars {
+                if k == "GO_CI_CACHE_TEST_BINARY" && v == env!("CARGO_BIN_EXE_go-ci-cache") {
+                    *v = bin.display().to_string();
+                }
+                *v = v.replace(&from, &proxy.display().to_string());
+            }
+        }
         for (k, v) in vars {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
@@ -646,16 +671,26 @@ fn action_with_a_newer_toolchain_line_restores_cleanly_in_act() {
     let gomod = a.repo.join("go.mod");
     let text = std::fs::read_to_string(&gomod).unwrap();
     std::fs::write(&gomod, format!("{text}\ntoolchain {newer}\n")).unwrap();
-    // The fixture proxy first, the public one for the toolchain module (checked against the
-    // checksum database; the fixtures are not in it).
+    // The fixture proxy first, then the machine's own GOPROXY for the toolchain module
+    // (checked against the checksum database; the fixtures are not in it).
+    let machine = Command::new("go")
+        .args(["env", "GOPROXY"])
+        .output()
+        .unwrap();
     let proxy = format!(
-        "file://{},https://proxy.golang.org",
-        crate::util::proxy_dir().display()
+        "file://{},{}",
+        crate::util::proxy_dir().display(),
+        String::from_utf8_lossy(&machine.stdout).trim()
     );
+    let sumdb = Command::new("go")
+        .args(["env", "GOSUMDB"])
+        .output()
+        .unwrap();
+    let sumdb = String::from_utf8_lossy(&sumdb.stdout).trim().to_string();
     for (k, v) in [
         ("GOTOOLCHAIN", "auto"),
         ("GOPROXY", proxy.as_str()),
-        ("GOSUMDB", "sum.golang.org"),
+        ("GOSUMDB", sumdb.as_str()),
         ("GONOSUMDB", "example.com"),
     ] {
         a.env.push((k.into(), v.into()));
