@@ -27,7 +27,7 @@ import {
   statePath,
   toolkitClient,
   warning
-} from "./shared-N6TBX26P.mjs";
+} from "./shared-ID7BS2HY.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";

@@ -14,7 +14,7 @@ import {
   startGroup,
   toolkitClient,
   warning
-} from "./shared-N6TBX26P.mjs";
+} from "./shared-ID7BS2HY.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

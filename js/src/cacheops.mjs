@@ -57,7 +57,10 @@ export async function captured(fn, streams = { out: process.stdout, err: process
     return rest;
   };
   streams.out.write = (chunk, enc, cb) => {
-    outBuf = feed(outBuf, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'), outLine);
+    // @actions/core writes strings; bytes (a child's output, a test runner's own protocol)
+    // pass through untouched.
+    if (typeof chunk !== 'string') return origOut.call(streams.out, chunk, enc, cb);
+    outBuf = feed(outBuf, chunk, outLine);
     if (typeof enc === 'function') enc();
     else if (typeof cb === 'function') cb();
     return true;

@@ -68829,7 +68829,8 @@ async function captured(fn, streams = { out: process.stdout, err: process.stderr
     return rest;
   };
   streams.out.write = (chunk, enc, cb) => {
-    outBuf = feed(outBuf, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"), outLine);
+    if (typeof chunk !== "string") return origOut.call(streams.out, chunk, enc, cb);
+    outBuf = feed(outBuf, chunk, outLine);
     if (typeof enc === "function") enc();
     else if (typeof cb === "function") cb();
     return true;
