@@ -127,7 +127,7 @@ async function run() {
   };
   const filled = prefilledWarning({ modules: inputs.modulesCache && k.modules.path, build: inputs.buildCache && k.build.path }, counts);
   if (filled) {
-    if (process.env.RUNNER_ENVIRONMENT === 'self-hosted') core.info(`go-ci-cache: ${filled.split(':')[0]} already held files (a self-hosted runner keeps them); restoring adds what is missing`);
+    if (process.env.RUNNER_ENVIRONMENT === 'self-hosted') core.info('go-ci-cache: the cache directories already held files before the restore (normal on a self-hosted runner); restoring adds what is missing');
     else core.warning(filled);
   }
 
