@@ -3,22 +3,38 @@ import {
   InputError,
   actionDir,
   binaryEnv,
+  budgetLine,
+  cacheModeNotice,
+  cache_exports,
+  countBuildEntries,
+  countEntries,
   endGroup,
   exportVariable,
   getInput,
   info,
+  isFeatureAvailable,
+  notice,
+  prefilledWarning,
+  readBudget,
   readInputs,
   readManifest,
   restoreCache,
+  restoreEntry,
   runBinary,
+  saveCache,
   saveState,
   setFailed,
   setOutput,
   shouldWarm,
   startGroup,
   statePath,
+  toolkitClient,
   warning
-} from "./shared-MIO3AMXA.mjs";
+} from "./shared-OR4XJKKN.mjs";
+
+// src/main.mjs
+import { spawnSync as spawnSync2 } from "node:child_process";
+import fs2 from "node:fs";
 
 // src/install.mjs
 import { createHash } from "node:crypto";
@@ -47,7 +63,7 @@ function sha256(bytes) {
 var MissingAssetError = class extends Error {
 };
 var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function fetchWithRetry(url, { attempts = 4, fetchImpl = fetch, delayMs = 1e3, log = () => {
+async function fetchWithRetry(url, { attempts = 4, fetchImpl = fetch, delayMs = 1e3, log: log2 = () => {
 } } = {}) {
   let last;
   for (let i = 1; i <= attempts; i++) {
@@ -58,13 +74,13 @@ async function fetchWithRetry(url, { attempts = 4, fetchImpl = fetch, delayMs = 
       const after = Number(res.headers?.get?.("retry-after"));
       if (i < attempts) {
         const wait = Number.isFinite(after) && after > 0 ? after * 1e3 : delayMs * i;
-        log(`download of ${url} answered HTTP ${res.status}; retrying in ${Math.round(wait / 1e3)} s (${i}/${attempts - 1})`);
+        log2(`download of ${url} answered HTTP ${res.status}; retrying in ${Math.round(wait / 1e3)} s (${i}/${attempts - 1})`);
         await sleep(wait);
       }
     } catch (e) {
       last = new Error(e.cause?.message ?? e.message);
       if (i < attempts) {
-        log(`download of ${url} failed (${last.message}); retrying in ${Math.round(delayMs * i / 1e3)} s (${i}/${attempts - 1})`);
+        log2(`download of ${url} failed (${last.message}); retrying in ${Math.round(delayMs * i / 1e3)} s (${i}/${attempts - 1})`);
         await sleep(delayMs * i);
       }
     }
@@ -72,24 +88,24 @@ async function fetchWithRetry(url, { attempts = 4, fetchImpl = fetch, delayMs = 
   throw new Error(`cannot download go-ci-cache from ${url} after ${attempts} attempts: ${last.message}`);
 }
 async function install(opts) {
-  const { actionDir: actionDir2, manifest, toolCache, baseUrl, log = () => {
+  const { actionDir: actionDir2, manifest, toolCache, baseUrl, log: log2 = () => {
   } } = opts;
   const triple = targetTriple(opts.platform, opts.arch);
   const exe = triple.includes("windows") ? ".exe" : "";
   const asset = manifest.assets?.[triple];
   if (!asset) {
-    log(`the manifest lists no go-ci-cache ${manifest.version} asset for ${triple} (a branch or commit ref); building from source once, then caching the build`);
-    return cachedSourceBuild({ actionDir: actionDir2, toolCache, triple, exe, cache: opts.sourceCache, log });
+    log2(`the manifest lists no go-ci-cache ${manifest.version} asset for ${triple} (a branch or commit ref); building from source once, then caching the build`);
+    return cachedSourceBuild({ actionDir: actionDir2, toolCache, triple, exe, cache: opts.sourceCache, log: log2 });
   }
   const dir = path.join(toolCache, "go-ci-cache", manifest.version, triple);
   const bin = path.join(dir, `go-ci-cache${exe}`);
   if (fs.existsSync(bin) && sha256(fs.readFileSync(bin)) === asset.sha256) {
-    log(`using go-ci-cache ${manifest.version} from the tool cache: ${bin}`);
+    log2(`using go-ci-cache ${manifest.version} from the tool cache: ${bin}`);
     return bin;
   }
   const url = `${baseUrl.replace(/\/$/, "")}/${asset.name}`;
-  log(`downloading ${url}`);
-  const res = await fetchWithRetry(url, { ...opts, log });
+  log2(`downloading ${url}`);
+  const res = await fetchWithRetry(url, { ...opts, log: log2 });
   if (res.status === 404) {
     throw new MissingAssetError(
       `the release asset ${asset.name} that dist/manifest.json names for go-ci-cache ${manifest.version} is missing: ${url} answered HTTP 404 (an incomplete or deleted release)`
@@ -127,38 +143,38 @@ function sourceDigest(actionDir2) {
   }
   return h.digest("hex").slice(0, 32);
 }
-async function cachedSourceBuild({ actionDir: actionDir2, toolCache, triple, exe, cache, log }) {
+async function cachedSourceBuild({ actionDir: actionDir2, toolCache, triple, exe, cache, log: log2 }) {
   if (!fs.existsSync(path.join(actionDir2, "Cargo.toml"))) throw new Error(`cannot build go-ci-cache from source: no Cargo.toml in ${actionDir2}`);
   const digest = sourceDigest(actionDir2);
   const dir = path.join(toolCache, "go-ci-cache", `source-${digest}`, triple);
   const bin = path.join(dir, `go-ci-cache${exe}`);
   const key = `go-ci-cache-binary-${triple}-${digest}`;
   if (fs.existsSync(bin)) {
-    log(`using the source build ${bin}`);
+    log2(`using the source build ${bin}`);
     return bin;
   }
   if (cache) {
     try {
       if (await cache.restore([dir], key)) {
         if (fs.existsSync(bin)) {
-          log(`restored the source build from the Actions cache (${key})`);
+          log2(`restored the source build from the Actions cache (${key})`);
           return bin;
         }
       }
     } catch (e) {
-      log(`the cached source build could not be restored (${e.message}); building`);
+      log2(`the cached source build could not be restored (${e.message}); building`);
     }
   }
-  const built = buildFromSource(actionDir2, log);
+  const built = buildFromSource(actionDir2, log2);
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(built, bin);
   fs.chmodSync(bin, 493);
   if (cache) {
     try {
       await cache.save([dir], key);
-      log(`saved the source build to the Actions cache as ${key}`);
+      log2(`saved the source build to the Actions cache as ${key}`);
     } catch (e) {
-      log(`the source build was not cached (${e.message})`);
+      log2(`the source build was not cached (${e.message})`);
     }
   }
   return bin;
@@ -171,13 +187,13 @@ function buildEnv(env = process.env) {
   }
   return out;
 }
-function buildFromSource(actionDir2, log = () => {
+function buildFromSource(actionDir2, log2 = () => {
 }) {
   const profile = process.env.GO_CI_CACHE_CARGO_PROFILE || "release";
   const manifestPath = path.join(actionDir2, "Cargo.toml");
   if (!fs.existsSync(manifestPath)) throw new Error(`cannot build go-ci-cache from source: no Cargo.toml in ${actionDir2}`);
   const args = ["build", "--locked", "--profile", profile, "--manifest-path", manifestPath];
-  log(`cargo ${args.join(" ")}`);
+  log2(`cargo ${args.join(" ")}`);
   const r = spawnSync("cargo", args, { stdio: ["ignore", "inherit", "inherit"], env: buildEnv() });
   if (r.error) throw new Error(`cannot build go-ci-cache from source: cargo: ${r.error.message} (install Rust, or use a released version of the action)`);
   if (r.status !== 0) throw new Error(`cannot build go-ci-cache from source: cargo exited with ${r.status}`);
@@ -189,20 +205,36 @@ function buildFromSource(actionDir2, log = () => {
 }
 
 // src/main.mjs
-async function restore(name, entry) {
-  try {
-    const matched = await restoreCache([entry.path], entry.key, entry.restore_keys);
-    if (!matched) {
-      info(`${name}: no cache for ${entry.key} or its restore keys`);
-      return { matched: "", hit: false };
-    }
-    const hit = matched.toLowerCase() === entry.key.toLowerCase();
-    info(`${name}: restored ${hit ? "exact key" : "restore key"} ${matched}`);
-    return { matched, hit };
-  } catch (e) {
-    warning(`${name} cache could not be restored, going on without it: ${e.message}`);
-    return { matched: "", hit: false };
+var log = { info, notice, warning };
+function setOutputs(o) {
+  for (const [k, v] of Object.entries(o)) setOutput(k, v);
+}
+var OFF = { "cache-hit": "false", "modules-hit": "false", "build-hit": "false", "modules-status": "off", "build-status": "off" };
+function keys(bin, env, { quiet = false } = {}) {
+  const r = runBinary(bin, ["keys", "--format", "json"], env, { capture: true, captureStderr: quiet });
+  if (r.status !== 0) {
+    if (quiet) return null;
+    warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` failed (exit status ${r.status}; the error is above). The job goes on without caching.`);
+    return null;
   }
+  try {
+    return JSON.parse(r.stdout);
+  } catch (e) {
+    warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` printed no JSON (${e.message})`);
+    return null;
+  }
+}
+function rootsBefore(env) {
+  const r = spawnSync2("go", ["env", "GOMODCACHE", "GOCACHE"], {
+    cwd: env.GO_CI_CACHE_DIR || ".",
+    env: { ...env, GOTOOLCHAIN: "local" },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"]
+  });
+  if (r.status !== 0 || !r.stdout) return null;
+  const [modules, build] = r.stdout.split(/\r?\n/);
+  if (!modules || !build) return null;
+  return { modules, build, counts: { modules: countEntries(modules), build: countBuildEntries(build) } };
 }
 async function run() {
   let inputs;
@@ -213,6 +245,7 @@ async function run() {
     throw e;
   }
   exportVariable("GO_CI_CACHE_SAVE_ON_FAILURE", String(inputs.saveOnFailure));
+  setOutputs(OFF);
   let bin = inputs.binary;
   if (!bin) {
     startGroup("go-ci-cache: install");
@@ -225,21 +258,60 @@ async function run() {
         manifest,
         toolCache: process.env.RUNNER_TOOL_CACHE || `${process.env.RUNNER_TEMP || "/tmp"}/tool-cache`,
         baseUrl,
-        log: info
+        log: info,
+        // A ref without release assets builds from source once per repository; later jobs
+        // restore that build from the Actions cache.
+        sourceCache: isFeatureAvailable() ? { restore: (paths, key) => restoreCache(paths, key), save: (paths, key) => saveCache(paths, key) } : void 0
       });
     } catch (e) {
       endGroup();
-      return setFailed(`go-ci-cache could not be installed: ${e.message}`);
+      warning(`go-ci-cache is off for this job: it could not be installed: ${e.message}. The job goes on without caching.`);
+      return;
     }
     endGroup();
   }
+  if (inputs.binary && !fs2.existsSync(inputs.binary)) {
+    warning(`go-ci-cache is off for this job: the \`binary\` input names \`${inputs.binary}\`, which does not exist. The job goes on without caching.`);
+    return;
+  }
   const state = statePath();
   const env = binaryEnv(inputs, process.env, state);
-  const keysRun = runBinary(bin, ["keys", "--format", "json"], env, { capture: true });
-  if (keysRun.status !== 0) return setFailed(`go-ci-cache keys failed (exit status ${keysRun.status}); see the error above`);
-  const keys = JSON.parse(keysRun.stdout);
+  const mode = (process.env.ACTIONS_CACHE_MODE || "").trim().toLowerCase();
+  const modeNote = cacheModeNotice(mode, inputs);
+  if (modeNote) notice(`go-ci-cache: ${modeNote}`);
+  const readable = !["none", "write-only"].includes(mode);
+  const client = toolkitClient(cache_exports);
+  const none = { status: "off", matched: "", hit: false };
+  const before = rootsBefore(env);
+  const switching = (env.GOTOOLCHAIN || "").trim() !== "local";
+  const early = switching ? keys(bin, { ...env, GOTOOLCHAIN: "local" }, { quiet: true }) : null;
+  let k = early || keys(bin, env);
+  if (!k) return;
+  const counted = (p, root, count) => before && before[root] === p ? before.counts[root] : count(p);
+  const counts = {
+    modules: inputs.modulesCache ? counted(k.modules.path, "modules", countEntries) : 0,
+    build: inputs.buildCache ? counted(k.build.path, "build", countBuildEntries) : 0
+  };
+  const filled = prefilledWarning({ modules: inputs.modulesCache && k.modules.path, build: inputs.buildCache && k.build.path }, counts);
+  if (filled) {
+    if (process.env.RUNNER_ENVIRONMENT === "self-hosted") info("go-ci-cache: the cache directories already held files before the restore (normal on a self-hosted runner); restoring adds what is missing");
+    else warning(filled);
+  }
+  startGroup("go-ci-cache: restore modules");
+  const lookup = { lookupOnly: inputs.lookupOnly };
+  let mod = inputs.modulesCache && readable ? await restoreEntry(client, "modules", k.modules, log, lookup) : none;
+  endGroup();
+  if (early) {
+    const full = keys(bin, env);
+    if (!full) return;
+    if (full.modules.key !== k.modules.key && inputs.modulesCache && readable) {
+      info(`go-ci-cache: the modules key changed with the job's GOTOOLCHAIN (${k.modules.key} → ${full.modules.key}); restoring again`);
+      mod = await restoreEntry(client, "modules", full.modules, log, lookup);
+    }
+    k = full;
+  }
   startGroup("go-ci-cache: cache configuration");
-  for (const [name, e] of [["modules", keys.modules], ["build", keys.build]]) {
+  for (const [name, e] of [["modules", k.modules], ["build", k.build]]) {
     info(`${name} (${e.path})
   key:          ${e.key}
   restore keys: ${e.restore_keys.join("\n                ")}`);
@@ -248,23 +320,28 @@ async function run() {
     }
   }
   endGroup();
-  exportVariable("GOMODCACHE", keys.modules.path);
-  exportVariable("GOCACHE", keys.build.path);
-  startGroup("go-ci-cache: restore");
-  const none = { matched: "", hit: false };
-  const mod = inputs.modulesCache ? await restore("modules", keys.modules) : none;
-  const bld = inputs.buildCache ? await restore("build", keys.build) : none;
+  exportVariable("GOMODCACHE", k.modules.path);
+  exportVariable("GOCACHE", k.build.path);
+  startGroup("go-ci-cache: restore build");
+  const bld = inputs.buildCache && readable ? await restoreEntry(client, "build", k.build, log, lookup) : none;
   endGroup();
+  info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
+  const budget = await readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
+  info(`go-ci-cache: ${budgetLine(budget)}`);
   const caches = inputs.modulesCache && inputs.buildCache ? "both" : inputs.modulesCache ? "modules" : "build";
   const common = ["--caches", caches];
-  const prep = ["prepare", ...common];
-  if (mod.matched) prep.push("--modules-restored-key", mod.matched);
-  if (mod.hit) prep.push("--modules-hit");
-  if (bld.matched) prep.push("--build-restored-key", bld.matched);
-  if (bld.hit) prep.push("--build-hit");
-  runBinary(bin, prep, env);
+  if (!inputs.lookupOnly) {
+    const prep = ["prepare", ...common];
+    if (mod.matched) prep.push("--modules-restored-key", mod.matched);
+    if (mod.hit) prep.push("--modules-hit");
+    if (bld.matched) prep.push("--build-restored-key", bld.matched);
+    if (bld.hit) prep.push("--build-hit");
+    runBinary(bin, prep, env);
+  }
   const hits = { modules: !inputs.modulesCache || mod.hit, build: !inputs.buildCache || bld.hit };
-  if (shouldWarm(inputs.warm, hits)) {
+  if (inputs.lookupOnly) {
+    info("go-ci-cache: lookup-only: nothing was downloaded, the warm-up and the save are off");
+  } else if (shouldWarm(inputs.warm, hits)) {
     const w = ["warm", ...common];
     if (inputs.warmVet) w.push("--vet");
     if (inputs.warmTest) w.push("--test");
@@ -275,19 +352,30 @@ async function run() {
   let coverage = "";
   const rep = runBinary(bin, ["report", "--format", "json", "--state", state], env, { capture: true });
   if (rep.status === 0) {
-    const w = JSON.parse(rep.stdout).warm;
-    const c = w?.after || w?.before;
-    if (c) coverage = `${c.std_cached + c.third_party_cached}/${c.std_total + c.third_party_total}`;
+    try {
+      const w = JSON.parse(rep.stdout).warm;
+      const c = w?.after || w?.before;
+      if (c) coverage = `${c.std_cached + c.third_party_cached}/${c.std_total + c.third_party_total}`;
+    } catch {
+    }
   }
-  setOutput("cache-hit", String(inputs.modulesCache && inputs.buildCache && mod.hit && bld.hit));
-  setOutput("modules-hit", String(mod.hit));
-  setOutput("build-hit", String(bld.hit));
-  setOutput("modules-key", keys.modules.key);
-  setOutput("build-key", keys.build.key);
-  setOutput("modules-matched-key", mod.matched);
-  setOutput("build-matched-key", bld.matched);
-  setOutput("coverage", coverage);
-  setOutput("go-version", keys.inputs.go.GOVERSION || "");
-  saveState("go-ci-cache", JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs, state, keys: { modules: keys.modules, build: keys.build }, mod, bld }));
+  setOutputs({
+    "cache-hit": String(inputs.modulesCache && inputs.buildCache && mod.hit && bld.hit),
+    "modules-hit": String(mod.hit),
+    "build-hit": String(bld.hit),
+    "modules-status": mod.status,
+    "build-status": bld.status,
+    "modules-key": k.modules.key,
+    "build-key": k.build.key,
+    "modules-matched-key": mod.matched,
+    "build-matched-key": bld.matched,
+    coverage,
+    "go-version": k.inputs.go.GOVERSION || "",
+    "cache-budget-gb": String(budget.gb)
+  });
+  saveState(
+    "go-ci-cache",
+    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: "" }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled) })
+  );
 }
-run().catch((e) => setFailed(`go-ci-cache: ${e.stack || e.message}`));
+run().catch((e) => warning(`go-ci-cache is off for this job after an unexpected error: ${e.stack || e.message}`));

@@ -1,20 +1,24 @@
 import { createRequire as __gcc_createRequire } from 'node:module'; const require = __gcc_createRequire(import.meta.url);
 import {
   binaryEnv,
+  budgetLine,
+  cache_exports,
   defaultBranch,
   endGroup,
   getState,
   info,
-  restoreCache,
+  notice,
   runBinary,
-  saveCache,
   saveDecision,
+  saveEntry,
   startGroup,
+  toolkitClient,
   warning
-} from "./shared-MIO3AMXA.mjs";
+} from "./shared-OR4XJKKN.mjs";
 
 // src/post.mjs
 import fs from "node:fs";
+var log = { info, notice, warning };
 async function run() {
   const raw = getState("go-ci-cache");
   if (!raw) {
@@ -25,7 +29,7 @@ async function run() {
   const env = binaryEnv(st.inputs, process.env, st.state);
   const ref = process.env.GITHUB_REF || "";
   const branch = defaultBranch();
-  const mode = (process.env.ACTIONS_CACHE_MODE || "").toLowerCase();
+  const mode = (process.env.ACTIONS_CACHE_MODE || "").trim().toLowerCase();
   const entries = [
     ["modules", st.inputs.modulesCache, st.keys.modules, st.mod],
     ["build", st.inputs.buildCache, st.keys.build, st.bld]
@@ -34,7 +38,8 @@ async function run() {
   const lines = [];
   for (const [name, enabled, entry, restored] of entries) {
     if (!enabled) continue;
-    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode });
+    lines.push(`- ${name}: restore ${restored.status}${restored.matched ? ` (\`${restored.matched}\`)` : ""}`);
+    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
     if (d.save) plan.push([name, entry]);
     else {
       info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);
@@ -49,38 +54,37 @@ async function run() {
     endGroup();
     const rep = runBinary(st.bin, ["report", "--format", "json", "--state", st.state], env, { capture: true });
     if (rep.status === 0) {
-      const t = JSON.parse(rep.stdout).trim;
-      after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+      try {
+        const t = JSON.parse(rep.stdout).trim;
+        after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+      } catch {
+      }
     }
   }
+  const client = toolkitClient(cache_exports);
   startGroup("go-ci-cache: save");
+  let uploads = 0;
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
       lines.push(`- ${name}: not saved: empty`);
       continue;
     }
-    try {
-      const existing = await restoreCache([entry.path], entry.key, [], { lookupOnly: true });
-      if (existing && existing.toLowerCase() === entry.key.toLowerCase()) {
-        info(`go-ci-cache: ${name} cache ${entry.key} was already saved by another job; skipping`);
-        lines.push(`- ${name}: already saved by another job`);
-        continue;
+    const r = await saveEntry(client, name, entry, log);
+    if (r.status === "saved") uploads += 1;
+    lines.push(`- ${r.line}`);
+    if (r.status === "rate-limited" || r.status === "read-only" || r.status === "budget") {
+      for (const [other] of plan.slice(plan.findIndex(([n]) => n === name) + 1)) {
+        info(`go-ci-cache: not saving the ${other} cache either (${r.status})`);
+        lines.push(`- ${other}: not saved: ${r.status}`);
       }
-      const id = await saveCache([entry.path], entry.key);
-      if (id === -1 || id === void 0) {
-        lines.push(`- ${name}: not saved (see the log)`);
-      } else {
-        info(`go-ci-cache: saved the ${name} cache as ${entry.key}`);
-        lines.push(`- ${name}: saved as \`${entry.key}\``);
-      }
-    } catch (e) {
-      warning(`go-ci-cache: the ${name} cache could not be saved: ${e.message}`);
-      lines.push(`- ${name}: save failed: ${e.message}`);
+      break;
     }
   }
   endGroup();
+  info(`go-ci-cache: ${uploads} new cache ${uploads === 1 ? "entry" : "entries"} uploaded by this job`);
   runBinary(st.bin, ["report", "--format", "github", "--state", st.state], env);
+  if (st.budget) lines.push(`- ${budgetLine(st.budget)}`);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
     fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join("\n")}
 `);

@@ -62,6 +62,7 @@ pub fn noop_exec() -> String {
 pub fn keys(a: &KeysArgs, go: &dyn GoRunner) -> Result<ExitCode> {
     let format = a.format.resolve(|k| std::env::var(k).ok());
     let job = job::load(&a.job.job_args(), go)?;
+    warn_if_go_too_old(&job);
     let doc = KeysDoc::new(&job);
     let outs = output::outputs(&doc);
     match format {
@@ -125,6 +126,21 @@ fn emit(a: &KeysArgs, text: &str) -> Result<()> {
             print!("{text}");
             Ok(())
         }
+    }
+}
+
+/// Under a GOTOOLCHAIN that cannot switch, a project that needs a newer Go gets one warning;
+/// the keys stay those of the installed Go and the job's own `go` step is what fails.
+fn warn_if_go_too_old(job: &job::Job) {
+    let p = &job.project;
+    let env = &job.env;
+    if let Some(w) = crate::toolchain::check_project(
+        p.workspace.as_deref(),
+        &p.modules,
+        env.get("GOVERSION"),
+        env.get("GOTOOLCHAIN"),
+    ) {
+        crate::progress::Log::new(crate::progress::Style::detect()).warn(&w);
     }
 }
 

@@ -29,6 +29,7 @@ pub mod prune;
 pub mod remove;
 pub mod report;
 pub mod state;
+pub mod toolchain;
 pub mod warm;
 
 use std::process::ExitCode;

@@ -16,18 +16,18 @@ export function readManifest() {
 }
 
 /**
- * Runs the binary with arguments (never through a shell). `capture` returns stdout; otherwise
- * stdout and stderr go to the log. Returns { status, stdout }.
+ * Runs the binary with arguments (never through a shell). `capture` returns stdout and
+ * `captureStderr` stderr; otherwise they go to the log. Returns { status, stdout, stderr }.
  */
-export function runBinary(bin, args, env, { capture = false } = {}) {
+export function runBinary(bin, args, env, { capture = false, captureStderr = false } = {}) {
   const r = spawnSync(bin, args, {
     env,
-    stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'],
+    stdio: ['ignore', capture ? 'pipe' : 'inherit', captureStderr ? 'pipe' : 'inherit'],
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
   if (r.error) throw new Error(`cannot run ${bin}: ${r.error.message}`);
-  return { status: r.status, stdout: r.stdout ?? '' };
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 /** The default branch from the event payload, if the event has a repository. */

@@ -8,7 +8,7 @@ export const CHOICES = {
   save: ['default-branch', 'always', 'never'],
 };
 
-const BOOLEANS = ['save-on-failure', 'modules-cache', 'build-cache', 'warm-vet', 'warm-test'];
+const BOOLEANS = ['save-on-failure', 'modules-cache', 'build-cache', 'warm-vet', 'warm-test', 'lookup-only'];
 
 /** An input value outside its allowed set. */
 export class InputError extends Error {}
@@ -48,8 +48,9 @@ export function readInputs(get) {
     warm: choice('warm', s('warm', 'auto')),
     save: choice('save', s('save', 'default-branch')),
     binary: s('binary'),
+    token: s('token'),
   };
-  const defaults = { 'save-on-failure': 'false', 'modules-cache': 'true', 'build-cache': 'true', 'warm-vet': 'false', 'warm-test': 'false' };
+  const defaults = { 'save-on-failure': 'false', 'modules-cache': 'true', 'build-cache': 'true', 'warm-vet': 'false', 'warm-test': 'false', 'lookup-only': 'false' };
   const b = {};
   for (const name of BOOLEANS) b[name] = bool(name, s(name, defaults[name]));
   inputs.saveOnFailure = b['save-on-failure'];
@@ -57,6 +58,7 @@ export function readInputs(get) {
   inputs.buildCache = b['build-cache'];
   inputs.warmVet = b['warm-vet'];
   inputs.warmTest = b['warm-test'];
+  inputs.lookupOnly = b['lookup-only'];
   if (!inputs.modulesCache && !inputs.buildCache) {
     throw new InputError('inputs `modules-cache` and `build-cache` are both `false`; enable at least one');
   }
@@ -66,10 +68,16 @@ export function readInputs(get) {
 /** Variables the binary and the go commands it runs must never see (actions/toolkit#1053). */
 const SECRETS = ['ACTIONS_RUNTIME_TOKEN', 'ACTIONS_RUNTIME_URL', 'ACTIONS_RESULTS_URL', 'ACTIONS_CACHE_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_URL'];
 
-/** The environment for the binary: the job's, minus runtime secrets, plus the inputs. */
+/**
+ * The environment for the binary: the job's, minus runtime secrets and the action's own
+ * INPUT_* / STATE_* variables (INPUT_TOKEN is a token), plus the inputs.
+ */
 export function binaryEnv(inputs, base, statePath) {
   const env = { ...base };
   for (const k of SECRETS) delete env[k];
+  for (const k of Object.keys(env)) {
+    if (k.startsWith('INPUT_') || k.startsWith('STATE_')) delete env[k];
+  }
   Object.assign(env, {
     GO_CI_CACHE_DIR: inputs.workingDirectory,
     GO_CI_CACHE_KEY_PREFIX: inputs.keyPrefix,
@@ -95,8 +103,9 @@ export function shouldWarm(policy, hits) {
  * Whether an entry should be saved, and if not why (pure). `ctx` holds the save policy, the
  * job's ref, the default branch, whether the restored entry was an exact hit, and the cache mode.
  */
-export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode }) {
+export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode, lookupOnly = false }) {
   if (policy === 'never') return { save: false, why: 'save is `never`' };
+  if (lookupOnly) return { save: false, why: 'lookup-only is `true`' };
   if (cacheMode === 'read' || cacheMode === 'none') return { save: false, why: `the cache token is ${cacheMode === 'read' ? 'read-only' : 'without cache access'} (ACTIONS_CACHE_MODE=${cacheMode})` };
   if (policy === 'default-branch') {
     if (!defaultBranch) return { save: false, why: 'the default branch is unknown (no repository in the event payload); set save: always to save anyway' };
@@ -104,4 +113,15 @@ export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode }
   }
   if (exactHit) return { save: false, why: 'it was restored by an exact key hit, and entries are immutable' };
   return { save: true, why: '' };
+}
+
+/**
+ * The one notice a restricted cache token gets in the main step (ACTIONS_CACHE_MODE, exported
+ * by the runner for lower-trust events), or '' (pure).
+ */
+export function cacheModeNotice(mode, inputs) {
+  if (mode === 'read') return inputs.save === 'never' || inputs.lookupOnly ? '' : 'the cache is read-only for this job (ACTIONS_CACHE_MODE=read): restoring, not saving';
+  if (mode === 'none') return 'this job has no cache access (ACTIONS_CACHE_MODE=none): nothing is restored or saved; the warm-up still runs';
+  if (mode === 'write-only') return 'this job may save but not restore caches (ACTIONS_CACHE_MODE=write-only): starting cold';
+  return '';
 }

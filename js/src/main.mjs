@@ -1,28 +1,64 @@
-// The action's main step: install → keys → restore both entries → prepare → warm → outputs.
-// Cache trouble is a warning; a bad input or an install failure fails the step.
+// The action's main step: install → keys (toolchain switching off) → restore modules → keys →
+// restore build → prepare → warm → outputs.
+//
+// The modules entry is restored before any `go` command may switch toolchains: with a go.mod
+// `toolchain` line newer than the runner's Go, `go env` under GOTOOLCHAIN=auto downloads that
+// toolchain into GOMODCACHE as read-only trees, and a restore over them used to fail. The first
+// `keys` runs with GOTOOLCHAIN=local, which never downloads; the modules key and path do not
+// depend on the Go version. The second `keys`, with the job's own GOTOOLCHAIN, then finds the
+// toolchain in the restored entry and gives the build key of the Go that will run.
+//
+// Only a bad input fails the step. Everything else (install, keys, restore) is cache trouble: a
+// warning, and the job goes on without caching.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 
+import { readBudget, budgetLine } from './budget.mjs';
+import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, toolkitClient } from './cacheops.mjs';
 import { actionDir, readManifest, runBinary, statePath } from './common.mjs';
-import { binaryEnv, InputError, readInputs, shouldWarm } from './inputs.mjs';
+import { binaryEnv, cacheModeNotice, InputError, readInputs, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
-async function restore(name, entry) {
-  try {
-    const matched = await cache.restoreCache([entry.path], entry.key, entry.restore_keys);
-    if (!matched) {
-      core.info(`${name}: no cache for ${entry.key} or its restore keys`);
-      return { matched: '', hit: false };
-    }
-    // Compare case-insensitively: some cache servers lowercase keys.
-    const hit = matched.toLowerCase() === entry.key.toLowerCase();
-    core.info(`${name}: restored ${hit ? 'exact key' : 'restore key'} ${matched}`);
-    return { matched, hit };
-  } catch (e) {
-    core.warning(`${name} cache could not be restored, going on without it: ${e.message}`);
-    return { matched: '', hit: false };
+const log = { info: core.info, notice: core.notice, warning: core.warning };
+
+function setOutputs(o) {
+  for (const [k, v] of Object.entries(o)) core.setOutput(k, v);
+}
+
+const OFF = { 'cache-hit': 'false', 'modules-hit': 'false', 'build-hit': 'false', 'modules-status': 'off', 'build-status': 'off' };
+
+/** Runs `keys --format json`; returns the parsed document, or null after a warning. */
+function keys(bin, env, { quiet = false } = {}) {
+  const r = runBinary(bin, ['keys', '--format', 'json'], env, { capture: true, captureStderr: quiet });
+  if (r.status !== 0) {
+    if (quiet) return null;
+    core.warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` failed (exit status ${r.status}; the error is above). The job goes on without caching.`);
+    return null;
   }
+  try {
+    return JSON.parse(r.stdout);
+  } catch (e) {
+    core.warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` printed no JSON (${e.message})`);
+    return null;
+  }
+}
+
+/** GOMODCACHE and GOCACHE as `go env` names them, and what they hold; null without `go`. */
+function rootsBefore(env) {
+  const r = spawnSync('go', ['env', 'GOMODCACHE', 'GOCACHE'], {
+    cwd: env.GO_CI_CACHE_DIR || '.',
+    env: { ...env, GOTOOLCHAIN: 'local' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  if (r.status !== 0 || !r.stdout) return null;
+  const [modules, build] = r.stdout.split(/\r?\n/);
+  if (!modules || !build) return null;
+  return { modules, build, counts: { modules: countEntries(modules), build: countBuildEntries(build) } };
 }
 
 async function run() {
@@ -35,6 +71,7 @@ async function run() {
   }
   // post-if cannot read inputs (actions/cache#1452): export what it needs.
   core.exportVariable('GO_CI_CACHE_SAVE_ON_FAILURE', String(inputs.saveOnFailure));
+  setOutputs(OFF);
 
   let bin = inputs.binary;
   if (!bin) {
@@ -49,22 +86,74 @@ async function run() {
         toolCache: process.env.RUNNER_TOOL_CACHE || `${process.env.RUNNER_TEMP || '/tmp'}/tool-cache`,
         baseUrl,
         log: core.info,
+        // A ref without release assets builds from source once per repository; later jobs
+        // restore that build from the Actions cache.
+        sourceCache: cache.isFeatureAvailable()
+          ? { restore: (paths, key) => cache.restoreCache(paths, key), save: (paths, key) => cache.saveCache(paths, key) }
+          : undefined,
       });
     } catch (e) {
       core.endGroup();
-      return core.setFailed(`go-ci-cache could not be installed: ${e.message}`);
+      core.warning(`go-ci-cache is off for this job: it could not be installed: ${e.message}. The job goes on without caching.`);
+      return;
     }
     core.endGroup();
   }
 
+  if (inputs.binary && !fs.existsSync(inputs.binary)) {
+    core.warning(`go-ci-cache is off for this job: the \`binary\` input names \`${inputs.binary}\`, which does not exist. The job goes on without caching.`);
+    return;
+  }
   const state = statePath();
   const env = binaryEnv(inputs, process.env, state);
-  const keysRun = runBinary(bin, ['keys', '--format', 'json'], env, { capture: true });
-  if (keysRun.status !== 0) return core.setFailed(`go-ci-cache keys failed (exit status ${keysRun.status}); see the error above`);
-  const keys = JSON.parse(keysRun.stdout);
+  const mode = (process.env.ACTIONS_CACHE_MODE || '').trim().toLowerCase();
+  const modeNote = cacheModeNotice(mode, inputs);
+  if (modeNote) core.notice(`go-ci-cache: ${modeNote}`);
+  const readable = !['none', 'write-only'].includes(mode);
+  const client = toolkitClient(cache);
+  const none = { status: 'off', matched: '', hit: false };
+
+  // 0. What is in the roots before any `go` command of ours runs (`go env` itself writes a few
+  // build-cache entries). Asking `go env` for two paths only, with switching off, touches
+  // nothing.
+  const before = rootsBefore(env);
+
+  // 1. Module key and paths without toolchain switching (see the top of this file).
+  const switching = (env.GOTOOLCHAIN || '').trim() !== 'local';
+  const early = switching ? keys(bin, { ...env, GOTOOLCHAIN: 'local' }, { quiet: true }) : null;
+  let k = early || keys(bin, env);
+  if (!k) return;
+
+  // 2. Anything already in the roots came from an earlier step (on an ephemeral runner).
+  const counted = (p, root, count) => (before && before[root] === p ? before.counts[root] : count(p));
+  const counts = {
+    modules: inputs.modulesCache ? counted(k.modules.path, 'modules', countEntries) : 0,
+    build: inputs.buildCache ? counted(k.build.path, 'build', countBuildEntries) : 0,
+  };
+  const filled = prefilledWarning({ modules: inputs.modulesCache && k.modules.path, build: inputs.buildCache && k.build.path }, counts);
+  if (filled) {
+    if (process.env.RUNNER_ENVIRONMENT === 'self-hosted') core.info('go-ci-cache: the cache directories already held files before the restore (normal on a self-hosted runner); restoring adds what is missing');
+    else core.warning(filled);
+  }
+
+  core.startGroup('go-ci-cache: restore modules');
+  const lookup = { lookupOnly: inputs.lookupOnly };
+  let mod = inputs.modulesCache && readable ? await restoreEntry(client, 'modules', k.modules, log, lookup) : none;
+  core.endGroup();
+
+  // 3. The keys of the Go that will run the job (may switch toolchains now).
+  if (early) {
+    const full = keys(bin, env);
+    if (!full) return;
+    if (full.modules.key !== k.modules.key && inputs.modulesCache && readable) {
+      core.info(`go-ci-cache: the modules key changed with the job's GOTOOLCHAIN (${k.modules.key} → ${full.modules.key}); restoring again`);
+      mod = await restoreEntry(client, 'modules', full.modules, log, lookup);
+    }
+    k = full;
+  }
 
   core.startGroup('go-ci-cache: cache configuration');
-  for (const [name, e] of [['modules', keys.modules], ['build', keys.build]]) {
+  for (const [name, e] of [['modules', k.modules], ['build', k.build]]) {
     core.info(`${name} (${e.path})\n  key:          ${e.key}\n  restore keys: ${e.restore_keys.join('\n                ')}`);
     for (const l of e.layers) {
       if (l.inputs.length > 1) core.info(`  ${l.name} ${l.value} <- ${l.inputs.map((i) => `${i.name}=${i.value}`).join(', ')}`);
@@ -73,26 +162,32 @@ async function run() {
   core.endGroup();
 
   // Later steps must use the directories the keys describe.
-  core.exportVariable('GOMODCACHE', keys.modules.path);
-  core.exportVariable('GOCACHE', keys.build.path);
+  core.exportVariable('GOMODCACHE', k.modules.path);
+  core.exportVariable('GOCACHE', k.build.path);
 
-  core.startGroup('go-ci-cache: restore');
-  const none = { matched: '', hit: false };
-  const mod = inputs.modulesCache ? await restore('modules', keys.modules) : none;
-  const bld = inputs.buildCache ? await restore('build', keys.build) : none;
+  core.startGroup('go-ci-cache: restore build');
+  const bld = inputs.buildCache && readable ? await restoreEntry(client, 'build', k.build, log, lookup) : none;
   core.endGroup();
+  core.info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
+
+  const budget = await readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
+  core.info(`go-ci-cache: ${budgetLine(budget)}`);
 
   const caches = inputs.modulesCache && inputs.buildCache ? 'both' : inputs.modulesCache ? 'modules' : 'build';
   const common = ['--caches', caches];
-  const prep = ['prepare', ...common];
-  if (mod.matched) prep.push('--modules-restored-key', mod.matched);
-  if (mod.hit) prep.push('--modules-hit');
-  if (bld.matched) prep.push('--build-restored-key', bld.matched);
-  if (bld.hit) prep.push('--build-hit');
-  runBinary(bin, prep, env);
+  if (!inputs.lookupOnly) {
+    const prep = ['prepare', ...common];
+    if (mod.matched) prep.push('--modules-restored-key', mod.matched);
+    if (mod.hit) prep.push('--modules-hit');
+    if (bld.matched) prep.push('--build-restored-key', bld.matched);
+    if (bld.hit) prep.push('--build-hit');
+    runBinary(bin, prep, env);
+  }
 
   const hits = { modules: !inputs.modulesCache || mod.hit, build: !inputs.buildCache || bld.hit };
-  if (shouldWarm(inputs.warm, hits)) {
+  if (inputs.lookupOnly) {
+    core.info('go-ci-cache: lookup-only: nothing was downloaded, the warm-up and the save are off');
+  } else if (shouldWarm(inputs.warm, hits)) {
     const w = ['warm', ...common];
     if (inputs.warmVet) w.push('--vet');
     if (inputs.warmTest) w.push('--test');
@@ -104,22 +199,34 @@ async function run() {
   let coverage = '';
   const rep = runBinary(bin, ['report', '--format', 'json', '--state', state], env, { capture: true });
   if (rep.status === 0) {
-    const w = JSON.parse(rep.stdout).warm;
-    const c = w?.after || w?.before;
-    if (c) coverage = `${c.std_cached + c.third_party_cached}/${c.std_total + c.third_party_total}`;
+    try {
+      const w = JSON.parse(rep.stdout).warm;
+      const c = w?.after || w?.before;
+      if (c) coverage = `${c.std_cached + c.third_party_cached}/${c.std_total + c.third_party_total}`;
+    } catch {
+      // No report: no coverage output.
+    }
   }
 
-  core.setOutput('cache-hit', String(inputs.modulesCache && inputs.buildCache && mod.hit && bld.hit));
-  core.setOutput('modules-hit', String(mod.hit));
-  core.setOutput('build-hit', String(bld.hit));
-  core.setOutput('modules-key', keys.modules.key);
-  core.setOutput('build-key', keys.build.key);
-  core.setOutput('modules-matched-key', mod.matched);
-  core.setOutput('build-matched-key', bld.matched);
-  core.setOutput('coverage', coverage);
-  core.setOutput('go-version', keys.inputs.go.GOVERSION || '');
+  setOutputs({
+    'cache-hit': String(inputs.modulesCache && inputs.buildCache && mod.hit && bld.hit),
+    'modules-hit': String(mod.hit),
+    'build-hit': String(bld.hit),
+    'modules-status': mod.status,
+    'build-status': bld.status,
+    'modules-key': k.modules.key,
+    'build-key': k.build.key,
+    'modules-matched-key': mod.matched,
+    'build-matched-key': bld.matched,
+    coverage,
+    'go-version': k.inputs.go.GOVERSION || '',
+    'cache-budget-gb': String(budget.gb),
+  });
 
-  core.saveState('go-ci-cache', JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs, state, keys: { modules: keys.modules, build: keys.build }, mod, bld }));
+  core.saveState(
+    'go-ci-cache',
+    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: '' }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled) }),
+  );
 }
 
-run().catch((e) => core.setFailed(`go-ci-cache: ${e.stack || e.message}`));
+run().catch((e) => core.warning(`go-ci-cache is off for this job after an unexpected error: ${e.stack || e.message}`));

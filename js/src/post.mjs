@@ -1,13 +1,18 @@
 // The action's post step: trim → save each entry per policy (looking the key up before
-// compressing) → report into the step summary. Nothing here can fail the job.
+// compressing, one attempt, no retries) → report into the step summary. Nothing here can fail
+// the job: a rate limit or a read-only cache is a notice, other trouble a warning.
 
 import fs from 'node:fs';
 
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 
+import { budgetLine } from './budget.mjs';
+import { saveEntry, toolkitClient } from './cacheops.mjs';
 import { defaultBranch, runBinary } from './common.mjs';
 import { binaryEnv, saveDecision } from './inputs.mjs';
+
+const log = { info: core.info, notice: core.notice, warning: core.warning };
 
 async function run() {
   const raw = core.getState('go-ci-cache');
@@ -19,7 +24,7 @@ async function run() {
   const env = binaryEnv(st.inputs, process.env, st.state);
   const ref = process.env.GITHUB_REF || '';
   const branch = defaultBranch();
-  const mode = (process.env.ACTIONS_CACHE_MODE || '').toLowerCase();
+  const mode = (process.env.ACTIONS_CACHE_MODE || '').trim().toLowerCase();
   const entries = [
     ['modules', st.inputs.modulesCache, st.keys.modules, st.mod],
     ['build', st.inputs.buildCache, st.keys.build, st.bld],
@@ -28,7 +33,8 @@ async function run() {
   const lines = [];
   for (const [name, enabled, entry, restored] of entries) {
     if (!enabled) continue;
-    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode });
+    lines.push(`- ${name}: restore ${restored.status}${restored.matched ? ` (\`${restored.matched}\`)` : ''}`);
+    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
     if (d.save) plan.push([name, entry]);
     else {
       core.info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);
@@ -44,40 +50,39 @@ async function run() {
     core.endGroup();
     const rep = runBinary(st.bin, ['report', '--format', 'json', '--state', st.state], env, { capture: true });
     if (rep.status === 0) {
-      const t = JSON.parse(rep.stdout).trim;
-      after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+      try {
+        const t = JSON.parse(rep.stdout).trim;
+        after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+      } catch {
+        // No trim report: save what is there.
+      }
     }
   }
+  const client = toolkitClient(cache);
   core.startGroup('go-ci-cache: save');
+  let uploads = 0;
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       core.info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
       lines.push(`- ${name}: not saved: empty`);
       continue;
     }
-    try {
-      // Look the key up first: a concurrent job that already saved it costs us nothing
-      // (setup-go#672: the toolkit compresses before it learns the key is taken).
-      const existing = await cache.restoreCache([entry.path], entry.key, [], { lookupOnly: true });
-      if (existing && existing.toLowerCase() === entry.key.toLowerCase()) {
-        core.info(`go-ci-cache: ${name} cache ${entry.key} was already saved by another job; skipping`);
-        lines.push(`- ${name}: already saved by another job`);
-        continue;
+    const r = await saveEntry(client, name, entry, log);
+    if (r.status === 'saved') uploads += 1;
+    lines.push(`- ${r.line}`);
+    // One 429 answers for the whole repository this minute: do not try the other entry.
+    if (r.status === 'rate-limited' || r.status === 'read-only' || r.status === 'budget') {
+      for (const [other] of plan.slice(plan.findIndex(([n]) => n === name) + 1)) {
+        core.info(`go-ci-cache: not saving the ${other} cache either (${r.status})`);
+        lines.push(`- ${other}: not saved: ${r.status}`);
       }
-      const id = await cache.saveCache([entry.path], entry.key);
-      if (id === -1 || id === undefined) {
-        lines.push(`- ${name}: not saved (see the log)`);
-      } else {
-        core.info(`go-ci-cache: saved the ${name} cache as ${entry.key}`);
-        lines.push(`- ${name}: saved as \`${entry.key}\``);
-      }
-    } catch (e) {
-      core.warning(`go-ci-cache: the ${name} cache could not be saved: ${e.message}`);
-      lines.push(`- ${name}: save failed: ${e.message}`);
+      break;
     }
   }
   core.endGroup();
+  core.info(`go-ci-cache: ${uploads} new cache ${uploads === 1 ? 'entry' : 'entries'} uploaded by this job`);
   runBinary(st.bin, ['report', '--format', 'github', '--state', st.state], env);
+  if (st.budget) lines.push(`- ${budgetLine(st.budget)}`);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
     fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join('\n')}\n`);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryEnv, InputError, readInputs, saveDecision, shouldWarm } from '../src/inputs.mjs';
+import { binaryEnv, cacheModeNotice, InputError, readInputs, saveDecision, shouldWarm } from '../src/inputs.mjs';
 
 const get = (over) => (n) => over[n] ?? '';
 
@@ -48,4 +48,25 @@ test('save policy', () => {
   assert.match(saveDecision({ ...base, policy: 'never' }).why, /never/);
   assert.match(saveDecision({ ...base, cacheMode: 'read' }).why, /read-only/);
   assert.equal(saveDecision({ ...base, policy: 'always', ref: 'refs/heads/feature' }).save, true);
+});
+
+test('lookup-only never saves; the token and the action\'s INPUT_/STATE_ variables never reach the binary', () => {
+  const i = readInputs(get({ 'lookup-only': 'true', token: 'ghs_x' }));
+  assert.equal(i.lookupOnly, true);
+  assert.throws(() => readInputs(get({ 'lookup-only': 'maybe' })), /`lookup-only` is `maybe`/);
+  const base = { policy: 'always', ref: 'refs/heads/main', defaultBranch: 'main', exactHit: false, cacheMode: '' };
+  assert.match(saveDecision({ ...base, lookupOnly: true }).why, /lookup-only/);
+  const env = binaryEnv(i, { INPUT_TOKEN: 'ghs_x', 'STATE_go-ci-cache': '{}', PATH: '/bin' }, '/t/s.json');
+  assert.equal(Object.values(env).includes('ghs_x'), false);
+  assert.equal(Object.keys(env).some((k) => k.startsWith('INPUT_') || k.startsWith('STATE_')), false);
+});
+
+test('cache modes: one notice each, none when the job never saves anyway', () => {
+  const i = readInputs(get({}));
+  assert.match(cacheModeNotice('read', i), /read-only for this job \(ACTIONS_CACHE_MODE=read\): restoring, not saving/);
+  assert.equal(cacheModeNotice('read', readInputs(get({ save: 'never' }))), '');
+  assert.match(cacheModeNotice('none', i), /no cache access/);
+  assert.match(cacheModeNotice('write-only', i), /starting cold/);
+  assert.equal(cacheModeNotice('write', i), '');
+  assert.equal(cacheModeNotice('', i), '');
 });

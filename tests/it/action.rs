@@ -163,6 +163,13 @@ struct Act {
     t: TestEnv,
     repo: PathBuf,
     results: PathBuf,
+    /// Run act as an unprivileged user (a runner is not root: root ignores read-only
+    /// directories, so tar's "Cannot open: File exists" never shows as root).
+    non_root: bool,
+    /// `GOFLAGS=-modcacherw` in the job (module trees writable).
+    modcacherw: bool,
+    /// Extra or overriding job environment.
+    env: Vec<(String, String)>,
 }
 
 struct Run {
@@ -206,12 +213,20 @@ impl Act {
             t,
             repo,
             results,
+            non_root: false,
+            modcacherw: true,
+            env: Vec::new(),
         }
     }
 
     /// Runs one workflow (the action with `with`, then `extra` steps) as a fresh runner would:
     /// empty local caches, the shared cache server.
     fn run(&self, with: &str, extra: &str, event: Option<&str>) -> Run {
+        self.run_after("", with, extra, event)
+    }
+
+    /// [`Act::run`] with `before` steps between the checkout and the action.
+    fn run_after(&self, before: &str, with: &str, extra: &str, event: Option<&str>) -> Run {
         let wf = format!(
             r#"name: ci
 on: push
@@ -220,13 +235,14 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
+{before}
       - id: cache
         uses: go-ci-cache/go-cache-action@v1
         with:
           binary: ${{{{ env.GO_CI_CACHE_TEST_BINARY }}}}
 {with}
       - run: |
-          printf '%s\n' "cache-hit=${{{{ steps.cache.outputs.cache-hit }}}}" "modules-hit=${{{{ steps.cache.outputs.modules-hit }}}}" "build-hit=${{{{ steps.cache.outputs.build-hit }}}}" "build-key=${{{{ steps.cache.outputs.build-key }}}}" "build-matched-key=${{{{ steps.cache.outputs.build-matched-key }}}}" "modules-matched-key=${{{{ steps.cache.outputs.modules-matched-key }}}}" "coverage=${{{{ steps.cache.outputs.coverage }}}}" > "$RESULT_DIR/outputs.txt"
+          printf '%s\n' "modules-status=${{{{ steps.cache.outputs.modules-status }}}}" "build-status=${{{{ steps.cache.outputs.build-status }}}}" "cache-budget-gb=${{{{ steps.cache.outputs.cache-budget-gb }}}}" "cache-hit=${{{{ steps.cache.outputs.cache-hit }}}}" "modules-hit=${{{{ steps.cache.outputs.modules-hit }}}}" "build-hit=${{{{ steps.cache.outputs.build-hit }}}}" "build-key=${{{{ steps.cache.outputs.build-key }}}}" "build-matched-key=${{{{ steps.cache.outputs.build-matched-key }}}}" "modules-matched-key=${{{{ steps.cache.outputs.modules-matched-key }}}}" "coverage=${{{{ steps.cache.outputs.coverage }}}}" > "$RESULT_DIR/outputs.txt"
 {extra}
 "#
         );
@@ -244,7 +260,25 @@ jobs:
         }
         std::fs::create_dir_all(&home).unwrap();
         let _ = std::fs::remove_file(self.results.join("outputs.txt"));
-        let mut cmd = Command::new(&self.act);
+        let mut cmd = if self.non_root && is_root() {
+            // An unprivileged user needs its own copy of act and a tree it owns.
+            let act = self.t.root().join("act");
+            if !act.exists() {
+                std::fs::copy(&self.act, &act).unwrap();
+            }
+            let st = Command::new("chown")
+                .args(["-R", "65534:65534"])
+                .arg(self.t.root())
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(act);
+            c
+        } else {
+            Command::new(&self.act)
+        };
         cmd.current_dir(&self.repo)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap())
@@ -277,7 +311,40 @@ jobs:
             "GO_CI_CACHE_TEST_BINARY",
             env!("CARGO_BIN_EXE_go-ci-cache").to_string(),
         ));
-        vars.push(("GOFLAGS", "-modcacherw".into()));
+        if self.modcacherw {
+            vars.push(("GOFLAGS", "-modcacherw".into()));
+        }
+        let mut vars: Vec<(String, String)> =
+            vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        for (k, v) in &self.env {
+            vars.retain(|(n, _)| n != k);
+            vars.push((k.clone(), v.clone()));
+        }
+        if self.non_root && is_root() {
+            // The binary and the fixture proxy may sit where the unprivileged user cannot
+            // read (a checkout under /root): give it copies inside the tree it owns.
+            let own = self.t.root().join("own");
+            let bin = own.join("go-ci-cache");
+            let proxy = own.join("proxy");
+            if !bin.exists() {
+                std::fs::create_dir_all(&own).unwrap();
+                std::fs::copy(env!("CARGO_BIN_EXE_go-ci-cache"), &bin).unwrap();
+                copy_tree(crate::util::proxy_dir(), &proxy);
+                let st = Command::new("chown")
+                    .args(["-R", "65534:65534"])
+                    .arg(&own)
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }
+            let from = crate::util::proxy_dir().display().to_string();
+            for (k, v) in &mut vars {
+                if k == "GO_CI_CACHE_TEST_BINARY" && v == env!("CARGO_BIN_EXE_go-ci-cache") {
+                    *v = bin.display().to_string();
+                }
+                *v = v.replace(&from, &proxy.display().to_string());
+            }
+        }
         for (k, v) in vars {
             cmd.arg("--env").arg(format!("{k}={v}"));
         }
@@ -287,6 +354,21 @@ jobs:
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // GO_CI_CACHE_ACT_LOG=<dir> keeps every run's log for reading.
+        if let Some(dir) = std::env::var_os("GO_CI_CACHE_ACT_LOG") {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let name = self
+                .t
+                .root()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            std::fs::write(dir.join(format!("{name}-{n:02}.log")), &log).unwrap();
+        }
         let outputs = std::fs::read_to_string(self.results.join("outputs.txt"))
             .unwrap_or_default()
             .lines()
@@ -308,6 +390,27 @@ jobs:
             .filter(|p| p != "main" && !p.starts_with("example.com/app"))
             .collect()
     }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Lines of a log that are tar errors.
+fn tar_errors(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("Cannot open") || l.contains("tar: ") && l.contains("failure"))
+        .collect()
+}
+
+/// Warnings the action gave (act prints the `::warning::` command it parsed).
+fn warnings(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("::warning") || l.contains("⚠"))
+        .collect()
 }
 
 const JOB: &str = r#"      - run: |
@@ -461,6 +564,219 @@ fn action_end_to_end_in_act() {
         r.log.contains(
             "input `save` is `sometimes`; allowed values: `default-branch`, `always`, `never`"
         ),
+        "{}",
+        r.log
+    );
+}
+
+/// What actions/setup-go's cache does around our action: its restore (before us) extracts the
+/// archive it saved at the end of an earlier run, with Go's read-only module trees; its save
+/// (emulated here by a step after the job) archives both directories.
+const SETUP_GO_RESTORE: &str = r#"      - name: restore as actions/setup-go with cache true does
+        run: |
+          if [ -f "$RESULT_DIR/setup-go.tar" ]; then
+            mkdir -p "$(go env GOMODCACHE)" "$(go env GOCACHE)"
+            tar -xf "$RESULT_DIR/setup-go.tar" -P
+            echo "prefilled: $(ls "$(go env GOMODCACHE)" | wc -l) module entries, $(ls "$(go env GOCACHE)" | wc -l) build entries"
+          fi"#;
+
+const SETUP_GO_SAVE: &str = r#"      - name: save as actions/setup-go does
+        run: |
+          [ -f "$RESULT_DIR/setup-go.tar" ] || tar -cf "$RESULT_DIR/setup-go.tar" -P "$(go env GOMODCACHE)" "$(go env GOCACHE)""#;
+
+#[test]
+fn action_after_a_setup_go_cache_restore_in_act() {
+    let Some(act) = tool("act") else { return };
+    let mut a = Act::new(act);
+    a.non_root = true;
+    a.modcacherw = false;
+    a.env
+        .push(("RUNNER_ENVIRONMENT".into(), "github-hosted".into()));
+    let job = format!("{JOB}\n{SETUP_GO_SAVE}");
+
+    let r = a.run_after(SETUP_GO_RESTORE, "          save: always", &job, None);
+    assert!(r.ok, "run 1:\n{}", r.log);
+    assert!(a.results.join("setup-go.tar").is_file(), "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "miss", "{}", r.log);
+    assert_eq!(
+        warnings(&r.log),
+        Vec::<&str>::new(),
+        "nothing was there before: {}",
+        r.log
+    );
+
+    // A fresh runner: setup-go's restore fills both directories before ours.
+    let r = a.run_after(SETUP_GO_RESTORE, "          save: always", &job, None);
+    assert!(r.ok, "run 2:\n{}", r.log);
+    assert!(r.log.contains("prefilled: "), "{}", r.log);
+    assert_eq!(tar_errors(&r.log), Vec::<&str>::new(), "{}", r.log);
+    let w = warnings(&r.log);
+    assert_eq!(w.len(), 1, "one warning: {w:#?}\n{}", r.log);
+    assert!(
+        w[0].contains("already held files before go-ci-cache restored them")
+            && w[0].contains("actions/setup-go")
+            && w[0].contains("`cache: false`"),
+        "{}",
+        w[0]
+    );
+    // Honest status: both entries were restored (over the existing files), none "no cache".
+    assert_eq!(r.outputs["modules-status"], "hit", "{}", r.log);
+    assert_eq!(r.outputs["build-status"], "hit", "{}", r.log);
+    assert!(!r.log.contains("no cache for"), "{}", r.log);
+    assert!(r.log.contains("restore status: modules hit, build hit"));
+    // Exact hits are not saved again.
+    assert!(
+        r.log
+            .contains("not saving the modules cache: it was restored by an exact key hit"),
+        "{}",
+        r.log
+    );
+    assert!(r.log.contains("0 new cache entries uploaded by this job"));
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+    assert_eq!(a.dep_compiles("test.txt"), Vec::<String>::new());
+    // Without a token the budget is GitHub's default, and the log says so.
+    assert!(
+        r.log
+            .contains("cache budget: 10 GB (GitHub's default; no token"),
+        "{}",
+        r.log
+    );
+    assert_eq!(r.outputs["cache-budget-gb"], "10");
+}
+
+/// Issue: a go.mod `toolchain` line newer than the runner's Go made `keys` download that
+/// toolchain into GOMODCACHE (read-only) before the restore, and the next restore failed as a
+/// non-root user with tar's "Cannot open: File exists". The modules entry is now restored
+/// before any `go` command may switch toolchains.
+#[test]
+fn action_with_a_newer_toolchain_line_restores_cleanly_in_act() {
+    let Some(act) = tool("act") else { return };
+    let newer = "go1.27.3";
+    let installed = {
+        let o = Command::new("go")
+            .args(["env", "GOVERSION"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    if go_ci_cache::toolchain::GoVersion::parse(&installed)
+        >= go_ci_cache::toolchain::GoVersion::parse(newer)
+    {
+        eprintln!("skipping: the installed {installed} is not older than {newer}");
+        return;
+    }
+    let mut a = Act::new(act);
+    a.non_root = true;
+    a.modcacherw = false;
+    let gomod = a.repo.join("go.mod");
+    let text = std::fs::read_to_string(&gomod).unwrap();
+    std::fs::write(&gomod, format!("{text}\ntoolchain {newer}\n")).unwrap();
+    // The fixture proxy first, then the machine's own GOPROXY for the toolchain module
+    // (checked against the checksum database; the fixtures are not in it).
+    let machine = Command::new("go")
+        .args(["env", "GOPROXY"])
+        .output()
+        .unwrap();
+    let proxy = format!(
+        "file://{},{}",
+        crate::util::proxy_dir().display(),
+        String::from_utf8_lossy(&machine.stdout).trim()
+    );
+    let sumdb = Command::new("go")
+        .args(["env", "GOSUMDB"])
+        .output()
+        .unwrap();
+    let sumdb = String::from_utf8_lossy(&sumdb.stdout).trim().to_string();
+    for (k, v) in [
+        ("GOTOOLCHAIN", "auto"),
+        ("GOPROXY", proxy.as_str()),
+        ("GOSUMDB", sumdb.as_str()),
+        ("GONOSUMDB", "example.com"),
+    ] {
+        a.env.push((k.into(), v.into()));
+    }
+    let job = "      - run: go build -x ./... 2> \"$RESULT_DIR/build.txt\"";
+    let r = a.run("          save: always", job, None);
+    assert!(r.ok, "run 1:\n{}", r.log);
+    assert!(
+        r.outputs["build-key"].contains(&format!("-{newer}-")),
+        "{:?}",
+        r.outputs
+    );
+
+    let r = a.run("          save: always", job, None);
+    assert!(r.ok, "run 2:\n{}", r.log);
+    assert_eq!(tar_errors(&r.log), Vec::<&str>::new(), "{}", r.log);
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "hit", "{}", r.log);
+    assert_eq!(r.outputs["build-status"], "hit", "{}", r.log);
+    assert!(
+        !r.log.contains(&format!("downloading {newer}")),
+        "the toolchain comes from the restored entry: {}",
+        r.log
+    );
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+}
+
+/// Cache trouble never fails the job: a binary that cannot run, or a `keys` that fails, is one
+/// warning and the job goes on without caching.
+#[test]
+fn action_trouble_is_a_warning_in_act() {
+    let Some(act) = tool("act") else { return };
+    let a = Act::new(act);
+    let after = "      - run: echo job-went-on";
+    let mut a = a;
+    a.env.push((
+        "GO_CI_CACHE_TEST_BINARY".into(),
+        "/nonexistent/go-ci-cache".into(),
+    ));
+    let r = a.run("", after, None);
+    assert!(r.ok, "{}", r.log);
+    assert!(r.log.contains("job-went-on"), "{}", r.log);
+    let w = warnings(&r.log);
+    assert_eq!(w.len(), 1, "{w:#?}\n{}", r.log);
+    assert!(w[0].contains("go-ci-cache is off for this job"), "{}", w[0]);
+    assert_eq!(r.outputs["modules-status"], "off");
+
+    a.env.clear();
+    a.env.push(("GOFLAGS".into(), "-no-such-flag".into()));
+    let r = a.run("", after, None);
+    assert!(r.ok, "{}", r.log);
+    assert!(r.log.contains("job-went-on"), "{}", r.log);
+    let w = warnings(&r.log);
+    assert_eq!(w.len(), 1, "{w:#?}\n{}", r.log);
+    assert!(
+        w[0].contains("go-ci-cache is off for this job: `go-ci-cache keys` failed"),
+        "{}",
+        w[0]
+    );
+    assert!(r.log.contains("nothing to save"), "{}", r.log);
+
+    // A read-only cache (ACTIONS_CACHE_MODE=read, as the runner exports for lower-trust events)
+    // is one notice; the restore still happens and nothing is saved.
+    a.env.clear();
+    let quick = "          save: always\n          warm: never\n          build-cache: false";
+    let download = "      - run: go mod download";
+    let r = a.run(quick, download, None);
+    assert!(r.log.contains("saved the modules cache"), "{}", r.log);
+    a.t.go_ok(&a.repo, &["get", "example.com/greet@v1.1.0"]);
+    a.env.push(("ACTIONS_CACHE_MODE".into(), "read".into()));
+    let r = a.run(quick, download, None);
+    assert!(r.ok, "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "partial", "{}", r.log);
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+    let notices: Vec<&str> = r.log.lines().filter(|l| l.contains("::notice")).collect();
+    assert_eq!(notices.len(), 1, "{notices:#?}\n{}", r.log);
+    assert!(
+        notices[0].contains(
+            "the cache is read-only for this job (ACTIONS_CACHE_MODE=read): restoring, not saving"
+        ),
+        "{}",
+        notices[0]
+    );
+    assert!(
+        r.log
+            .contains("not saving the modules cache: the cache token is read-only"),
         "{}",
         r.log
     );

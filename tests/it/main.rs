@@ -14,4 +14,5 @@ mod gitlab; // the GitLab template: schema, gitlab-ci-local pipeline, installer
 mod key_table; // the key-input table against what changes Go's action IDs
 mod outputs; // snapshot tests of every output format
 mod release; // the static release assets, their manifest, the e2e tests on them, aarch64 under qemu
+mod toolchain; // `keys` under GOTOOLCHAIN=local with a go.mod that needs a newer Go
 mod util; // temp Go projects, isolated environments, the binary under test

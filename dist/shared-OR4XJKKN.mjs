@@ -1078,14 +1078,14 @@ var require_util = __commonJS({
         }
         const port = url2.port != null ? url2.port : url2.protocol === "https:" ? 443 : 80;
         let origin = url2.origin != null ? url2.origin : `${url2.protocol || ""}//${url2.hostname || ""}:${port}`;
-        let path13 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
+        let path14 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
-        if (path13 && path13[0] !== "/") {
-          path13 = `/${path13}`;
+        if (path14 && path14[0] !== "/") {
+          path14 = `/${path14}`;
         }
-        return new URL(`${origin}${path13}`);
+        return new URL(`${origin}${path14}`);
       }
       if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
@@ -1536,39 +1536,39 @@ var require_diagnostics = __commonJS({
       });
       diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path14, origin }
         } = evt;
-        debuglog("sending request to %s %s/%s", method, origin, path13);
+        debuglog("sending request to %s %s/%s", method, origin, path14);
       });
       diagnosticsChannel.channel("undici:request:headers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path14, origin },
           response: { statusCode }
         } = evt;
         debuglog(
           "received response to %s %s/%s - HTTP %d",
           method,
           origin,
-          path13,
+          path14,
           statusCode
         );
       });
       diagnosticsChannel.channel("undici:request:trailers").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin }
+          request: { method, path: path14, origin }
         } = evt;
-        debuglog("trailers received from %s %s/%s", method, origin, path13);
+        debuglog("trailers received from %s %s/%s", method, origin, path14);
       });
       diagnosticsChannel.channel("undici:request:error").subscribe((evt) => {
         const {
-          request: { method, path: path13, origin },
+          request: { method, path: path14, origin },
           error: error2
         } = evt;
         debuglog(
           "request to %s %s/%s errored - %s",
           method,
           origin,
-          path13,
+          path14,
           error2.message
         );
       });
@@ -1617,9 +1617,9 @@ var require_diagnostics = __commonJS({
         });
         diagnosticsChannel.channel("undici:client:sendHeaders").subscribe((evt) => {
           const {
-            request: { method, path: path13, origin }
+            request: { method, path: path14, origin }
           } = evt;
-          debuglog("sending request to %s %s/%s", method, origin, path13);
+          debuglog("sending request to %s %s/%s", method, origin, path14);
         });
       }
       diagnosticsChannel.channel("undici:websocket:open").subscribe((evt) => {
@@ -1682,7 +1682,7 @@ var require_request = __commonJS({
     var kHandler = /* @__PURE__ */ Symbol("handler");
     var Request = class {
       constructor(origin, {
-        path: path13,
+        path: path14,
         method,
         body: body2,
         headers,
@@ -1697,11 +1697,11 @@ var require_request = __commonJS({
         expectContinue,
         servername
       }, handler) {
-        if (typeof path13 !== "string") {
+        if (typeof path14 !== "string") {
           throw new InvalidArgumentError("path must be a string");
-        } else if (path13[0] !== "/" && !(path13.startsWith("http://") || path13.startsWith("https://")) && method !== "CONNECT") {
+        } else if (path14[0] !== "/" && !(path14.startsWith("http://") || path14.startsWith("https://")) && method !== "CONNECT") {
           throw new InvalidArgumentError("path must be an absolute URL or start with a slash");
-        } else if (invalidPathRegex.test(path13)) {
+        } else if (invalidPathRegex.test(path14)) {
           throw new InvalidArgumentError("invalid request path");
         }
         if (typeof method !== "string") {
@@ -1767,7 +1767,7 @@ var require_request = __commonJS({
         this.completed = false;
         this.aborted = false;
         this.upgrade = upgrade || null;
-        this.path = query ? buildURL(path13, query) : path13;
+        this.path = query ? buildURL(path14, query) : path14;
         this.origin = origin;
         this.idempotent = idempotent == null ? method === "HEAD" || method === "GET" : idempotent;
         this.blocking = blocking == null ? false : blocking;
@@ -6460,7 +6460,7 @@ var require_client_h1 = __commonJS({
       return method !== "GET" && method !== "HEAD" && method !== "OPTIONS" && method !== "TRACE" && method !== "CONNECT";
     }
     function writeH1(client, request) {
-      const { method, path: path13, host, upgrade, blocking, reset } = request;
+      const { method, path: path14, host, upgrade, blocking, reset } = request;
       let { body: body2, headers, contentLength: contentLength2 } = request;
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH" || method === "QUERY" || method === "PROPFIND" || method === "PROPPATCH";
       if (util5.isFormDataLike(body2)) {
@@ -6541,7 +6541,7 @@ var require_client_h1 = __commonJS({
       if (blocking) {
         socket[kBlocking] = true;
       }
-      let header = `${method} ${path13} HTTP/1.1\r
+      let header = `${method} ${path14} HTTP/1.1\r
 `;
       if (typeof host === "string") {
         header += `host: ${host}\r
@@ -7070,7 +7070,7 @@ var require_client_h2 = __commonJS({
     }
     function writeH2(client, request) {
       const session = client[kHTTP2Session];
-      const { method, path: path13, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
+      const { method, path: path14, host, upgrade, expectContinue, signal, headers: reqHeaders } = request;
       let { body: body2 } = request;
       if (upgrade) {
         util5.errorRequest(client, request, new Error("Upgrade not supported for H2"));
@@ -7167,7 +7167,7 @@ var require_client_h2 = __commonJS({
         });
         return true;
       }
-      headers[HTTP2_HEADER_PATH] = path13;
+      headers[HTTP2_HEADER_PATH] = path14;
       headers[HTTP2_HEADER_SCHEME] = "https";
       const expectsPayload = method === "PUT" || method === "POST" || method === "PATCH";
       if (body2 && typeof body2.read === "function") {
@@ -7520,9 +7520,9 @@ var require_redirect_handler = __commonJS({
           return this.handler.onHeaders(statusCode, headers, resume, statusText);
         }
         const { origin, pathname, search } = util5.parseURL(new URL(this.location, this.opts.origin && new URL(this.opts.path, this.opts.origin)));
-        const path13 = search ? `${pathname}${search}` : pathname;
+        const path14 = search ? `${pathname}${search}` : pathname;
         this.opts.headers = cleanRequestHeaders(this.opts.headers, statusCode === 303, this.opts.origin !== origin);
-        this.opts.path = path13;
+        this.opts.path = path14;
         this.opts.origin = origin;
         this.opts.maxRedirections = 0;
         this.opts.query = null;
@@ -8761,10 +8761,10 @@ var require_proxy_agent = __commonJS({
         };
         const {
           origin,
-          path: path13 = "/",
+          path: path14 = "/",
           headers = {}
         } = opts;
-        opts.path = origin + path13;
+        opts.path = origin + path14;
         if (!("host" in headers) && !("Host" in headers)) {
           const { host } = new URL3(origin);
           headers.host = host;
@@ -10736,20 +10736,20 @@ var require_mock_utils = __commonJS({
       }
       return true;
     }
-    function safeUrl(path13) {
-      if (typeof path13 !== "string") {
-        return path13;
+    function safeUrl(path14) {
+      if (typeof path14 !== "string") {
+        return path14;
       }
-      const pathSegments = path13.split("?");
+      const pathSegments = path14.split("?");
       if (pathSegments.length !== 2) {
-        return path13;
+        return path14;
       }
       const qp = new URLSearchParams(pathSegments.pop());
       qp.sort();
       return [...pathSegments, qp.toString()].join("?");
     }
-    function matchKey(mockDispatch2, { path: path13, method, body: body2, headers }) {
-      const pathMatch = matchValue(mockDispatch2.path, path13);
+    function matchKey(mockDispatch2, { path: path14, method, body: body2, headers }) {
+      const pathMatch = matchValue(mockDispatch2.path, path14);
       const methodMatch = matchValue(mockDispatch2.method, method);
       const bodyMatch = typeof mockDispatch2.body !== "undefined" ? matchValue(mockDispatch2.body, body2) : true;
       const headersMatch = matchHeaders(mockDispatch2, headers);
@@ -10771,7 +10771,7 @@ var require_mock_utils = __commonJS({
     function getMockDispatch(mockDispatches, key) {
       const basePath = key.query ? buildURL(key.path, key.query) : key.path;
       const resolvedPath = typeof basePath === "string" ? safeUrl(basePath) : basePath;
-      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path13 }) => matchValue(safeUrl(path13), resolvedPath));
+      let matchedMockDispatches = mockDispatches.filter(({ consumed }) => !consumed).filter(({ path: path14 }) => matchValue(safeUrl(path14), resolvedPath));
       if (matchedMockDispatches.length === 0) {
         throw new MockNotMatchedError(`Mock dispatch not matched for path '${resolvedPath}'`);
       }
@@ -10809,9 +10809,9 @@ var require_mock_utils = __commonJS({
       }
     }
     function buildKey(opts) {
-      const { path: path13, method, body: body2, headers, query } = opts;
+      const { path: path14, method, body: body2, headers, query } = opts;
       return {
-        path: path13,
+        path: path14,
         method,
         body: body2,
         headers,
@@ -11274,10 +11274,10 @@ var require_pending_interceptors_formatter = __commonJS({
       }
       format(pendingInterceptors) {
         const withPrettyHeaders = pendingInterceptors.map(
-          ({ method, path: path13, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
+          ({ method, path: path14, data: { statusCode }, persist, times, timesInvoked, origin }) => ({
             Method: method,
             Origin: origin,
-            Path: path13,
+            Path: path14,
             "Status code": statusCode,
             Persistent: persist ? PERSISTENT : NOT_PERSISTENT,
             Invocations: timesInvoked,
@@ -16156,9 +16156,9 @@ var require_util6 = __commonJS({
         }
       }
     }
-    function validateCookiePath(path13) {
-      for (let i = 0; i < path13.length; ++i) {
-        const code = path13.charCodeAt(i);
+    function validateCookiePath(path14) {
+      for (let i = 0; i < path14.length; ++i) {
+        const code = path14.charCodeAt(i);
         if (code < 32 || // exclude CTLs (0-31)
         code > 126 || // exclude DEL and non-ascii
         code === 59) {
@@ -19078,11 +19078,11 @@ var require_undici = __commonJS({
           if (typeof opts.path !== "string") {
             throw new InvalidArgumentError("invalid opts.path");
           }
-          let path13 = opts.path;
+          let path14 = opts.path;
           if (!opts.path.startsWith("/")) {
-            path13 = `/${path13}`;
+            path14 = `/${path14}`;
           }
-          url2 = new URL(util5.parseOrigin(url2).origin + path13);
+          url2 = new URL(util5.parseOrigin(url2).origin + path14);
         } else {
           if (!opts) {
             opts = typeof url2 === "object" ? url2 : {};
@@ -22288,12 +22288,12 @@ var require_parse_proxy_response = __commonJS({
             return;
           }
           const headerParts = buffered.slice(0, endOfHeaders).toString("ascii").split("\r\n");
-          const firstLine = headerParts.shift();
-          if (!firstLine) {
+          const firstLine2 = headerParts.shift();
+          if (!firstLine2) {
             socket.destroy();
             return reject(new Error("No header received from proxy CONNECT response"));
           }
-          const firstLineParts = firstLine.split(" ");
+          const firstLineParts = firstLine2.split(" ");
           const statusCode = +firstLineParts[1];
           const statusText = firstLineParts.slice(2).join(" ");
           const headers = {};
@@ -22316,7 +22316,7 @@ var require_parse_proxy_response = __commonJS({
               headers[key] = value;
             }
           }
-          debug2("got proxy server response: %o %o", firstLine, headers);
+          debug2("got proxy server response: %o %o", firstLine2, headers);
           cleanup();
           resolve3({
             connect: {
@@ -28894,6 +28894,9 @@ function error(message, properties = {}) {
 function warning(message, properties = {}) {
   issueCommand("warning", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
+function notice(message, properties = {}) {
+  issueCommand("notice", toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
 function info(message) {
   process.stdout.write(message + os5.EOL);
 }
@@ -28915,6 +28918,19 @@ function getState(name) {
 }
 
 // node_modules/@actions/cache/lib/cache.js
+var cache_exports = {};
+__export(cache_exports, {
+  CACHE_READ_DENIED_PREFIX: () => CACHE_READ_DENIED_PREFIX,
+  CACHE_WRITE_DENIED_PREFIX: () => CACHE_WRITE_DENIED_PREFIX,
+  CacheReadDeniedError: () => CacheReadDeniedError,
+  CacheWriteDeniedError: () => CacheWriteDeniedError,
+  FinalizeCacheError: () => FinalizeCacheError,
+  ReserveCacheError: () => ReserveCacheError,
+  ValidationError: () => ValidationError,
+  isFeatureAvailable: () => isFeatureAvailable,
+  restoreCache: () => restoreCache,
+  saveCache: () => saveCache2
+});
 import * as path11 from "path";
 
 // node_modules/@actions/glob/lib/internal-globber.js
@@ -31299,8 +31315,8 @@ var Pattern = class _Pattern {
 
 // node_modules/@actions/glob/lib/internal-search-state.js
 var SearchState = class {
-  constructor(path13, level) {
-    this.path = path13;
+  constructor(path14, level) {
+    this.path = path14;
     this.level = level;
   }
 };
@@ -35851,15 +35867,15 @@ function getRequestUrl(baseUri, operationSpec, operationArguments, fallbackObjec
   let isAbsolutePath = false;
   let requestUrl = replaceAll(baseUri, urlReplacements);
   if (operationSpec.path) {
-    let path13 = replaceAll(operationSpec.path, urlReplacements);
-    if (operationSpec.path === "/{nextLink}" && path13.startsWith("/")) {
-      path13 = path13.substring(1);
+    let path14 = replaceAll(operationSpec.path, urlReplacements);
+    if (operationSpec.path === "/{nextLink}" && path14.startsWith("/")) {
+      path14 = path14.substring(1);
     }
-    if (isAbsoluteUrl(path13)) {
-      requestUrl = path13;
+    if (isAbsoluteUrl(path14)) {
+      requestUrl = path14;
       isAbsolutePath = true;
     } else {
-      requestUrl = appendPath(requestUrl, path13);
+      requestUrl = appendPath(requestUrl, path14);
     }
   }
   const { queryParams, sequenceParams } = calculateQueryParameters(operationSpec, operationArguments, fallbackObject);
@@ -35905,9 +35921,9 @@ function appendPath(url2, pathToAppend) {
   }
   const searchStart = pathToAppend.indexOf("?");
   if (searchStart !== -1) {
-    const path13 = pathToAppend.substring(0, searchStart);
+    const path14 = pathToAppend.substring(0, searchStart);
     const search = pathToAppend.substring(searchStart + 1);
-    newPath = newPath + path13;
+    newPath = newPath + path14;
     if (search) {
       parsedUrl.search = parsedUrl.search ? `${parsedUrl.search}&${search}` : search;
     }
@@ -38784,16 +38800,16 @@ var MatcherView = class {
    * @returns {string|undefined}
    */
   getCurrentTag() {
-    const path13 = this._matcher.path;
-    return path13.length > 0 ? path13[path13.length - 1].tag : void 0;
+    const path14 = this._matcher.path;
+    return path14.length > 0 ? path14[path14.length - 1].tag : void 0;
   }
   /**
    * Get current namespace.
    * @returns {string|undefined}
    */
   getCurrentNamespace() {
-    const path13 = this._matcher.path;
-    return path13.length > 0 ? path13[path13.length - 1].namespace : void 0;
+    const path14 = this._matcher.path;
+    return path14.length > 0 ? path14[path14.length - 1].namespace : void 0;
   }
   /**
    * Get current node's attribute value.
@@ -38801,9 +38817,9 @@ var MatcherView = class {
    * @returns {*}
    */
   getAttrValue(attrName) {
-    const path13 = this._matcher.path;
-    if (path13.length === 0) return void 0;
-    return path13[path13.length - 1].values?.[attrName];
+    const path14 = this._matcher.path;
+    if (path14.length === 0) return void 0;
+    return path14[path14.length - 1].values?.[attrName];
   }
   /**
    * Check if current node has an attribute.
@@ -38811,9 +38827,9 @@ var MatcherView = class {
    * @returns {boolean}
    */
   hasAttr(attrName) {
-    const path13 = this._matcher.path;
-    if (path13.length === 0) return false;
-    const current = path13[path13.length - 1];
+    const path14 = this._matcher.path;
+    if (path14.length === 0) return false;
+    const current = path14[path14.length - 1];
     return current.values !== void 0 && attrName in current.values;
   }
   /**
@@ -38839,18 +38855,18 @@ var MatcherView = class {
    * @returns {number}
    */
   getPosition() {
-    const path13 = this._matcher.path;
-    if (path13.length === 0) return -1;
-    return path13[path13.length - 1].position ?? 0;
+    const path14 = this._matcher.path;
+    if (path14.length === 0) return -1;
+    return path14[path14.length - 1].position ?? 0;
   }
   /**
    * Get current node's repeat counter (occurrence count of this tag name).
    * @returns {number}
    */
   getCounter() {
-    const path13 = this._matcher.path;
-    if (path13.length === 0) return -1;
-    return path13[path13.length - 1].counter ?? 0;
+    const path14 = this._matcher.path;
+    if (path14.length === 0) return -1;
+    return path14[path14.length - 1].counter ?? 0;
   }
   /**
    * Get current node's sibling index (alias for getPosition).
@@ -42112,11 +42128,11 @@ var NativeCRC64 = (() => {
       throw new Error("Module.ENVIRONMENT has been deprecated. To force the environment, use the ENVIRONMENT compile-time option (for example, -sENVIRONMENT=web or -sENVIRONMENT=node)");
     }
     var scriptDirectory = "";
-    function locateFile(path13) {
+    function locateFile(path14) {
       if (Module["locateFile"]) {
-        return Module["locateFile"](path13, scriptDirectory);
+        return Module["locateFile"](path14, scriptDirectory);
       }
-      return scriptDirectory + path13;
+      return scriptDirectory + path14;
     }
     var read_, readAsync, readBinary, setWindowTitle;
     function logExceptionOnExit(e) {
@@ -42129,7 +42145,7 @@ var NativeCRC64 = (() => {
     }
     if (ENVIRONMENT_IS_NODE) {
       if (typeof process == "undefined" || !process.release || process.release.name !== "node") throw new Error("not compiled for this environment (did you build to HTML and try to run it not on the web, or set ENVIRONMENT to something - like node - and run it someplace else - like on the web?)");
-      var fs9 = require2("fs");
+      var fs10 = require2("fs");
       var nodePath = require2("path");
       if (ENVIRONMENT_IS_WORKER) {
         scriptDirectory = nodePath.dirname(scriptDirectory) + "/";
@@ -42138,7 +42154,7 @@ var NativeCRC64 = (() => {
       }
       read_ = (filename, binary) => {
         filename = isFileURI(filename) ? new URL(filename) : nodePath.normalize(filename);
-        return fs9.readFileSync(filename, binary ? void 0 : "utf8");
+        return fs10.readFileSync(filename, binary ? void 0 : "utf8");
       };
       readBinary = (filename) => {
         var ret = read_(filename, true);
@@ -42150,7 +42166,7 @@ var NativeCRC64 = (() => {
       };
       readAsync = (filename, onload, onerror) => {
         filename = isFileURI(filename) ? new URL(filename) : nodePath.normalize(filename);
-        fs9.readFile(filename, function(err2, data) {
+        fs10.readFile(filename, function(err2, data) {
           if (err2) onerror(err2);
           else onload(data.buffer);
         });
@@ -45203,9 +45219,9 @@ var StorageSharedKeyCredentialPolicy = class extends CredentialPolicy {
    * @param request -
    */
   getCanonicalizedResourceString(request) {
-    const path13 = getURLPath(request.url) || "/";
+    const path14 = getURLPath(request.url) || "/";
     let canonicalizedResourceString = "";
-    canonicalizedResourceString += `/${this.factory.accountName}${path13}`;
+    canonicalizedResourceString += `/${this.factory.accountName}${path14}`;
     const queries = getURLQueries(request.url);
     const lowercaseQueries = {};
     if (queries) {
@@ -45687,9 +45703,9 @@ function storageSharedKeyCredentialPolicy(options) {
     return canonicalizedHeadersStringToSign;
   }
   function getCanonicalizedResourceString(request) {
-    const path13 = getURLPath(request.url) || "/";
+    const path14 = getURLPath(request.url) || "/";
     let canonicalizedResourceString = "";
-    canonicalizedResourceString += `/${options.accountName}${path13}`;
+    canonicalizedResourceString += `/${options.accountName}${path14}`;
     const queries = getURLQueries(request.url);
     const lowercaseQueries = {};
     if (queries) {
@@ -59630,10 +59646,10 @@ var StorageContextClient = class extends StorageClient {
 // node_modules/@azure/storage-blob/dist/esm/utils/utils.common.js
 function escapeURLPath(url2) {
   const urlParsed = new URL(url2);
-  let path13 = urlParsed.pathname;
-  path13 = path13 || "/";
-  path13 = escape2(path13);
-  urlParsed.pathname = path13;
+  let path14 = urlParsed.pathname;
+  path14 = path14 || "/";
+  path14 = escape2(path14);
+  urlParsed.pathname = path14;
   return urlParsed.toString();
 }
 function getProxyUriFromDevConnString(connectionString) {
@@ -59718,9 +59734,9 @@ function escape2(text) {
 }
 function appendToURLPath(url2, name) {
   const urlParsed = new URL(url2);
-  let path13 = urlParsed.pathname;
-  path13 = path13 ? path13.endsWith("/") ? `${path13}${name}` : `${path13}/${name}` : name;
-  urlParsed.pathname = path13;
+  let path14 = urlParsed.pathname;
+  path14 = path14 ? path14.endsWith("/") ? `${path14}${name}` : `${path14}/${name}` : name;
+  urlParsed.pathname = path14;
   return urlParsed.toString();
 }
 function setURLParameter2(url2, name, value) {
@@ -68381,6 +68397,16 @@ function checkKey(key) {
     throw new ValidationError(`Key Validation Error: ${key} cannot contain commas.`);
   }
 }
+function isFeatureAvailable() {
+  const cacheServiceVersion = getCacheServiceVersion();
+  switch (cacheServiceVersion) {
+    case "v2":
+      return !!process.env["ACTIONS_RESULTS_URL"];
+    case "v1":
+    default:
+      return !!process.env["ACTIONS_CACHE_URL"];
+  }
+}
 function restoreCache(paths_1, primaryKey_1, restoreKeys_1, options_1) {
   return __awaiter17(this, arguments, void 0, function* (paths, primaryKey, restoreKeys, options, enableCrossOsArchive = false) {
     const cacheServiceVersion = getCacheServiceVersion();
@@ -68729,31 +68755,284 @@ function saveCacheV2(paths_1, key_1, options_1) {
   });
 }
 
-// src/common.mjs
-import { spawnSync } from "node:child_process";
+// src/budget.mjs
+var DEFAULT_BUDGET_GB = 10;
+async function readBudget({ apiUrl, repository, token, fetch: f = globalThis.fetch, timeoutMs = 5e3 }) {
+  const fallback = (detail) => ({ gb: DEFAULT_BUDGET_GB, source: "default", detail });
+  if (!repository || !/^[^/\s]+\/[^/\s]+$/.test(repository)) return fallback("no repository is known (GITHUB_REPOSITORY is unset)");
+  if (!token) return fallback("no token (set the `token` input to read the repository's limit)");
+  const url2 = `${(apiUrl || "https://api.github.com").replace(/\/$/, "")}/repos/${repository}/actions/cache/storage-limit`;
+  let res;
+  try {
+    res = await f(url2, {
+      headers: { accept: "application/vnd.github+json", authorization: `Bearer ${token}`, "x-github-api-version": "2022-11-28" },
+      signal: AbortSignal.timeout(timeoutMs)
+    });
+  } catch (e) {
+    return fallback(`the storage-limit request failed: ${e.cause?.message ?? e.message}`);
+  }
+  if (!res.ok) {
+    const why = res.status === 403 || res.status === 401 ? "the token may not read it" : res.status === 404 ? "not available for this repository or server" : "unexpected answer";
+    return fallback(`storage-limit answered HTTP ${res.status}: ${why}`);
+  }
+  let body2;
+  try {
+    body2 = await res.json();
+  } catch {
+    return fallback("storage-limit answered with something that is not JSON");
+  }
+  const gb = body2?.max_cache_size_gb;
+  if (typeof gb !== "number" || !Number.isFinite(gb) || gb <= 0) {
+    return fallback(`storage-limit answered without a usable max_cache_size_gb (${JSON.stringify(gb)})`);
+  }
+  return { gb, source: "repository", detail: "the repository's max_cache_size_gb" };
+}
+function budgetLine(b) {
+  return b.source === "repository" ? `cache budget: ${b.gb} GB (${b.detail})` : `cache budget: ${b.gb} GB (GitHub's default; ${b.detail})`;
+}
+
+// src/cacheops.mjs
 import fs8 from "node:fs";
 import path12 from "node:path";
+var TAR_LINES_SHOWN = 5;
+var unescape2 = (s) => s.replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%25/g, "%");
+function parseToolkitLine(line) {
+  const m = /^::(warning|error|notice)(?: [^:]*)?::(.*)$/.exec(line);
+  if (m) return { level: m[1], text: unescape2(m[2]) };
+  if (/^(Failed to (save|restore)|Cache restore skipped|Cache save skipped|You've hit a rate limit)/.test(line)) {
+    return { level: "info", text: line };
+  }
+  return null;
+}
+async function captured(fn, streams = { out: process.stdout, err: process.stderr }) {
+  const messages = [];
+  let stderrLines = 0;
+  const origOut = streams.out.write;
+  const origErr = streams.err.write;
+  let outBuf = "";
+  let errBuf = "";
+  const outLine = (line) => {
+    const m = parseToolkitLine(line);
+    if (m) messages.push(m);
+    else origOut.call(streams.out, `${line}
+`);
+  };
+  const errLine = (line) => {
+    stderrLines += 1;
+    if (stderrLines <= TAR_LINES_SHOWN) origErr.call(streams.err, `${line}
+`);
+  };
+  const feed = (buf, chunk, each) => {
+    const parts = (buf + chunk).split(/\r?\n/);
+    const rest = parts.pop();
+    for (const p of parts) each(p);
+    return rest;
+  };
+  streams.out.write = (chunk, enc, cb) => {
+    if (typeof chunk !== "string") return origOut.call(streams.out, chunk, enc, cb);
+    outBuf = feed(outBuf, chunk, outLine);
+    if (typeof enc === "function") enc();
+    else if (typeof cb === "function") cb();
+    return true;
+  };
+  streams.err.write = (chunk, enc, cb) => {
+    errBuf = feed(errBuf, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"), errLine);
+    if (typeof enc === "function") enc();
+    else if (typeof cb === "function") cb();
+    return true;
+  };
+  const finish = () => {
+    streams.out.write = origOut;
+    streams.err.write = origErr;
+    if (outBuf) outLine(outBuf);
+    if (errBuf) {
+      stderrLines += 1;
+      if (stderrLines <= TAR_LINES_SHOWN) origErr.call(streams.err, `${errBuf}
+`);
+    }
+    if (stderrLines > TAR_LINES_SHOWN) {
+      origOut.call(streams.out, `… and ${stderrLines - TAR_LINES_SHOWN} more lines of tar output, not shown
+`);
+    }
+  };
+  try {
+    const value = await fn();
+    finish();
+    return { value, messages, stderrLines };
+  } catch (e) {
+    finish();
+    e.messages = messages;
+    throw e;
+  }
+}
+function toolkitClient(lib) {
+  return {
+    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts)),
+    save: (paths, key) => captured(() => lib.saveCache(paths, key))
+  };
+}
+function skipExistingFiles(env = process.env) {
+  const prev = env.TAR_OPTIONS;
+  env.TAR_OPTIONS = [prev, "--skip-old-files"].filter(Boolean).join(" ");
+  return () => {
+    if (prev === void 0) delete env.TAR_OPTIONS;
+    else env.TAR_OPTIONS = prev;
+  };
+}
+function classify(messages) {
+  const text = messages.map((m) => m.text).join("\n");
+  if (/rate limit|\(429\)|too many requests/i.test(text)) {
+    const after = /reset in (\d+) seconds|retry[- ]after:? ?(\d+)/i.exec(text);
+    return { kind: "rate-limited", retryAfter: after ? Number(after[1] || after[2]) : void 0, text };
+  }
+  if (/cache write denied|cache read denied|\(403\)|forbidden|read-only|does not permit (reads|writes)/i.test(text)) {
+    return { kind: "denied", text };
+  }
+  if (/budget|quota|storage limit|exceed(s|ed)? .*limit|over the (data cap|10GB) limit/i.test(text)) {
+    return { kind: "budget", text };
+  }
+  if (/another job may be creating this cache|already exists|\(409\)/i.test(text)) {
+    return { kind: "taken", text };
+  }
+  const trouble = messages.filter((m) => m.level === "warning" || m.level === "error" || /^Failed to /.test(m.text));
+  if (trouble.length > 0) return { kind: "failed", text: trouble.map((m) => m.text.replace(/^Failed to (save|restore): /, "")).join("; ") };
+  return { kind: "ok", text };
+}
+var sameKey = (a, b) => a.toLowerCase() === b.toLowerCase();
+function countEntries(dir) {
+  try {
+    return fs8.readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+function countBuildEntries(dir) {
+  let n = 0;
+  let subdirs;
+  try {
+    subdirs = fs8.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const d of subdirs) {
+    if (d.isDirectory() && /^[0-9a-f]{2}$/.test(d.name)) n += countEntries(path12.join(dir, d.name));
+  }
+  return n;
+}
+var BUILD_PREFILL_MIN = 64;
+function prefilledWarning({ modules, build }, counts) {
+  const filled = [];
+  if (modules && counts.modules > 0) filled.push(`GOMODCACHE (${modules}: ${counts.modules} entries)`);
+  if (build && counts.build >= BUILD_PREFILL_MIN) filled.push(`GOCACHE (${build}: ${counts.build} entries)`);
+  if (filled.length === 0) return "";
+  const what = filled.join(" and ");
+  return `${what} already held files before go-ci-cache restored ${filled.length > 1 ? "them" : "it"}: an earlier step filled ${filled.length > 1 ? "them" : "it"}, most likely actions/setup-go, whose \`cache\` input defaults to true. Set \`cache: false\` on actions/setup-go: go-ci-cache caches both directories itself, and two caches mean two downloads and two saves. This run keeps the files already there and adds the missing ones.`;
+}
+async function restoreEntry(client, name, entry, log2, { lookupOnly = false } = {}) {
+  let r;
+  const undo = lookupOnly ? () => {
+  } : skipExistingFiles();
+  try {
+    r = await client.restore([entry.path], entry.key, entry.restore_keys, lookupOnly ? { lookupOnly: true } : void 0);
+  } catch (e) {
+    undo();
+    log2.warning(`go-ci-cache: the ${name} cache could not be restored, going on without it: ${e.message}`);
+    return { status: "failed", matched: "", hit: false, detail: e.message };
+  }
+  undo();
+  const c = classify(r.messages);
+  const matched = r.value || "";
+  if (!matched) {
+    if (c.kind === "denied" || /does not permit reads/.test(c.text)) {
+      log2.notice(`go-ci-cache: ${name}: not restored, the cache cannot be read by this job (${firstLine(c.text)})`);
+      return { status: "skipped", matched: "", hit: false, detail: c.text };
+    }
+    if (c.kind === "rate-limited") {
+      log2.notice(`go-ci-cache: ${name}: not restored, the cache service is rate-limiting this repository (HTTP 429); going on without it`);
+      return { status: "failed", matched: "", hit: false, detail: c.text };
+    }
+    if (c.kind !== "ok") {
+      log2.warning(`go-ci-cache: ${name}: restore failed, going on without it: ${firstLine(c.text)}`);
+      return { status: "failed", matched: "", hit: false, detail: c.text };
+    }
+    log2.info(`${name}: no cache for ${entry.key} or its restore keys`);
+    return { status: "miss", matched: "", hit: false, detail: "" };
+  }
+  const hit = sameKey(matched, entry.key);
+  if (lookupOnly) {
+    log2.info(`${name}: found ${hit ? "exact key" : "restore key"} ${matched} (lookup-only: not downloaded)`);
+    return { status: "found", matched, hit, detail: "" };
+  }
+  log2.info(`${name}: restored ${hit ? "exact key" : "restore key"} ${matched}`);
+  return { status: hit ? "hit" : "partial", matched, hit, detail: "" };
+}
+var firstLine = (s) => s.split("\n").find((l) => l.trim()) || s;
+async function saveEntry(client, name, entry, log2) {
+  try {
+    const found = await client.restore([entry.path], entry.key, [], { lookupOnly: true });
+    if (found.value && sameKey(found.value, entry.key)) {
+      log2.info(`go-ci-cache: ${name} cache ${entry.key} was already saved by another job; skipping`);
+      return { status: "exists", line: `${name}: already saved by another job` };
+    }
+  } catch {
+  }
+  let r;
+  try {
+    r = await client.save([entry.path], entry.key);
+  } catch (e) {
+    r = { value: -1, messages: [...e.messages || [], { level: "warning", text: e.message }] };
+  }
+  if (typeof r.value === "number" && r.value !== -1) {
+    log2.info(`go-ci-cache: saved the ${name} cache as ${entry.key}`);
+    return { status: "saved", line: `${name}: saved as \`${entry.key}\`` };
+  }
+  const c = classify(r.messages);
+  switch (c.kind) {
+    case "rate-limited": {
+      const when = c.retryAfter ? ` (retry after ${c.retryAfter} s)` : "";
+      log2.notice(`go-ci-cache: ${name} cache not saved: the cache service is rate-limiting uploads for this repository (HTTP 429)${when}; not retrying, a later run saves it`);
+      return { status: "rate-limited", line: `${name}: not saved: rate-limited (HTTP 429)` };
+    }
+    case "denied":
+      log2.notice(`go-ci-cache: ${name} cache not saved: this job may not write to the cache (${firstLine(c.text)}); restoring still works`);
+      return { status: "read-only", line: `${name}: not saved: the cache is read-only for this job` };
+    case "budget":
+      log2.notice(`go-ci-cache: ${name} cache not saved: the repository's cache budget is spent (${firstLine(c.text)}); the cache is read-only until it frees up`);
+      return { status: "budget", line: `${name}: not saved: cache budget spent` };
+    case "taken":
+      log2.info(`go-ci-cache: ${name} cache ${entry.key} is being saved by another job right now; skipping`);
+      return { status: "taken", line: `${name}: saved by another job` };
+    default:
+      log2.warning(`go-ci-cache: the ${name} cache could not be saved: ${firstLine(c.text) || "the cache service refused it"}`);
+      return { status: "failed", line: `${name}: save failed: ${firstLine(c.text)}` };
+  }
+}
+
+// src/common.mjs
+import { spawnSync } from "node:child_process";
+import fs9 from "node:fs";
+import path13 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
 function actionDir() {
-  return path12.resolve(path12.dirname(fileURLToPath2(import.meta.url)), "..");
+  return path13.resolve(path13.dirname(fileURLToPath2(import.meta.url)), "..");
 }
 function readManifest() {
-  const p = process.env.GO_CI_CACHE_MANIFEST || path12.join(actionDir(), "dist", "manifest.json");
-  return JSON.parse(fs8.readFileSync(p, "utf8"));
+  const p = process.env.GO_CI_CACHE_MANIFEST || path13.join(actionDir(), "dist", "manifest.json");
+  return JSON.parse(fs9.readFileSync(p, "utf8"));
 }
-function runBinary(bin, args, env, { capture = false } = {}) {
+function runBinary(bin, args, env, { capture = false, captureStderr = false } = {}) {
   const r = spawnSync(bin, args, {
     env,
-    stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"],
+    stdio: ["ignore", capture ? "pipe" : "inherit", captureStderr ? "pipe" : "inherit"],
     encoding: "utf8",
     maxBuffer: 64 * 1024 * 1024
   });
   if (r.error) throw new Error(`cannot run ${bin}: ${r.error.message}`);
-  return { status: r.status, stdout: r.stdout ?? "" };
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 function defaultBranch() {
   try {
-    const ev = JSON.parse(fs8.readFileSync(process.env.GITHUB_EVENT_PATH, "utf8"));
+    const ev = JSON.parse(fs9.readFileSync(process.env.GITHUB_EVENT_PATH, "utf8"));
     return ev?.repository?.default_branch || "";
   } catch {
     return "";
@@ -68761,7 +69040,7 @@ function defaultBranch() {
 }
 function statePath() {
   const base = process.env.RUNNER_TEMP || process.env.TMPDIR || "/tmp";
-  return path12.join(base, "go-ci-cache", `state-${process.env.GITHUB_JOB || "job"}-${process.env.GITHUB_ACTION || "step"}.json`);
+  return path13.join(base, "go-ci-cache", `state-${process.env.GITHUB_JOB || "job"}-${process.env.GITHUB_ACTION || "step"}.json`);
 }
 
 // src/inputs.mjs
@@ -68769,7 +69048,7 @@ var CHOICES = {
   warm: ["auto", "always", "never"],
   save: ["default-branch", "always", "never"]
 };
-var BOOLEANS = ["save-on-failure", "modules-cache", "build-cache", "warm-vet", "warm-test"];
+var BOOLEANS = ["save-on-failure", "modules-cache", "build-cache", "warm-vet", "warm-test", "lookup-only"];
 var InputError = class extends Error {
 };
 function choice(name, raw) {
@@ -68800,9 +69079,10 @@ function readInputs(get) {
     rollingSuffix: s("rolling-suffix"),
     warm: choice("warm", s("warm", "auto")),
     save: choice("save", s("save", "default-branch")),
-    binary: s("binary")
+    binary: s("binary"),
+    token: s("token")
   };
-  const defaults2 = { "save-on-failure": "false", "modules-cache": "true", "build-cache": "true", "warm-vet": "false", "warm-test": "false" };
+  const defaults2 = { "save-on-failure": "false", "modules-cache": "true", "build-cache": "true", "warm-vet": "false", "warm-test": "false", "lookup-only": "false" };
   const b = {};
   for (const name of BOOLEANS) b[name] = bool(name, s(name, defaults2[name]));
   inputs.saveOnFailure = b["save-on-failure"];
@@ -68810,6 +69090,7 @@ function readInputs(get) {
   inputs.buildCache = b["build-cache"];
   inputs.warmVet = b["warm-vet"];
   inputs.warmTest = b["warm-test"];
+  inputs.lookupOnly = b["lookup-only"];
   if (!inputs.modulesCache && !inputs.buildCache) {
     throw new InputError("inputs `modules-cache` and `build-cache` are both `false`; enable at least one");
   }
@@ -68819,6 +69100,9 @@ var SECRETS = ["ACTIONS_RUNTIME_TOKEN", "ACTIONS_RUNTIME_URL", "ACTIONS_RESULTS_
 function binaryEnv(inputs, base, statePath2) {
   const env = { ...base };
   for (const k of SECRETS) delete env[k];
+  for (const k of Object.keys(env)) {
+    if (k.startsWith("INPUT_") || k.startsWith("STATE_")) delete env[k];
+  }
   Object.assign(env, {
     GO_CI_CACHE_DIR: inputs.workingDirectory,
     GO_CI_CACHE_KEY_PREFIX: inputs.keyPrefix,
@@ -68837,8 +69121,9 @@ function shouldWarm(policy, hits) {
   if (policy === "never") return false;
   return !(hits.modules && hits.build);
 }
-function saveDecision({ policy, ref, defaultBranch: defaultBranch2, exactHit, cacheMode }) {
+function saveDecision({ policy, ref, defaultBranch: defaultBranch2, exactHit, cacheMode, lookupOnly = false }) {
   if (policy === "never") return { save: false, why: "save is `never`" };
+  if (lookupOnly) return { save: false, why: "lookup-only is `true`" };
   if (cacheMode === "read" || cacheMode === "none") return { save: false, why: `the cache token is ${cacheMode === "read" ? "read-only" : "without cache access"} (ACTIONS_CACHE_MODE=${cacheMode})` };
   if (policy === "default-branch") {
     if (!defaultBranch2) return { save: false, why: "the default branch is unknown (no repository in the event payload); set save: always to save anyway" };
@@ -68847,6 +69132,12 @@ function saveDecision({ policy, ref, defaultBranch: defaultBranch2, exactHit, ca
   if (exactHit) return { save: false, why: "it was restored by an exact key hit, and entries are immutable" };
   return { save: true, why: "" };
 }
+function cacheModeNotice(mode, inputs) {
+  if (mode === "read") return inputs.save === "never" || inputs.lookupOnly ? "" : "the cache is read-only for this job (ACTIONS_CACHE_MODE=read): restoring, not saving";
+  if (mode === "none") return "this job has no cache access (ACTIONS_CACHE_MODE=none): nothing is restored or saved; the warm-up still runs";
+  if (mode === "write-only") return "this job may save but not restore caches (ACTIONS_CACHE_MODE=write-only): starting cold";
+  return "";
+}
 
 export {
   exportVariable,
@@ -68854,13 +69145,24 @@ export {
   setOutput,
   setFailed,
   warning,
+  notice,
   info,
   startGroup,
   endGroup,
   saveState,
   getState,
+  isFeatureAvailable,
   restoreCache,
   saveCache2 as saveCache,
+  cache_exports,
+  readBudget,
+  budgetLine,
+  toolkitClient,
+  countEntries,
+  countBuildEntries,
+  prefilledWarning,
+  restoreEntry,
+  saveEntry,
   actionDir,
   readManifest,
   runBinary,
@@ -68870,5 +69172,6 @@ export {
   readInputs,
   binaryEnv,
   shouldWarm,
-  saveDecision
+  saveDecision,
+  cacheModeNotice
 };
