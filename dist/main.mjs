@@ -30,7 +30,7 @@ import {
   statePath,
   toolkitClient,
   warning
-} from "./shared-OR4XJKKN.mjs";
+} from "./shared-5IYKC5XA.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";

@@ -14,7 +14,7 @@ import {
   startGroup,
   toolkitClient,
   warning
-} from "./shared-OR4XJKKN.mjs";
+} from "./shared-5IYKC5XA.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

@@ -5,6 +5,7 @@
 /** Closed sets of allowed values, by input name. */
 export const CHOICES = {
   warm: ['auto', 'always', 'never'],
+  job: ['test', 'build', 'vet'],
   save: ['default-branch', 'always', 'never'],
 };
 
@@ -46,6 +47,7 @@ export function readInputs(get) {
     buildFlags: s('build-flags'),
     rollingSuffix: s('rolling-suffix'),
     warm: choice('warm', s('warm', 'auto')),
+    job: choice('job', s('job', 'test')),
     save: choice('save', s('save', 'default-branch')),
     binary: s('binary'),
     token: s('token'),
@@ -83,6 +85,7 @@ export function binaryEnv(inputs, base, statePath) {
     GO_CI_CACHE_KEY_PREFIX: inputs.keyPrefix,
     GO_CI_CACHE_DEPENDENCY_FILES: inputs.dependencyFiles,
     GO_CI_CACHE_BUILD_FLAGS: inputs.buildFlags,
+    GO_CI_CACHE_JOB: inputs.job || 'test',
     GO_CI_CACHE_ROLLING_SUFFIX: inputs.rollingSuffix,
     GO_CI_CACHE_STATE: statePath,
   });

@@ -70,3 +70,10 @@ test('cache modes: one notice each, none when the job never saves anyway', () =>
   assert.equal(cacheModeNotice('write', i), '');
   assert.equal(cacheModeNotice('', i), '');
 });
+
+test('the job input picks the warm-up and reaches the binary', () => {
+  assert.equal(readInputs(get({})).job, 'test');
+  assert.equal(binaryEnv(readInputs(get({})), {}, '/s').GO_CI_CACHE_JOB, 'test');
+  assert.equal(binaryEnv(readInputs(get({ job: 'Build' })), {}, '/s').GO_CI_CACHE_JOB, 'build');
+  assert.throws(() => readInputs(get({ job: 'lint' })), /`job` is `lint`; allowed values: `test`, `build`, `vet`/);
+});

@@ -781,3 +781,106 @@ fn action_trouble_is_a_warning_in_act() {
         r.log
     );
 }
+
+/// The real install path, as a user on a release tag gets it: no `binary` input, the static
+/// release asset served over HTTP on 127.0.0.1, named with its sha256 in the manifest, kept in
+/// the runner's tool cache. A second runner sharing the tool cache downloads nothing; an asset
+/// whose bytes do not match the manifest is refused, and the job still succeeds without caching.
+#[test]
+fn action_installs_the_release_asset_through_the_manifest() {
+    let Some(act) = tool("act") else { return };
+    let Some(assets) = crate::release::assets() else {
+        return;
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("go-ci-cache-{version}-x86_64-unknown-linux-musl");
+    let asset = assets.join(&name);
+    let served = tempfile::tempdir().unwrap();
+    std::fs::copy(&asset, served.path().join(&name)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Server(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(served.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "http.server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let sum = go_ci_cache::key::sha256_hex(&std::fs::read(&asset).unwrap());
+    let manifest = |sha: &str| {
+        serde_json::json!({
+            "version": version,
+            "repository": "go-ci-cache/go-cache-action",
+            "assets": { "x86_64-unknown-linux-musl": { "name": name, "sha256": sha } }
+        })
+        .to_string()
+    };
+    let mut a = Act::new(act);
+    let good = a.t.root().join("manifest.json");
+    std::fs::write(&good, manifest(&sum)).unwrap();
+    a.env = vec![
+        ("GO_CI_CACHE_TEST_BINARY".into(), String::new()),
+        ("GO_CI_CACHE_MANIFEST".into(), good.display().to_string()),
+        (
+            "GO_CI_CACHE_DOWNLOAD_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+    ];
+    let r = a.run("          save: always", JOB, None);
+    assert!(r.ok, "{}", r.log);
+    assert!(
+        r.log
+            .contains(&format!("downloading http://127.0.0.1:{port}/{name}")),
+        "{}",
+        r.log
+    );
+    assert!(!r.log.contains("cargo build"), "no source build: {}", r.log);
+    assert!(
+        r.log
+            .contains("saved the build cache as go-ci-cache-build-v1-"),
+        "the installed binary ran the whole cycle: {}",
+        r.log
+    );
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+
+    // A second runner with the same tool cache: no download.
+    let r = a.run("          save: always", JOB, None);
+    assert!(r.ok, "{}", r.log);
+    assert!(r.log.contains("from the tool cache"), "{}", r.log);
+    assert!(!r.log.contains("downloading http"), "{}", r.log);
+
+    // A manifest whose sum does not match what is served: refused, one warning, job goes on.
+    let bad = a.t.root().join("bad.json");
+    std::fs::write(&bad, manifest(&"0".repeat(64))).unwrap();
+    a.env[1].1 = bad.display().to_string();
+    let r = a.run("          save: always", JOB, None);
+    assert!(r.ok, "the job must not fail: {}", r.log);
+    assert!(r.log.contains("checksum mismatch"), "{}", r.log);
+    assert!(!r.log.contains("saved the build cache"), "{}", r.log);
+}

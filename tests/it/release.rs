@@ -21,7 +21,7 @@ fn repo_root() -> &'static Path {
 }
 
 /// The asset directory .ci/run filled, or None (a skip) outside CI.
-fn assets() -> Option<PathBuf> {
+pub(crate) fn assets() -> Option<PathBuf> {
     match std::env::var_os("GO_CI_CACHE_RELEASE_ASSETS") {
         Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
         _ => {

@@ -69046,6 +69046,7 @@ function statePath() {
 // src/inputs.mjs
 var CHOICES = {
   warm: ["auto", "always", "never"],
+  job: ["test", "build", "vet"],
   save: ["default-branch", "always", "never"]
 };
 var BOOLEANS = ["save-on-failure", "modules-cache", "build-cache", "warm-vet", "warm-test", "lookup-only"];
@@ -69078,6 +69079,7 @@ function readInputs(get) {
     buildFlags: s("build-flags"),
     rollingSuffix: s("rolling-suffix"),
     warm: choice("warm", s("warm", "auto")),
+    job: choice("job", s("job", "test")),
     save: choice("save", s("save", "default-branch")),
     binary: s("binary"),
     token: s("token")
@@ -69108,6 +69110,7 @@ function binaryEnv(inputs, base, statePath2) {
     GO_CI_CACHE_KEY_PREFIX: inputs.keyPrefix,
     GO_CI_CACHE_DEPENDENCY_FILES: inputs.dependencyFiles,
     GO_CI_CACHE_BUILD_FLAGS: inputs.buildFlags,
+    GO_CI_CACHE_JOB: inputs.job || "test",
     GO_CI_CACHE_ROLLING_SUFFIX: inputs.rollingSuffix,
     GO_CI_CACHE_STATE: statePath2
   });
