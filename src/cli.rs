@@ -203,6 +203,10 @@ pub struct PruneArgs {
     /// Keys that stay whatever their age, e.g. the one just saved (repeatable, or one per line).
     #[arg(long = "protect", env = "GO_CI_CACHE_PROTECT")]
     pub protect: Vec<String>,
+    /// The repository's cache budget in GB; each prefix keeps at most a fifth of it. Default:
+    /// the repository's `max_cache_size_gb`, read over the API, else GitHub's 10 GB.
+    #[arg(long, env = "GO_CI_CACHE_BUDGET_GB")]
+    pub budget_gb: Option<String>,
     /// The repository, `OWNER/NAME`.
     #[arg(long, env = "GITHUB_REPOSITORY")]
     pub repo: Option<String>,

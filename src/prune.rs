@@ -1,6 +1,7 @@
 //! The `prune` command: resolves the scopes (the job's own key prefixes, or `--prefix`), the
 //! repository, ref and token, runs [`crate::github::prune`] and reports. API trouble is a
-//! warning (a missing `actions: write` a one-line notice); bad input is exit 2.
+//! warning (a missing `actions: write` a one-line notice); bad input is exit 2. Each prefix keeps
+//! at most a share of the repository's cache budget (`max_cache_size_gb`, read over the API).
 
 use std::process::ExitCode;
 
@@ -30,6 +31,42 @@ fn full_ref(r: &str) -> String {
     } else {
         format!("refs/heads/{r}")
     }
+}
+
+/// GitHub's cache size limit per repository when nothing else is configured.
+pub const DEFAULT_BUDGET_GB: f64 = 10.0;
+
+/// One prefix (one entry kind of one configuration) keeps at most this share of the budget, so
+/// a few large configurations cannot push every other entry out of the repository's store.
+pub const BUDGET_SHARE: f64 = 0.2;
+
+/// The budget in GB and where it came from (`--budget-gb`, the repository, or the default).
+fn budget(a: &PruneArgs, client: &Client) -> Result<(f64, String)> {
+    if let Some(raw) = a
+        .budget_gb
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        return match raw.parse::<f64>() {
+            Ok(gb) if gb.is_finite() && gb > 0.0 => Ok((gb, "--budget-gb".into())),
+            _ => Err(usage(
+                format!("`--budget-gb` must be a positive number of GB, got `{raw}`"),
+                "pass the repository's cache limit, e.g. --budget-gb 10, or leave it out to read it",
+            )),
+        };
+    }
+    Ok(match client.storage_limit_gb() {
+        Ok(gb) if gb > 0 => (gb as f64, "the repository's max_cache_size_gb".into()),
+        Ok(_) => (
+            DEFAULT_BUDGET_GB,
+            "GitHub's default; the repository reported no limit".into(),
+        ),
+        Err(e) => (
+            DEFAULT_BUDGET_GB,
+            format!("GitHub's default; the repository's limit could not be read: {e}"),
+        ),
+    })
 }
 
 /// Runs `prune`.
@@ -72,6 +109,9 @@ pub fn run(a: &PruneArgs, go: &Go) -> Result<ExitCode> {
             .collect();
     }
     let protect = lines(&a.protect);
+    let client = Client::new(&a.api_url, repo, token);
+    let (budget_gb, source) = budget(a, &client)?;
+    let max_bytes = (budget_gb * 1e9 * BUDGET_SHARE) as u64;
     let scopes: Vec<Scope> = prefixes
         .into_iter()
         .map(|prefix| Scope {
@@ -79,14 +119,18 @@ pub fn run(a: &PruneArgs, go: &Go) -> Result<ExitCode> {
             git_ref: git_ref.clone(),
             keep: a.keep,
             protect: protect.clone(),
+            max_bytes: Some(max_bytes),
         })
         .collect();
 
-    let client = Client::new(&a.api_url, repo, token);
     let outcomes = github::prune(&client, &scopes, a.dry_run);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&outcomes)?);
     } else {
+        println!(
+            "cache budget: {budget_gb} GB ({source}); each prefix keeps at most {:.1} GB",
+            max_bytes as f64 / 1e9
+        );
         print!("{}", github::render(&outcomes, a.dry_run));
     }
     let log = Log::new(Style::detect());

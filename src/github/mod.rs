@@ -26,6 +26,8 @@ pub struct ScopeOutcome {
     pub error: Option<String>,
     /// The error was a missing permission (`actions: write`).
     pub permission_denied: bool,
+    /// The byte cap the scope was pruned to (a share of the budget), if any.
+    pub max_bytes: Option<u64>,
 }
 
 /// Lists, plans and deletes for every scope. Stops deleting in a scope at the first failed
@@ -40,6 +42,7 @@ pub fn prune(client: &Client, scopes: &[Scope], dry_run: bool) -> Vec<ScopeOutco
             deleted: Vec::new(),
             error: None,
             permission_denied: false,
+            max_bytes: scope.max_bytes,
         };
         match client.list(&scope.prefix, &scope.git_ref) {
             Err(e) => {

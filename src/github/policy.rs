@@ -6,6 +6,10 @@
 //! In scope, the newest `keep` entries stay (newest by creation time, then by id, which GitHub
 //! hands out in increasing order), and so does every protected key (the one this job just saved
 //! or restored). Everything out of scope is never touched, whatever the API returned.
+//!
+//! A scope may also carry a byte cap (a share of the repository's cache budget): the newest
+//! entries stay only while together they fit under it, so one configuration of a large project
+//! cannot fill the repository's store by itself. The newest entry always stays.
 
 use std::cmp::Reverse;
 
@@ -42,6 +46,8 @@ pub struct Scope {
     pub keep: usize,
     /// Keys that stay whatever their age.
     pub protect: Vec<String>,
+    /// At most this many bytes of unprotected entries stay in scope (the newest always does).
+    pub max_bytes: Option<u64>,
 }
 
 /// The outcome: what stays and what goes, newest first.
@@ -82,8 +88,17 @@ pub fn plan(listing: &[CacheEntry], scope: &Scope) -> PrunePlan {
         untouched: listing.len() - in_scope.len(),
         ..PrunePlan::default()
     };
+    let mut kept_bytes = 0u64;
+    // Once an entry does not fit under the cap, every older one goes too.
+    let mut full = false;
     for (i, e) in in_scope.into_iter().enumerate() {
-        if i < scope.keep || scope.protect.iter().any(|k| k == &e.key) {
+        let protected = scope.protect.iter().any(|k| k == &e.key);
+        full = full
+            || scope
+                .max_bytes
+                .is_some_and(|cap| i > 0 && kept_bytes + e.size_in_bytes > cap);
+        if protected || (i < scope.keep && !full) {
+            kept_bytes += e.size_in_bytes;
             out.keep.push(e.clone());
         } else {
             out.delete.push(e.clone());
@@ -116,6 +131,7 @@ mod tests {
             git_ref: MAIN.into(),
             keep,
             protect: vec![],
+            max_bytes: None,
         }
     }
 
@@ -206,6 +222,63 @@ mod tests {
                 "{}: other refs, configurations and prefixes",
                 c.name
             );
+        }
+    }
+
+    #[test]
+    fn a_byte_cap_keeps_fewer_but_never_none() {
+        // Sizes are 100 × id: 400, 300, 200, 100 bytes, newest first 3 (300), 4 (400), 2, 1.
+        let listing = vec![
+            e(1, MAIN, &format!("{P}d1-r1"), "2026-11-01T10:00:00Z"),
+            e(2, MAIN, &format!("{P}d1-r2"), "2026-11-02T10:00:00Z"),
+            e(3, MAIN, &format!("{P}d2-r3"), "2026-11-04T10:00:00Z"),
+            e(4, MAIN, &format!("{P}d2-r4"), "2026-11-03T10:00:00Z"),
+        ];
+        struct Case {
+            name: &'static str,
+            cap: u64,
+            protect: &'static [&'static str],
+            kept: Vec<u64>,
+        }
+        let cases = [
+            Case {
+                name: "the cap binds after two",
+                cap: 700,
+                protect: &[],
+                kept: vec![3, 4],
+            },
+            Case {
+                name: "a cap below the newest keeps the newest",
+                cap: 10,
+                protect: &[],
+                kept: vec![3],
+            },
+            Case {
+                name: "a cap above everything: keep decides",
+                cap: 1 << 40,
+                protect: &[],
+                kept: vec![3, 4, 2],
+            },
+            Case {
+                name: "once one does not fit, older ones go too",
+                cap: 500,
+                protect: &[],
+                kept: vec![3],
+            },
+            Case {
+                name: "protected keys stay and count",
+                cap: 700,
+                protect: &["go-ci-cache-build-v1-linux-amd64-go1.26.8-aaaa-d1-r1"],
+                kept: vec![3, 4, 1],
+            },
+        ];
+        for c in cases {
+            let mut s = scope(3);
+            s.max_bytes = Some(c.cap);
+            s.protect = c.protect.iter().map(|p| p.to_string()).collect();
+            let p = plan(&listing, &s);
+            assert_eq!(ids(&p.keep), c.kept, "{}", c.name);
+            assert_eq!(p.keep.len() + p.delete.len(), 4, "{}", c.name);
         }
     }
 

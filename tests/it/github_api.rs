@@ -108,6 +108,11 @@ fn contract_with_githubs_openapi_description() {
     );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
+    // The spec's example storage limit is 150 GB.
+    assert!(
+        out.contains("cache budget: 150 GB (the repository's max_cache_size_gb); each prefix keeps at most 30.0 GB"),
+        "{out}"
+    );
     assert!(
         out.contains("deleted Linux-node-958aff96db2d75d67787d1e634ae70b659de937b"),
         "{out}"
@@ -276,6 +281,8 @@ fn pagination_and_deletes() {
             "refs/heads/main",
             "--keep",
             "245",
+            "--budget-gb",
+            "10",
         ],
     );
     let (out, err) = text(&o);
@@ -326,7 +333,16 @@ fn a_token_without_actions_write_is_one_notice() {
     let o = prune(
         &t,
         &f.url,
-        &["--prefix", "p-", "--ref", "main", "--keep", "0"],
+        &[
+            "--prefix",
+            "p-",
+            "--ref",
+            "main",
+            "--keep",
+            "0",
+            "--budget-gb",
+            "10",
+        ],
     );
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
@@ -349,7 +365,17 @@ fn a_token_without_actions_write_is_one_notice() {
     let o = prune(
         &t,
         &f.url,
-        &["--prefix", "p-", "--ref", "main", "--keep", "0", "--strict"],
+        &[
+            "--prefix",
+            "p-",
+            "--ref",
+            "main",
+            "--keep",
+            "0",
+            "--strict",
+            "--budget-gb",
+            "10",
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
 }
@@ -369,7 +395,11 @@ fn a_rate_limit_is_a_warning_without_retry() {
         }
     }));
     let t = TestEnv::new();
-    let o = prune(&t, &f.url, &["--prefix", "p-", "--ref", "main"]);
+    let o = prune(
+        &t,
+        &f.url,
+        &["--prefix", "p-", "--ref", "main", "--budget-gb", "10"],
+    );
     let (_, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let warnings: Vec<_> = err.lines().filter(|l| l.contains("warning")).collect();
@@ -379,6 +409,91 @@ fn a_rate_limit_is_a_warning_without_retry() {
         "{err}"
     );
     assert_eq!(f.seen.lock().unwrap().len(), 1, "no retry");
+}
+
+/// The repository's own limit sizes what each prefix keeps; without permission to read it, the
+/// default is used and said.
+#[test]
+fn the_budget_comes_from_the_repositorys_limit() {
+    let big = |id: u64| {
+        let mut e = entry(id, &format!("p-{id}"));
+        e["size_in_bytes"] = serde_json::json!(300_000_000u64);
+        e
+    };
+    for (limit, want, kept) in [
+        (
+            (200, r#"{"max_cache_size_gb": 1}"#),
+            "cache budget: 1 GB (the repository's max_cache_size_gb); each prefix keeps at most 0.2 GB",
+            1,
+        ),
+        (
+            (
+                403,
+                r#"{"message":"Resource not accessible by integration"}"#,
+            ),
+            "cache budget: 10 GB (GitHub's default; the repository's limit could not be read",
+            3,
+        ),
+    ] {
+        let f = fake(Box::new(move |method, target| {
+            if target.ends_with("/actions/cache/storage-limit") {
+                (limit.0, vec![], limit.1.to_string())
+            } else if method == "GET" {
+                let items = vec![big(3), big(2), big(1)];
+                (
+                    200,
+                    vec![],
+                    serde_json::json!({"total_count": 3, "actions_caches": items}).to_string(),
+                )
+            } else {
+                (204, vec![], String::new())
+            }
+        }));
+        let t = TestEnv::new();
+        let o = prune(
+            &t,
+            &f.url,
+            &[
+                "--prefix",
+                "p-",
+                "--ref",
+                "main",
+                "--keep",
+                "3",
+                "--dry-run",
+            ],
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(out.contains(want), "{out}");
+        assert_eq!(out.matches("  keep ").count(), kept, "{out}");
+        assert!(
+            !err.contains("warning"),
+            "reading the limit is not cache trouble: {err}"
+        );
+    }
+    let t = TestEnv::new();
+    let o = t
+        .bin(&[
+            "prune",
+            "--repo",
+            "o/r",
+            "--ref",
+            "main",
+            "--prefix",
+            "p-",
+            "--budget-gb",
+            "lots",
+        ])
+        .env("GITHUB_TOKEN", "x")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("`--budget-gb`") && err.contains("`lots`") && err.contains("hint:"),
+        "{err}"
+    );
 }
 
 #[test]
