@@ -13,6 +13,7 @@ import {
   getInput,
   info,
   isFeatureAvailable,
+  judgeBuildHit,
   notice,
   prefilledWarning,
   readBudget,
@@ -20,6 +21,7 @@ import {
   readManifest,
   restoreCache,
   restoreEntry,
+  rollingSuffix,
   runBinary,
   saveCache,
   saveState,
@@ -30,7 +32,7 @@ import {
   statePath,
   toolkitClient,
   warning
-} from "./shared-5IYKC5XA.mjs";
+} from "./shared-FM6W4UHT.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -275,6 +277,7 @@ async function run() {
     return;
   }
   const state = statePath();
+  inputs.rollingSuffix = rollingSuffix(inputs, process.env);
   const env = binaryEnv(inputs, process.env, state);
   const mode = (process.env.ACTIONS_CACHE_MODE || "").trim().toLowerCase();
   const modeNote = cacheModeNotice(mode, inputs);
@@ -323,7 +326,9 @@ async function run() {
   exportVariable("GOMODCACHE", k.modules.path);
   exportVariable("GOCACHE", k.build.path);
   startGroup("go-ci-cache: restore build");
-  const bld = inputs.buildCache && readable ? await restoreEntry(client, "build", k.build, log, lookup) : none;
+  let bld = inputs.buildCache && readable ? await restoreEntry(client, "build", k.build, log, lookup) : none;
+  bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
+  if (bld.hit && !bld.exact) info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
   endGroup();
   info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
   const budget = await readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });

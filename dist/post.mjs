@@ -5,20 +5,43 @@ import {
   cache_exports,
   defaultBranch,
   endGroup,
+  freshDecision,
+  getInput,
   getState,
   info,
   notice,
+  pruneArgs,
   runBinary,
   saveDecision,
   saveEntry,
   startGroup,
   toolkitClient,
   warning
-} from "./shared-5IYKC5XA.mjs";
+} from "./shared-FM6W4UHT.mjs";
 
 // src/post.mjs
 import fs from "node:fs";
 var log = { info, notice, warning };
+function prune(st, env, ref, saved, lines) {
+  const token = getInput("token");
+  if (!token) {
+    info("go-ci-cache: superseded entries are not pruned: no `token` (GitHub's own eviction bounds the store)");
+    return;
+  }
+  startGroup("go-ci-cache: prune superseded entries");
+  for (const [name, entry] of saved) {
+    const args = pruneArgs(entry, { keep: st.inputs.keep ?? 2, ref, budgetGb: st.budget?.gb });
+    const r = runBinary(st.bin, args, { ...env, GITHUB_TOKEN: token }, { capture: true, captureStderr: true });
+    const out = (r.stdout || "").trim();
+    if (out) info(out);
+    if (r.stderr) process.stdout.write(r.stderr.endsWith("\n") ? r.stderr : `${r.stderr}
+`);
+    const m = /deleted (\d+) of (\d+) entries \(([^)]*)\)/.exec(out);
+    if (m) lines.push(`- ${name}: pruned ${m[1]} superseded ${m[1] === "1" ? "entry" : "entries"} (${m[3]})`);
+    if (r.status !== 0 || /actions: write/.test(r.stderr || "")) break;
+  }
+  endGroup();
+}
 async function run() {
   const raw = getState("go-ci-cache");
   if (!raw) {
@@ -39,7 +62,8 @@ async function run() {
   for (const [name, enabled, entry, restored] of entries) {
     if (!enabled) continue;
     lines.push(`- ${name}: restore ${restored.status}${restored.matched ? ` (\`${restored.matched}\`)` : ""}`);
-    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
+    const exactHit = restored.exact ?? restored.hit;
+    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
     if (d.save) plan.push([name, entry]);
     else {
       info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);
@@ -47,6 +71,7 @@ async function run() {
     }
   }
   let after = {};
+  let added;
   if (plan.length > 0) {
     const caches = plan.length === 2 ? "both" : plan[0][0];
     startGroup("go-ci-cache: trim");
@@ -57,6 +82,7 @@ async function run() {
       try {
         const t = JSON.parse(rep.stdout).trim;
         after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+        added = t?.gocache?.added ?? void 0;
       } catch {
       }
     }
@@ -64,14 +90,27 @@ async function run() {
   const client = toolkitClient(cache_exports);
   startGroup("go-ci-cache: save");
   let uploads = 0;
+  const saved = [];
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
       lines.push(`- ${name}: not saved: empty`);
       continue;
     }
+    if (name === "build") {
+      const f = freshDecision({ matched: st.bld.matched, added });
+      if (!f.save) {
+        info(`go-ci-cache: not saving the build cache: ${f.why}`);
+        lines.push(`- build: not saved: ${f.why}`);
+        continue;
+      }
+      if (added !== void 0 && st.bld.matched) info(`go-ci-cache: the job added ${added} build-cache entries to the restored ${st.bld.matched}`);
+    }
     const r = await saveEntry(client, name, entry, log);
-    if (r.status === "saved") uploads += 1;
+    if (r.status === "saved") {
+      uploads += 1;
+      saved.push([name, entry]);
+    }
     lines.push(`- ${r.line}`);
     if (r.status === "rate-limited" || r.status === "read-only" || r.status === "budget") {
       for (const [other] of plan.slice(plan.findIndex(([n]) => n === name) + 1)) {
@@ -83,6 +122,7 @@ async function run() {
   }
   endGroup();
   info(`go-ci-cache: ${uploads} new cache ${uploads === 1 ? "entry" : "entries"} uploaded by this job`);
+  if (saved.length > 0) prune(st, env, ref, saved, lines);
   runBinary(st.bin, ["report", "--format", "github", "--state", st.state], env);
   if (st.budget) lines.push(`- ${budgetLine(st.budget)}`);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {

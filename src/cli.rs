@@ -198,7 +198,7 @@ pub struct PruneArgs {
     #[arg(long = "prefix", env = "GO_CI_CACHE_PRUNE_PREFIX")]
     pub prefixes: Vec<String>,
     /// How many of the newest entries of each prefix stay.
-    #[arg(long, env = "GO_CI_CACHE_KEEP", default_value_t = 3)]
+    #[arg(long, env = "GO_CI_CACHE_KEEP", default_value_t = 2)]
     pub keep: usize,
     /// Keys that stay whatever their age, e.g. the one just saved (repeatable, or one per line).
     #[arg(long = "protect", env = "GO_CI_CACHE_PROTECT")]

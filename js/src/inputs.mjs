@@ -6,10 +6,13 @@
 export const CHOICES = {
   warm: ['auto', 'always', 'never'],
   job: ['test', 'build', 'vet'],
-  save: ['default-branch', 'always', 'never'],
+  save: ['default-branch', 'pull-requests', 'always', 'never'],
 };
 
-const BOOLEANS = ['save-on-failure', 'modules-cache', 'build-cache', 'warm-vet', 'warm-test', 'lookup-only'];
+const BOOLEANS = ['save-on-failure', 'modules-cache', 'build-cache', 'warm-vet', 'warm-test', 'lookup-only', 'refresh'];
+
+/** The largest `keep` accepted: more would only postpone what GitHub's eviction does anyway. */
+export const MAX_KEEP = 20;
 
 /** An input value outside its allowed set. */
 export class InputError extends Error {}
@@ -29,6 +32,14 @@ function bool(name, raw) {
   if (v === 'true') return true;
   if (v === 'false') return false;
   throw new InputError(`input \`${name}\` is \`${raw}\`; allowed values: \`true\`, \`false\``);
+}
+
+function count(name, raw) {
+  const v = raw.trim();
+  if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > MAX_KEEP) {
+    throw new InputError(`input \`${name}\` is \`${raw}\`; allowed values: a whole number from 1 to ${MAX_KEEP}`);
+  }
+  return Number(v);
 }
 
 /**
@@ -51,8 +62,9 @@ export function readInputs(get) {
     save: choice('save', s('save', 'default-branch')),
     binary: s('binary'),
     token: s('token'),
+    keep: count('keep', s('keep', '2')),
   };
-  const defaults = { 'save-on-failure': 'false', 'modules-cache': 'true', 'build-cache': 'true', 'warm-vet': 'false', 'warm-test': 'false', 'lookup-only': 'false' };
+  const defaults = { 'save-on-failure': 'false', 'modules-cache': 'true', 'build-cache': 'true', 'warm-vet': 'false', 'warm-test': 'false', 'lookup-only': 'false', refresh: 'true' };
   const b = {};
   for (const name of BOOLEANS) b[name] = bool(name, s(name, defaults[name]));
   inputs.saveOnFailure = b['save-on-failure'];
@@ -61,6 +73,7 @@ export function readInputs(get) {
   inputs.warmVet = b['warm-vet'];
   inputs.warmTest = b['warm-test'];
   inputs.lookupOnly = b['lookup-only'];
+  inputs.refresh = b.refresh;
   if (!inputs.modulesCache && !inputs.buildCache) {
     throw new InputError('inputs `modules-cache` and `build-cache` are both `false`; enable at least one');
   }
@@ -95,6 +108,35 @@ export function binaryEnv(inputs, base, statePath) {
   return env;
 }
 
+/**
+ * The build key's last layer (pure over the environment): the `rolling-suffix` input when set;
+ * else, with `refresh` on, one value per workflow run and attempt, so a run saves a new build
+ * entry next to the ones before it, restore goes by prefix (the newest wins), and the jobs of
+ * one run (a matrix of one configuration) share the key and upload it once. '' for none.
+ */
+export function rollingSuffix(inputs, env) {
+  if (inputs.rollingSuffix) return inputs.rollingSuffix;
+  if (!inputs.refresh) return '';
+  const id = /^[0-9]+$/.test(env.GITHUB_RUN_ID || '') ? env.GITHUB_RUN_ID : String(Date.now());
+  const attempt = /^[0-9]+$/.test(env.GITHUB_RUN_ATTEMPT || '') ? env.GITHUB_RUN_ATTEMPT : '1';
+  return `r${id}.${attempt}`;
+}
+
+/**
+ * How the restored build entry stands against this run's key (pure). With a per-run last
+ * layer the exact key is never there: an entry of the same dependency set and configuration
+ * (a match of the first restore key) counts as a hit, the newest such entry being what a
+ * prefix restore picks. Returns the restore result with `hit` judged so and `exact` kept.
+ */
+export function judgeBuildHit(restored, entry, rolling) {
+  const exact = restored.hit;
+  if (!rolling || !restored.matched) return { ...restored, exact };
+  const same = entry.restore_keys[0] || '';
+  const hit = exact || (same !== '' && restored.matched.toLowerCase().startsWith(same.toLowerCase()));
+  const status = restored.status === 'partial' && hit ? 'hit' : restored.status;
+  return { ...restored, hit, exact, status };
+}
+
 /** Whether to warm, given the policy and what was restored. */
 export function shouldWarm(policy, hits) {
   if (policy === 'always') return true;
@@ -110,12 +152,39 @@ export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode, 
   if (policy === 'never') return { save: false, why: 'save is `never`' };
   if (lookupOnly) return { save: false, why: 'lookup-only is `true`' };
   if (cacheMode === 'read' || cacheMode === 'none') return { save: false, why: `the cache token is ${cacheMode === 'read' ? 'read-only' : 'without cache access'} (ACTIONS_CACHE_MODE=${cacheMode})` };
-  if (policy === 'default-branch') {
-    if (!defaultBranch) return { save: false, why: 'the default branch is unknown (no repository in the event payload); set save: always to save anyway' };
-    if (ref !== `refs/heads/${defaultBranch}`) return { save: false, why: `\`${ref}\` is not the default branch \`${defaultBranch}\` (save: default-branch)` };
+  if (policy === 'default-branch' || policy === 'pull-requests') {
+    const pr = policy === 'pull-requests' && /^refs\/pull\/[0-9]+\/merge$/.test(ref);
+    if (!defaultBranch && !pr) return { save: false, why: `the default branch is unknown (no repository in the event payload); set save: always to save anyway` };
+    if (ref !== `refs/heads/${defaultBranch}` && !pr) {
+      const also = policy === 'pull-requests' ? ' or a pull request' : '';
+      return { save: false, why: `\`${ref}\` is not the default branch \`${defaultBranch}\`${also} (save: ${policy})` };
+    }
   }
   if (exactHit) return { save: false, why: 'it was restored by an exact key hit, and entries are immutable' };
   return { save: true, why: '' };
+}
+
+/**
+ * Whether a build entry about to be saved holds anything new (pure): after a restore, `trim`
+ * counts the action records the job added (`added`). Nothing added, nothing saved: the
+ * restored entry already serves the next run as well. Unknown (`undefined`) saves.
+ */
+export function freshDecision({ matched, added }) {
+  if (matched && added === 0) return { save: false, why: 'the job added nothing to the restored entry' };
+  return { save: true, why: '' };
+}
+
+/**
+ * The `prune` command line for an entry just saved (pure): the entry's least specific restore
+ * key is its kind and configuration (never another configuration's, another prefix's or, with
+ * --ref, another ref's entries), the saved key stays whatever happens, the newest `keep` stay,
+ * each kind within a share of the budget.
+ */
+export function pruneArgs(entry, { keep, ref, budgetGb }) {
+  const prefix = entry.restore_keys[entry.restore_keys.length - 1];
+  const args = ['prune', '--prefix', prefix, '--protect', entry.key, '--keep', String(keep), '--ref', ref];
+  if (budgetGb) args.push('--budget-gb', String(budgetGb));
+  return args;
 }
 
 /**

@@ -20,7 +20,7 @@ import * as core from '@actions/core';
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, toolkitClient } from './cacheops.mjs';
 import { actionDir, readManifest, runBinary, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, InputError, readInputs, shouldWarm } from './inputs.mjs';
+import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, rollingSuffix, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -105,6 +105,8 @@ async function run() {
     return;
   }
   const state = statePath();
+  // The build key's last layer: one per run unless `refresh: false` (see rollingSuffix).
+  inputs.rollingSuffix = rollingSuffix(inputs, process.env);
   const env = binaryEnv(inputs, process.env, state);
   const mode = (process.env.ACTIONS_CACHE_MODE || '').trim().toLowerCase();
   const modeNote = cacheModeNotice(mode, inputs);
@@ -166,7 +168,9 @@ async function run() {
   core.exportVariable('GOCACHE', k.build.path);
 
   core.startGroup('go-ci-cache: restore build');
-  const bld = inputs.buildCache && readable ? await restoreEntry(client, 'build', k.build, log, lookup) : none;
+  let bld = inputs.buildCache && readable ? await restoreEntry(client, 'build', k.build, log, lookup) : none;
+  bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
+  if (bld.hit && !bld.exact) core.info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
   core.endGroup();
   core.info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
 

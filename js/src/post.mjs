@@ -10,9 +10,36 @@ import * as core from '@actions/core';
 import { budgetLine } from './budget.mjs';
 import { saveEntry, toolkitClient } from './cacheops.mjs';
 import { defaultBranch, runBinary } from './common.mjs';
-import { binaryEnv, saveDecision } from './inputs.mjs';
+import { binaryEnv, freshDecision, pruneArgs, saveDecision } from './inputs.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
+
+/**
+ * After a save: deletes the superseded entries of each saved entry's kind, configuration and
+ * ref through the REST API (`go-ci-cache prune`), keeping the newest `keep`. Without a token
+ * or without `actions: write` this is one line and GitHub's own eviction applies.
+ */
+function prune(st, env, ref, saved, lines) {
+  const token = core.getInput('token');
+  if (!token) {
+    core.info('go-ci-cache: superseded entries are not pruned: no `token` (GitHub\'s own eviction bounds the store)');
+    return;
+  }
+  core.startGroup('go-ci-cache: prune superseded entries');
+  for (const [name, entry] of saved) {
+    const args = pruneArgs(entry, { keep: st.inputs.keep ?? 2, ref, budgetGb: st.budget?.gb });
+    const r = runBinary(st.bin, args, { ...env, GITHUB_TOKEN: token }, { capture: true, captureStderr: true });
+    const out = (r.stdout || '').trim();
+    if (out) core.info(out);
+    // Its notice or warning (workflow commands) goes to the log as it came.
+    if (r.stderr) process.stdout.write(r.stderr.endsWith('\n') ? r.stderr : `${r.stderr}\n`);
+    const m = /deleted (\d+) of (\d+) entries \(([^)]*)\)/.exec(out);
+    if (m) lines.push(`- ${name}: pruned ${m[1]} superseded ${m[1] === '1' ? 'entry' : 'entries'} (${m[3]})`);
+    // A missing permission is the same for the other entry: one notice is enough.
+    if (r.status !== 0 || /actions: write/.test(r.stderr || '')) break;
+  }
+  core.endGroup();
+}
 
 async function run() {
   const raw = core.getState('go-ci-cache');
@@ -34,7 +61,9 @@ async function run() {
   for (const [name, enabled, entry, restored] of entries) {
     if (!enabled) continue;
     lines.push(`- ${name}: restore ${restored.status}${restored.matched ? ` (\`${restored.matched}\`)` : ''}`);
-    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit: restored.hit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
+    // `exact` is the key itself; `hit` may be a newer entry's prefix match (judgeBuildHit).
+    const exactHit = restored.exact ?? restored.hit;
+    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
     if (d.save) plan.push([name, entry]);
     else {
       core.info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);
@@ -43,6 +72,7 @@ async function run() {
   }
 
   let after = {};
+  let added;
   if (plan.length > 0) {
     const caches = plan.length === 2 ? 'both' : plan[0][0];
     core.startGroup('go-ci-cache: trim');
@@ -53,6 +83,7 @@ async function run() {
       try {
         const t = JSON.parse(rep.stdout).trim;
         after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
+        added = t?.gocache?.added ?? undefined;
       } catch {
         // No trim report: save what is there.
       }
@@ -61,14 +92,27 @@ async function run() {
   const client = toolkitClient(cache);
   core.startGroup('go-ci-cache: save');
   let uploads = 0;
+  const saved = [];
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       core.info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
       lines.push(`- ${name}: not saved: empty`);
       continue;
     }
+    if (name === 'build') {
+      const f = freshDecision({ matched: st.bld.matched, added });
+      if (!f.save) {
+        core.info(`go-ci-cache: not saving the build cache: ${f.why}`);
+        lines.push(`- build: not saved: ${f.why}`);
+        continue;
+      }
+      if (added !== undefined && st.bld.matched) core.info(`go-ci-cache: the job added ${added} build-cache entries to the restored ${st.bld.matched}`);
+    }
     const r = await saveEntry(client, name, entry, log);
-    if (r.status === 'saved') uploads += 1;
+    if (r.status === 'saved') {
+      uploads += 1;
+      saved.push([name, entry]);
+    }
     lines.push(`- ${r.line}`);
     // One 429 answers for the whole repository this minute: do not try the other entry.
     if (r.status === 'rate-limited' || r.status === 'read-only' || r.status === 'budget') {
@@ -81,6 +125,7 @@ async function run() {
   }
   core.endGroup();
   core.info(`go-ci-cache: ${uploads} new cache ${uploads === 1 ? 'entry' : 'entries'} uploaded by this job`);
+  if (saved.length > 0) prune(st, env, ref, saved, lines);
   runBinary(st.bin, ['report', '--format', 'github', '--state', st.state], env);
   if (st.budget) lines.push(`- ${budgetLine(st.budget)}`);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryEnv, cacheModeNotice, InputError, readInputs, saveDecision, shouldWarm } from '../src/inputs.mjs';
+import { binaryEnv, cacheModeNotice, freshDecision, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
 
 const get = (over) => (n) => over[n] ?? '';
 
@@ -15,7 +15,7 @@ test('defaults', () => {
 });
 
 test('values outside their set name the input and the allowed values', () => {
-  assert.throws(() => readInputs(get({ save: 'sometimes' })), (e) => e instanceof InputError && /`save` is `sometimes`; allowed values: `default-branch`, `always`, `never`/.test(e.message));
+  assert.throws(() => readInputs(get({ save: 'sometimes' })), (e) => e instanceof InputError && /`save` is `sometimes`; allowed values: `default-branch`, `pull-requests`, `always`, `never`/.test(e.message));
   assert.throws(() => readInputs(get({ warm: 'maybe' })), /`warm` is `maybe`/);
   assert.throws(() => readInputs(get({ 'build-cache': 'yes' })), /`build-cache` is `yes`; allowed values: `true`, `false`/);
   assert.throws(() => readInputs(get({ 'build-cache': 'false', 'modules-cache': 'false' })), /enable at least one/);
@@ -76,4 +76,64 @@ test('the job input picks the warm-up and reaches the binary', () => {
   assert.equal(binaryEnv(readInputs(get({})), {}, '/s').GO_CI_CACHE_JOB, 'test');
   assert.equal(binaryEnv(readInputs(get({ job: 'Build' })), {}, '/s').GO_CI_CACHE_JOB, 'build');
   assert.throws(() => readInputs(get({ job: 'lint' })), /`job` is `lint`; allowed values: `test`, `build`, `vet`/);
+});
+
+test('keep is a small whole number, 2 by default', () => {
+  assert.equal(readInputs(get({})).keep, 2);
+  assert.equal(readInputs(get({ keep: ' 5 ' })).keep, 5);
+  for (const bad of ['0', '-1', 'two', '2.5', String(MAX_KEEP + 1)]) {
+    assert.throws(() => readInputs(get({ keep: bad })), (e) => e instanceof InputError && e.message.includes(`\`keep\` is \`${bad}\``), bad);
+  }
+});
+
+test('the build key gets one last layer per run unless refresh is off or a suffix is given', () => {
+  const env = { GITHUB_RUN_ID: '9001', GITHUB_RUN_ATTEMPT: '2' };
+  assert.equal(rollingSuffix(readInputs(get({})), env), 'r9001.2');
+  assert.equal(rollingSuffix(readInputs(get({ refresh: 'false' })), env), '');
+  assert.equal(rollingSuffix(readInputs(get({ 'rolling-suffix': 'w48', refresh: 'false' })), env), 'w48');
+  // Jobs of one run share it (a matrix saves one entry); another run or attempt differs.
+  assert.equal(rollingSuffix(readInputs(get({})), { ...env }), 'r9001.2');
+  assert.notEqual(rollingSuffix(readInputs(get({})), { ...env, GITHUB_RUN_ATTEMPT: '3' }), 'r9001.2');
+  assert.match(rollingSuffix(readInputs(get({})), {}), /^r[0-9]+\.1$/);
+  assert.match(rollingSuffix(readInputs(get({})), { GITHUB_RUN_ID: 'x;y' }), /^r[0-9]+\.1$/);
+});
+
+test('with a per-run layer, the newest entry of the same dependency set is a hit', () => {
+  const entry = { key: 'p-build-v1-t-go-fp-deps-r2-1', restore_keys: ['p-build-v1-t-go-fp-deps-', 'p-build-v1-t-go-fp-'] };
+  const same = { status: 'partial', matched: 'p-build-v1-t-go-fp-deps-r1-1', hit: false };
+  assert.deepEqual(judgeBuildHit(same, entry, true), { ...same, status: 'hit', hit: true, exact: false });
+  const older = { status: 'partial', matched: 'p-build-v1-t-go-fp-olddeps-r1-1', hit: false };
+  assert.deepEqual(judgeBuildHit(older, entry, true), { ...older, exact: false });
+  const exact = { status: 'hit', matched: entry.key, hit: true };
+  assert.deepEqual(judgeBuildHit(exact, entry, true), { ...exact, exact: true });
+  // Without a rolling layer the first restore key is another dependency set: never a hit.
+  assert.deepEqual(judgeBuildHit(same, entry, false), { ...same, exact: false });
+  const miss = { status: 'miss', matched: '', hit: false };
+  assert.deepEqual(judgeBuildHit(miss, entry, true), { ...miss, exact: false });
+});
+
+test('pull-requests saves on the default branch and on pull requests only', () => {
+  const base = { policy: 'pull-requests', defaultBranch: 'main', exactHit: false, cacheMode: '' };
+  assert.equal(saveDecision({ ...base, ref: 'refs/pull/7/merge' }).save, true);
+  assert.equal(saveDecision({ ...base, ref: 'refs/heads/main' }).save, true);
+  assert.match(saveDecision({ ...base, ref: 'refs/heads/feature' }).why, /not the default branch `main` or a pull request \(save: pull-requests\)/);
+  assert.equal(saveDecision({ ...base, defaultBranch: '', ref: 'refs/pull/7/merge' }).save, true);
+  assert.equal(saveDecision({ ...base, policy: 'default-branch', ref: 'refs/pull/7/merge' }).save, false);
+  assert.equal(saveDecision({ ...base, ref: 'refs/pull/7/merge', cacheMode: 'read' }).save, false);
+});
+
+test('a build entry is saved only when the job added to what was restored', () => {
+  assert.deepEqual(freshDecision({ matched: 'k', added: 0 }), { save: false, why: 'the job added nothing to the restored entry' });
+  assert.equal(freshDecision({ matched: 'k', added: 3 }).save, true);
+  assert.equal(freshDecision({ matched: '', added: 0 }).save, true, 'nothing restored: all of it is new');
+  assert.equal(freshDecision({ matched: 'k', added: undefined }).save, true, 'unknown: save');
+});
+
+test('prune after a save: the entry kind and configuration, the saved key protected', () => {
+  const entry = { key: 'p-build-v1-t-go-fp-deps-r2-1', restore_keys: ['p-build-v1-t-go-fp-deps-', 'p-build-v1-t-go-fp-'] };
+  assert.deepEqual(pruneArgs(entry, { keep: 2, ref: 'refs/heads/main', budgetGb: 10 }), [
+    'prune', '--prefix', 'p-build-v1-t-go-fp-', '--protect', entry.key, '--keep', '2', '--ref', 'refs/heads/main', '--budget-gb', '10',
+  ]);
+  const mod = { key: 'p-mod-v1-linux-deps', restore_keys: ['p-mod-v1-linux-'] };
+  assert.deepEqual(pruneArgs(mod, { keep: 1, ref: 'refs/pull/3/merge' }), ['prune', '--prefix', 'p-mod-v1-linux-', '--protect', mod.key, '--keep', '1', '--ref', 'refs/pull/3/merge']);
 });

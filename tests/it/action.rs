@@ -311,6 +311,14 @@ jobs:
             "GO_CI_CACHE_TEST_BINARY",
             env!("CARGO_BIN_EXE_go-ci-cache").to_string(),
         ));
+        // Every workflow run has its own id, as on GitHub (act says 1 for all of them).
+        static RUN_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1000);
+        vars.push((
+            "GITHUB_RUN_ID",
+            RUN_ID
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                .to_string(),
+        ));
         if self.modcacherw {
             vars.push(("GOFLAGS", "-modcacherw".into()));
         }
@@ -456,9 +464,22 @@ fn action_end_to_end_in_act() {
     assert!(r.log.contains("warm-up skipped"), "{}", r.log);
     assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
     assert_eq!(a.dep_compiles("test.txt"), Vec::<String>::new());
+    // The modules entry was an exact hit and is not saved again. The build entry is run 1's
+    // (another run's last layer); act checks out into a new directory each run, so the job
+    // recompiled the main module's packages there: that is new, and saved under this run's key
+    // (action_keeps_the_build_cache_fresh_in_act covers a run that adds nothing).
     assert!(
         r.log
-            .contains("not saving the build cache: it was restored by an exact key hit"),
+            .contains("not saving the modules cache: it was restored by an exact key hit"),
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log.contains("build-cache entries to the restored")
+            && r.log.contains(&format!(
+                "saved the build cache as {}",
+                r.outputs["build-key"]
+            )),
         "{}",
         r.log
     );
@@ -474,12 +495,10 @@ fn action_end_to_end_in_act() {
         "{:?}",
         r.outputs
     );
-    // The matched entry is run 1's: same key up to the fingerprint, another dependency layer.
-    let prefix = r.outputs["build-key"]
-        .rsplit_once('-')
-        .unwrap()
-        .0
-        .to_lowercase();
+    // The matched entry is run 1's: same key up to the fingerprint, another dependency layer
+    // (and another run's last layer).
+    let key = &r.outputs["build-key"];
+    let prefix = key[..key.rmatch_indices('-').nth(1).unwrap().0].to_lowercase();
     assert!(
         matched.to_lowercase().starts_with(&format!("{prefix}-")),
         "{matched} vs {prefix}"
@@ -562,10 +581,190 @@ fn action_end_to_end_in_act() {
     assert!(!r.ok);
     assert!(
         r.log.contains(
-            "input `save` is `sometimes`; allowed values: `default-branch`, `always`, `never`"
+            "input `save` is `sometimes`; allowed values: `default-branch`, `pull-requests`, `always`, `never`"
         ),
         "{}",
         r.log
+    );
+}
+
+/// Freshness: three default-branch runs with new work each. Each saves a new build entry under
+/// its own run's key, the second and third restore the newest one (a hit: same dependency set,
+/// no warm-up), and a fourth run that adds nothing saves nothing.
+#[test]
+fn action_keeps_the_build_cache_fresh_in_act() {
+    let Some(act) = tool("act") else { return };
+    let mut a = Act::new(act);
+    let repo = a.repo.clone();
+    let main = Some(r#"{"repository":{"default_branch":"main"}}"#);
+    // act checks out into a new directory every run; GitHub's workspace path is the same
+    // every run (and main-module packages are keyed by their directory without -trimpath), so
+    // the job runs in a fixed copy, with fresh mtimes as a checkout leaves them.
+    let job = r#"      - run: |
+          rm -rf "$RESULT_DIR/../ws" && cp -r . "$RESULT_DIR/../ws" && cd "$RESULT_DIR/../ws"
+          go test ./... > "$RESULT_DIR/test.txt""#;
+    let commit = |i: usize| {
+        std::fs::write(
+            repo.join(format!("lib/work{i}.go")),
+            format!("package lib\n\n// Work{i} is new in commit {i}.\nfunc Work{i}() int {{ return {i} }}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            repo.join(format!("lib/work{i}_test.go")),
+            format!("package lib\n\nimport \"testing\"\n\nfunc TestWork{i}(t *testing.T) {{\n\tif Work{i}() != {i} {{\n\t\tt.Fatal(\"bad\")\n\t}}\n}}\n"),
+        )
+        .unwrap();
+        util::git(&repo, &["add", "-A"]);
+        util::git(
+            &repo,
+            &[
+                "-c",
+                "user.email=ci@example.com",
+                "-c",
+                "user.name=ci",
+                "commit",
+                "-q",
+                "-m",
+                &format!("work {i}"),
+            ],
+        );
+    };
+    let mut saved: Vec<String> = Vec::new();
+    for i in 1..=3 {
+        commit(i);
+        let r = a.run("", job, main);
+        assert!(r.ok, "run {i}:\n{}", r.log);
+        let key = r.outputs["build-key"].clone();
+        assert!(
+            r.log.contains(&format!("saved the build cache as {key}")),
+            "run {i} saves its own entry:\n{}",
+            r.log
+        );
+        if let Some(newest) = saved.last() {
+            assert_eq!(
+                &r.outputs["build-matched-key"], newest,
+                "run {i} restores the newest:\n{}",
+                r.log
+            );
+            assert_eq!(r.outputs["build-hit"], "true", "{}", r.log);
+            assert_eq!(r.outputs["build-status"], "hit", "{}", r.log);
+            assert!(r.log.contains("warm-up skipped"), "{}", r.log);
+            assert!(
+                r.log
+                    .contains("not saving the modules cache: it was restored by an exact key hit"),
+                "{}",
+                r.log
+            );
+        }
+        assert!(
+            !saved.contains(&key),
+            "a new key per run: {key} in {saved:?}"
+        );
+        // act has no token: pruning says so, once, and nothing else complains.
+        assert_eq!(
+            r.log
+                .matches("superseded entries are not pruned: no `token`")
+                .count(),
+            1,
+            "{}",
+            r.log
+        );
+        assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+        saved.push(key);
+    }
+    // Nothing new: the newest entry is restored and nothing is saved.
+    let r = a.run("", job, main);
+    assert!(r.ok, "run 4:\n{}", r.log);
+    assert_eq!(
+        &r.outputs["build-matched-key"],
+        saved.last().unwrap(),
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log
+            .contains("not saving the build cache: the job added nothing to the restored entry"),
+        "{}",
+        r.log
+    );
+    assert!(
+        r.log.contains("0 new cache entries uploaded by this job"),
+        "{}",
+        r.log
+    );
+    let tests = std::fs::read_to_string(a.results.join("test.txt")).unwrap();
+    assert!(
+        tests.contains("(cached)"),
+        "the test results came with the entry: {tests}"
+    );
+
+    // With a token, a save prunes the superseded entries of its kind, configuration and ref
+    // (act's cache server has no REST API: a loopback fake answers, listing three entries).
+    let api = crate::github_api::fake(Box::new(|method, target| {
+        if target.ends_with("/actions/cache/storage-limit") {
+            return (200, vec![], r#"{"max_cache_size_gb": 10}"#.into());
+        }
+        if method == "DELETE" {
+            return (204, vec![], String::new());
+        }
+        let prefix = crate::github_api::query(target, "key")
+            .unwrap_or_default()
+            .replace("%2D", "-");
+        let items: Vec<_> = (1..=3u64)
+            .rev()
+            .map(|i| serde_json::json!({
+                "id": i, "ref": "refs/heads/main", "key": format!("{prefix}old{i}"), "version": "v",
+                "last_accessed_at": "2026-11-01T00:00:00Z",
+                "created_at": format!("2026-11-0{i}T00:00:00Z"), "size_in_bytes": 1000
+            }))
+            .collect();
+        (
+            200,
+            vec![],
+            serde_json::json!({"total_count": 3, "actions_caches": items}).to_string(),
+        )
+    }));
+    a.env.push(("GITHUB_API_URL".into(), api.url.clone()));
+    a.env
+        .push(("GITHUB_REPOSITORY".into(), "octo/hello".into()));
+    commit(4);
+    let r = a.run("          token: test-token", job, main);
+    assert!(r.ok, "run 5:\n{}", r.log);
+    assert!(
+        r.log
+            .contains("cache budget: 10 GB (the repository's max_cache_size_gb)"),
+        "{}",
+        r.log
+    );
+    assert!(r.log.contains("pruned 1 superseded entry"), "{}", r.log);
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+    let seen = api.seen.lock().unwrap().clone();
+    // prefix-build-schema-os-arch-go-fingerprint: the configuration, without deps and run.
+    let build_prefix = r.outputs["build-key"]
+        .split('-')
+        .take(9)
+        .collect::<Vec<_>>()
+        .join("-");
+    let lists: Vec<_> = seen
+        .iter()
+        .filter(|s| s.starts_with("GET /repos/octo/hello/actions/caches?"))
+        .collect();
+    assert_eq!(lists.len(), 1, "only the build entry was saved: {seen:?}");
+    assert!(
+        lists[0].contains("ref=refs%2Fheads%2Fmain")
+            && crate::github_api::query(lists[0].trim_start_matches("GET "), "key")
+                .is_some_and(|k| k.replace("%2D", "-") == format!("{build_prefix}-")),
+        "{build_prefix}: {seen:?}"
+    );
+    let deletes: Vec<_> = seen
+        .iter()
+        .filter(|s| s.starts_with("DELETE"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        deletes,
+        ["DELETE /repos/octo/hello/actions/caches/1"],
+        "the oldest of three goes, keep 2"
     );
 }
 
@@ -631,7 +830,15 @@ fn action_after_a_setup_go_cache_restore_in_act() {
         "{}",
         r.log
     );
-    assert!(r.log.contains("0 new cache entries uploaded by this job"));
+    // Nothing of setup-go's is saved again by our side: the modules entry is not re-saved, and
+    // the build entry only for what the job itself added (act's new checkout directory).
+    assert!(!r.log.contains("saved the modules cache"), "{}", r.log);
+    assert!(
+        !r.log.contains("saved the build cache")
+            || r.log.contains("build-cache entries to the restored"),
+        "{}",
+        r.log
+    );
     assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
     assert_eq!(a.dep_compiles("test.txt"), Vec::<String>::new());
     // Without a token the budget is GitHub's default, and the log says so.

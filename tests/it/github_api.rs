@@ -179,14 +179,15 @@ fn contract_with_githubs_openapi_description() {
 
 /// A loopback stand-in for the API: answers each request with `respond(method, path_and_query)`
 /// and records what it was asked.
-struct Fake {
-    url: String,
-    seen: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Fake {
+    pub url: String,
+    pub seen: Arc<Mutex<Vec<String>>>,
 }
 
-type Responder = dyn Fn(&str, &str) -> (u16, Vec<(&'static str, String)>, String) + Send + Sync;
+pub(crate) type Responder =
+    dyn Fn(&str, &str) -> (u16, Vec<(&'static str, String)>, String) + Send + Sync;
 
-fn fake(respond: Box<Responder>) -> Fake {
+pub(crate) fn fake(respond: Box<Responder>) -> Fake {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -239,7 +240,7 @@ fn entry(id: u64, key: &str) -> serde_json::Value {
     })
 }
 
-fn query(target: &str, name: &str) -> Option<String> {
+pub(crate) fn query(target: &str, name: &str) -> Option<String> {
     target
         .split_once('?')?
         .1
