@@ -548,6 +548,44 @@ vet:
     assert!(log.contains("go-cache-warm"), "{log}");
     assert_ne!(read("test-key.txt"), key, "the bump changed the build key");
     check_jobs(&log);
+
+    // Freshness: GitLab keys are mutable, and the warm job (every default-branch pipeline
+    // under `warm: auto`) pulls, warms what changed and pushes the same key again. With
+    // -trimpath the main module's packages do not depend on each job's own build directory, so
+    // it shows: after a source change the jobs compile none of the main module's packages, in
+    // that pipeline and in the next one without a warm job, which pulls what it pushed.
+    if trimpath {
+        let main_compiles = |f: &str| -> Vec<String> {
+            compiled(&std::fs::read(results.join(f)).unwrap())
+                .into_iter()
+                .filter(|p| p.starts_with("example.com/app/"))
+                .collect()
+        };
+        std::fs::write(
+            repo.join("lib/lib.go"),
+            "package lib\n\n// Twice doubles n.\nfunc Twice(n int) int { return 2 * n }\n\n// Thrice triples n.\nfunc Thrice(n int) int { return 3 * n }\n",
+        )
+        .unwrap();
+        let key = read("test-key.txt");
+        for (warm, what) in [
+            ("auto", "the pipeline of the change"),
+            ("never", "the next pipeline"),
+        ] {
+            commit(warm);
+            let log = run();
+            assert_eq!(log.contains("go-cache-warm"), warm == "auto", "{log}");
+            assert_eq!(read("test-key.txt"), key, "a source change keeps the key");
+            for j in ["test", "vet"] {
+                for f in [format!("{j}-build.txt"), format!("{j}-test.txt")] {
+                    assert_eq!(
+                        main_compiles(&f),
+                        Vec::<String>::new(),
+                        "{what}: {f}\n{log}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// The jobs document parsed (anchors resolved).
