@@ -30,9 +30,10 @@ import {
   shouldWarm,
   startGroup,
   statePath,
+  timingArgs,
   toolkitClient,
   warning
-} from "./shared-FM6W4UHT.mjs";
+} from "./shared-BGHV53DF.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -208,11 +209,23 @@ function buildFromSource(actionDir2, log2 = () => {
 
 // src/main.mjs
 var log = { info, notice, warning };
+function record(prefix, timing) {
+  for (const [k, v] of Object.entries(timing || {})) timings[`${prefix}.${k}`] = (timings[`${prefix}.${k}`] || 0) + v;
+}
 function setOutputs(o) {
   for (const [k, v] of Object.entries(o)) setOutput(k, v);
 }
 var OFF = { "cache-hit": "false", "modules-hit": "false", "build-hit": "false", "modules-status": "off", "build-status": "off" };
+var timings = {};
 function keys(bin, env, { quiet = false } = {}) {
+  const t0 = performance.now();
+  try {
+    return keysOnce(bin, env, quiet);
+  } finally {
+    timings.keys = (timings.keys || 0) + (performance.now() - t0) / 1e3;
+  }
+}
+function keysOnce(bin, env, quiet) {
   const r = runBinary(bin, ["keys", "--format", "json"], env, { capture: true, captureStderr: quiet });
   if (r.status !== 0) {
     if (quiet) return null;
@@ -303,6 +316,7 @@ async function run() {
   startGroup("go-ci-cache: restore modules");
   const lookup = { lookupOnly: inputs.lookupOnly };
   let mod = inputs.modulesCache && readable ? await restoreEntry(client, "modules", k.modules, log, lookup) : none;
+  record("restore.modules", mod.timing);
   endGroup();
   if (early) {
     const full = keys(bin, env);
@@ -310,6 +324,7 @@ async function run() {
     if (full.modules.key !== k.modules.key && inputs.modulesCache && readable) {
       info(`go-ci-cache: the modules key changed with the job's GOTOOLCHAIN (${k.modules.key} → ${full.modules.key}); restoring again`);
       mod = await restoreEntry(client, "modules", full.modules, log, lookup);
+      record("restore.modules", mod.timing);
     }
     k = full;
   }
@@ -327,6 +342,7 @@ async function run() {
   exportVariable("GOCACHE", k.build.path);
   startGroup("go-ci-cache: restore build");
   let bld = inputs.buildCache && readable ? await restoreEntry(client, "build", k.build, log, lookup) : none;
+  record("restore.build", bld.timing);
   bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
   if (bld.hit && !bld.exact) info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
   endGroup();
@@ -355,7 +371,7 @@ async function run() {
     info(`go-ci-cache: warm-up skipped (warm: ${inputs.warm}${inputs.warm === "auto" ? ", both entries were exact hits" : ""})`);
   }
   let coverage = "";
-  const rep = runBinary(bin, ["report", "--format", "json", "--state", state], env, { capture: true });
+  const rep = runBinary(bin, ["report", "--format", "json", "--state", state, ...inputs.lookupOnly ? [] : timingArgs(timings)], env, { capture: true });
   if (rep.status === 0) {
     try {
       const w = JSON.parse(rep.stdout).warm;

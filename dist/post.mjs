@@ -15,9 +15,10 @@ import {
   saveDecision,
   saveEntry,
   startGroup,
+  timingArgs,
   toolkitClient,
   warning
-} from "./shared-FM6W4UHT.mjs";
+} from "./shared-BGHV53DF.mjs";
 
 // src/post.mjs
 import fs from "node:fs";
@@ -91,6 +92,7 @@ async function run() {
   startGroup("go-ci-cache: save");
   let uploads = 0;
   const saved = [];
+  const timings = {};
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
@@ -107,6 +109,7 @@ async function run() {
       if (added !== void 0 && st.bld.matched) info(`go-ci-cache: the job added ${added} build-cache entries to the restored ${st.bld.matched}`);
     }
     const r = await saveEntry(client, name, entry, log);
+    for (const [k, v] of Object.entries(r.timing || {})) timings[`save.${name}.${k}`] = v;
     if (r.status === "saved") {
       uploads += 1;
       saved.push([name, entry]);
@@ -122,8 +125,15 @@ async function run() {
   }
   endGroup();
   info(`go-ci-cache: ${uploads} new cache ${uploads === 1 ? "entry" : "entries"} uploaded by this job`);
-  if (saved.length > 0) prune(st, env, ref, saved, lines);
-  runBinary(st.bin, ["report", "--format", "github", "--state", st.state], env);
+  if (saved.length > 0) {
+    const t0 = performance.now();
+    prune(st, env, ref, saved, lines);
+    timings.prune = (performance.now() - t0) / 1e3;
+  }
+  runBinary(st.bin, ["report", "--format", "github", "--state", st.state, ...timingArgs(timings)], env);
+  const text = runBinary(st.bin, ["report", "--format", "text", "--state", st.state], env, { capture: true });
+  const time = (text.stdout || "").split("\n").find((l) => l.startsWith("time: "));
+  if (time) info(`go-ci-cache: ${time}`);
   if (st.budget) lines.push(`- ${budgetLine(st.budget)}`);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
     fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join("\n")}

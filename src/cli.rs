@@ -182,6 +182,10 @@ pub struct ReportArgs {
     /// Write to this file (github format) instead of `$GITHUB_STEP_SUMMARY`.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Record a phase's wall time in the run state first, as `NAME=SECONDS` (repeatable), e.g.
+    /// `restore.build.download=1.25`: for CI glue that times what the binary does not run.
+    #[arg(long = "timing", value_name = "NAME=SECONDS")]
+    pub timings: Vec<String>,
 }
 
 /// `prune` arguments.

@@ -72,6 +72,7 @@ fn finish(c: &mut Ctx, warnings: &[String], strict: bool) -> ExitCode {
 
 /// `prepare`: right after a restore.
 pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
+    let started = Instant::now();
     let mut c = ctx(&a.common, go)?;
     let t0 = now_unix();
     let machine = lease::machine();
@@ -173,6 +174,9 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     }
     let warnings = p.warnings.clone();
     c.state.prepare = Some(p);
+    c.state
+        .timings
+        .insert("prepare".into(), started.elapsed().as_secs_f64());
     Ok(finish(&mut c, &warnings, a.common.strict))
 }
 
@@ -229,8 +233,8 @@ fn prepare_build(
 
 /// `warm`: the warm-up that matches the job (`--job`).
 pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
-    let mut c = ctx(&a.common, go)?;
     let started = Instant::now();
+    let mut c = ctx(&a.common, go)?;
     let units = golist::units(&c.job.project);
     let opts = warm::Options {
         job: a.job,
@@ -312,13 +316,16 @@ pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
     ));
     let warnings = report.warnings.clone();
     c.state.warm = Some(report);
+    c.state
+        .timings
+        .insert("warm".into(), started.elapsed().as_secs_f64());
     Ok(finish(&mut c, &warnings, a.common.strict))
 }
 
 /// `trim`: right before a save.
 pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
-    let mut c = ctx(&a.common, go)?;
     let started = Instant::now();
+    let mut c = ctx(&a.common, go)?;
     let mut t = TrimReport {
         dry_run: a.dry_run,
         ..TrimReport::default()
@@ -373,6 +380,9 @@ pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
     // A dry run reports but leaves the recorded state as it was.
     if !a.dry_run {
         c.state.trim = Some(t);
+        c.state
+            .timings
+            .insert("trim".into(), started.elapsed().as_secs_f64());
     }
     Ok(finish(&mut c, &warnings, a.common.strict))
 }
@@ -699,12 +709,19 @@ pub fn report(a: &ReportArgs, go: &Go) -> Result<ExitCode> {
             "run `go-ci-cache prepare`, `warm` or `trim` in this job first (or pass --state)",
         )
     })?;
-    let st: State = serde_json::from_slice(&bytes).map_err(|e| {
+    let mut st: State = serde_json::from_slice(&bytes).map_err(|e| {
         usage(
             format!("the run state `{}` is not valid: {e}", state_path.display()),
             "delete it and run the job again",
         )
     })?;
+    if !a.timings.is_empty() {
+        for t in &a.timings {
+            let (name, secs) = report::parse_timing(t)?;
+            st.timings.insert(name, secs);
+        }
+        st.save(&state_path)?;
+    }
     let now = u64::try_from(now_unix()).unwrap_or(0);
     let format = match a.format {
         ReportFormat::Auto => match Style::detect() {

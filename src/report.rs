@@ -67,6 +67,84 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
     rows
 }
 
+/// Parses `report --timing NAME=SECONDS`.
+pub fn parse_timing(raw: &str) -> anyhow::Result<(String, f64)> {
+    let bad = || {
+        crate::error::usage(
+            format!("`--timing` must be `NAME=SECONDS`, got `{raw}`"),
+            "name a phase in lowercase with dots (e.g. `restore.build.download=1.25`); seconds are a number ≥ 0",
+        )
+    };
+    let (name, secs) = raw.split_once('=').ok_or_else(bad)?;
+    let name = name.trim();
+    let ok_name = !name.is_empty()
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+    match secs.trim().parse::<f64>() {
+        Ok(v) if ok_name && v.is_finite() && v >= 0.0 => Ok((name.to_string(), v)),
+        _ => Err(bad()),
+    }
+}
+
+/// The order phases happen in a job; others follow by name.
+const PHASE_ORDER: [&str; 7] = [
+    "keys", "restore", "prepare", "warm", "trim", "save", "prune",
+];
+
+/// One line: every phase's wall time, grouped by its first two name parts (`restore.build`:
+/// lookup, download, extract), and the total (pure).
+pub fn timing_line(timings: &std::collections::BTreeMap<String, f64>) -> Option<String> {
+    if timings.is_empty() {
+        return None;
+    }
+    const ENTRIES: [&str; 2] = ["modules", "build"];
+    const LEAVES: [&str; 5] = ["lookup", "download", "extract", "compress", "upload"];
+    let pos = |list: &[&str], part: Option<&str>| {
+        part.and_then(|p| list.iter().position(|l| *l == p))
+            .unwrap_or(list.len())
+    };
+    let rank = |name: &str| {
+        let mut parts = name.split('.');
+        let (a, b, c) = (parts.next(), parts.next(), parts.next());
+        (pos(&PHASE_ORDER, a), pos(&ENTRIES, b), pos(&LEAVES, c))
+    };
+    let mut groups: Vec<(String, Vec<(String, f64)>)> = Vec::new();
+    let mut names: Vec<&String> = timings.keys().collect();
+    names.sort_by_key(|n| (rank(n), n.as_str()));
+    for name in names {
+        let mut parts = name.splitn(3, '.');
+        let group = match (parts.next(), parts.next()) {
+            (Some(a), Some(b)) => format!("{a} {b}"),
+            (Some(a), None) => a.to_string(),
+            _ => name.clone(),
+        };
+        let leaf = parts.next().unwrap_or("").to_string();
+        match groups.last_mut() {
+            Some((g, v)) if *g == group => v.push((leaf, timings[name])),
+            _ => groups.push((group, vec![(leaf, timings[name])])),
+        }
+    }
+    let total: f64 = timings.values().sum();
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(|(g, v)| {
+            let sum: f64 = v.iter().map(|(_, s)| s).sum();
+            let detail: Vec<String> = v
+                .iter()
+                .filter(|(leaf, _)| !leaf.is_empty())
+                .map(|(leaf, s)| format!("{leaf} {s:.2}"))
+                .collect();
+            if detail.is_empty() {
+                format!("{g} {sum:.2} s")
+            } else {
+                format!("{g} {sum:.2} s ({})", detail.join(", "))
+            }
+        })
+        .collect();
+    Some(format!("time: {}; total {total:.2} s", parts.join(", ")))
+}
+
 fn lines(st: &State) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(w) = &st.warm {
@@ -89,6 +167,7 @@ fn lines(st: &State) -> Vec<String> {
     if let Some(t) = &st.trim {
         out.push(format!("trim: {:.2}s", t.seconds));
     }
+    out.extend(timing_line(&st.timings));
     for w in st
         .prepare
         .iter()
@@ -149,4 +228,43 @@ pub fn gitlab_section(st: &State, start: u64, end: u64) -> String {
     crate::output::gitlab::section_start(name, "go-ci-cache report", start, true)
         + &text(st)
         + &crate::output::gitlab::section_end(name, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn timings_parse_and_render_in_job_order() {
+        assert_eq!(
+            parse_timing("restore.build.download=1.25").unwrap(),
+            ("restore.build.download".into(), 1.25)
+        );
+        for bad in [
+            "keys", "keys=", "keys=-1", "keys=NaN", "Keys=1", "a..b=1", "=1", "k=1s",
+        ] {
+            let e = parse_timing(bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
+        }
+        let t: BTreeMap<String, f64> = [
+            ("trim", 0.2),
+            ("keys", 0.05),
+            ("restore.build.extract", 0.3),
+            ("restore.build.lookup", 0.1),
+            ("restore.modules.lookup", 0.12),
+            ("save.build.upload", 0.5),
+            ("prepare", 0.03),
+            ("zzz", 0.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(
+            timing_line(&t).unwrap(),
+            "time: keys 0.05 s, restore modules 0.12 s (lookup 0.12), restore build 0.40 s (lookup 0.10, extract 0.30), prepare 0.03 s, trim 0.20 s, save build 0.50 s (upload 0.50), zzz 0.00 s; total 1.30 s"
+        );
+        assert_eq!(timing_line(&BTreeMap::new()), None);
+    }
 }

@@ -4,6 +4,7 @@
 //! Default location: `$GO_CI_CACHE_STATE`, else `${RUNNER_TEMP:-${TMPDIR:-/tmp}}/go-ci-cache/
 //! state-<hash of GOCACHE>.json`, so two jobs with different caches on one machine do not meet.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -32,6 +33,11 @@ pub struct State {
     pub trim: Option<TrimReport>,
     /// Restore results recorded by the CI glue (`report --restored …`).
     pub restore: Option<RestoreInfo>,
+    /// Wall seconds per phase of this job's cache work: `prepare`, `warm` and `trim` record
+    /// their own; the CI glue adds the rest (`keys`, `restore.<entry>.lookup|download|extract`,
+    /// `save.<entry>.lookup|compress|upload`, `prune`) with `report --timing`.
+    #[serde(default)]
+    pub timings: BTreeMap<String, f64>,
 }
 
 /// `prepare`'s record.

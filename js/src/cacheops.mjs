@@ -34,14 +34,18 @@ export function parseToolkitLine(line) {
  * TAR_LINES_SHOWN lines. Returns { value, messages, stderrLines }; throws what `fn` throws,
  * with `messages` attached.
  */
-export async function captured(fn, streams = { out: process.stdout, err: process.stderr }) {
+export async function captured(fn, streams = { out: process.stdout, err: process.stderr }, clock = () => performance.now()) {
   const messages = [];
+  // When each line came (ms): the toolkit has no timing hooks, so its own log lines mark where
+  // one phase ends and the next begins (see phaseTimes).
+  const marks = [];
   let stderrLines = 0;
   const origOut = streams.out.write;
   const origErr = streams.err.write;
   let outBuf = '';
   let errBuf = '';
   const outLine = (line) => {
+    marks.push({ t: clock(), line });
     const m = parseToolkitLine(line);
     if (m) messages.push(m);
     else origOut.call(streams.out, `${line}\n`);
@@ -86,22 +90,51 @@ export async function captured(fn, streams = { out: process.stdout, err: process
   try {
     const value = await fn();
     finish();
-    return { value, messages, stderrLines };
+    return { value, messages, stderrLines, marks };
   } catch (e) {
     finish();
     e.messages = messages;
+    e.marks = marks;
     throw e;
   }
+}
+
+/**
+ * Where a restore or a save spent its time (pure over the log marks of `captured`, in ms since
+ * the same clock's `start`, ending at `end`). Restore: `lookup` until the toolkit names the
+ * archive path (it has found an entry), `download` until it logs the archive's size, `extract`
+ * after. Save: `compress` until it logs the archive's size (`File Size`), `upload` (reserve,
+ * upload, commit) after. A boundary the log does not show folds into the phase before it.
+ * Returns seconds per phase.
+ */
+export function phaseTimes(kind, marks, start, end) {
+  const at = (re) => marks.find((m) => re.test(m.line.replace(/^::debug::/, '')))?.t;
+  const secs = (a, b) => Math.max(0, (b - a) / 1000);
+  if (kind === 'restore') {
+    const found = at(/^(Archive [Pp]ath:|Cache hit for)/);
+    const size = at(/^Cache Size:/);
+    if (found === undefined) return { lookup: secs(start, end) };
+    if (size === undefined) return { lookup: secs(start, found), download: secs(found, end) };
+    return { lookup: secs(start, found), download: secs(found, size), extract: secs(size, end) };
+  }
+  const size = at(/^File Size:/);
+  if (size === undefined) return { compress: secs(start, end) };
+  return { compress: secs(start, size), upload: secs(size, end) };
+}
+
+/** `report --timing` arguments for a map of phase → seconds. */
+export function timingArgs(timings) {
+  return Object.entries(timings).flatMap(([k, v]) => ['--timing', `${k}=${v.toFixed(3)}`]);
 }
 
 /**
  * The client over the real toolkit (or a fake with the same two functions): each call returns
  * { value, messages }.
  */
-export function toolkitClient(lib) {
+export function toolkitClient(lib, { clock = () => performance.now() } = {}) {
   return {
-    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts)),
-    save: (paths, key) => captured(() => lib.saveCache(paths, key)),
+    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts), undefined, clock),
+    save: (paths, key) => captured(() => lib.saveCache(paths, key), undefined, clock),
   };
 }
 
@@ -198,10 +231,18 @@ export function prefilledWarning({ modules, build }, counts) {
 }
 
 /**
- * Restores one entry. `log` has info/notice/warning. Returns { status, matched, hit, detail }
+ * Restores one entry. `log` has info/notice/warning. Returns { status, matched, hit, detail, timing }
  * where status is `hit` | `partial` | `miss` | `failed` | `skipped` | `found` (lookup only).
  */
-export async function restoreEntry(client, name, entry, log, { lookupOnly = false } = {}) {
+export async function restoreEntry(client, name, entry, log, { lookupOnly = false, clock = () => performance.now() } = {}) {
+  const start = clock();
+  const out = await restoreOnce(client, name, entry, log, lookupOnly);
+  out.timing = phaseTimes('restore', out.marks || [], start, clock());
+  delete out.marks;
+  return out;
+}
+
+async function restoreOnce(client, name, entry, log, lookupOnly) {
   let r;
   const undo = lookupOnly ? () => {} : skipExistingFiles();
   try {
@@ -209,36 +250,37 @@ export async function restoreEntry(client, name, entry, log, { lookupOnly = fals
   } catch (e) {
     undo();
     log.warning(`go-ci-cache: the ${name} cache could not be restored, going on without it: ${e.message}`);
-    return { status: 'failed', matched: '', hit: false, detail: e.message };
+    return { status: 'failed', matched: '', hit: false, detail: e.message, marks: e.marks };
   }
   undo();
+  const marks = r.marks;
   const c = classify(r.messages);
   const matched = r.value || '';
   if (!matched) {
     if (c.kind === 'denied' || /does not permit reads/.test(c.text)) {
       log.notice(`go-ci-cache: ${name}: not restored, the cache cannot be read by this job (${firstLine(c.text)})`);
-      return { status: 'skipped', matched: '', hit: false, detail: c.text };
+      return { status: 'skipped', matched: '', hit: false, detail: c.text, marks };
     }
     if (c.kind === 'rate-limited') {
       log.notice(`go-ci-cache: ${name}: not restored, the cache service is rate-limiting this repository (HTTP 429); going on without it`);
-      return { status: 'failed', matched: '', hit: false, detail: c.text };
+      return { status: 'failed', matched: '', hit: false, detail: c.text, marks };
     }
     if (c.kind !== 'ok') {
       // The toolkit returns undefined both for "nothing matched" and for a download or an
       // extraction that broke: only its message tells them apart.
       log.warning(`go-ci-cache: ${name}: restore failed, going on without it: ${firstLine(c.text)}`);
-      return { status: 'failed', matched: '', hit: false, detail: c.text };
+      return { status: 'failed', matched: '', hit: false, detail: c.text, marks };
     }
     log.info(`${name}: no cache for ${entry.key} or its restore keys`);
-    return { status: 'miss', matched: '', hit: false, detail: '' };
+    return { status: 'miss', matched: '', hit: false, detail: '', marks };
   }
   const hit = sameKey(matched, entry.key);
   if (lookupOnly) {
     log.info(`${name}: found ${hit ? 'exact key' : 'restore key'} ${matched} (lookup-only: not downloaded)`);
-    return { status: 'found', matched, hit, detail: '' };
+    return { status: 'found', matched, hit, detail: '', marks };
   }
   log.info(`${name}: restored ${hit ? 'exact key' : 'restore key'} ${matched}`);
-  return { status: hit ? 'hit' : 'partial', matched, hit, detail: '' };
+  return { status: hit ? 'hit' : 'partial', matched, hit, detail: '', marks };
 }
 
 const firstLine = (s) => s.split('\n').find((l) => l.trim()) || s;
@@ -249,22 +291,34 @@ const firstLine = (s) => s.split('\n').find((l) => l.trim()) || s;
  * { status, line } where status is `saved` | `exists` | `rate-limited` | `read-only` |
  * `budget` | `taken` | `failed`, and `line` is the step summary's line.
  */
-export async function saveEntry(client, name, entry, log) {
+export async function saveEntry(client, name, entry, log, { clock = () => performance.now() } = {}) {
+  const t0 = clock();
+  const timing = {};
+  const out = await saveOnce(client, name, entry, log, clock, t0, timing);
+  out.timing = timing;
+  return out;
+}
+
+async function saveOnce(client, name, entry, log, clock, t0, timing) {
   try {
     const found = await client.restore([entry.path], entry.key, [], { lookupOnly: true });
     if (found.value && sameKey(found.value, entry.key)) {
+      timing.lookup = (clock() - t0) / 1000;
       log.info(`go-ci-cache: ${name} cache ${entry.key} was already saved by another job; skipping`);
       return { status: 'exists', line: `${name}: already saved by another job` };
     }
   } catch {
     // The lookup is an optimisation; the save below reports real trouble.
   }
+  const t1 = clock();
+  timing.lookup = (t1 - t0) / 1000;
   let r;
   try {
     r = await client.save([entry.path], entry.key);
   } catch (e) {
-    r = { value: -1, messages: [...(e.messages || []), { level: 'warning', text: e.message }] };
+    r = { value: -1, messages: [...(e.messages || []), { level: 'warning', text: e.message }], marks: e.marks };
   }
+  Object.assign(timing, phaseTimes('save', r.marks || [], t1, clock()));
   if (typeof r.value === 'number' && r.value !== -1) {
     log.info(`go-ci-cache: saved the ${name} cache as ${entry.key}`);
     return { status: 'saved', line: `${name}: saved as \`${entry.key}\`` };

@@ -18,12 +18,17 @@ import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 
 import { readBudget, budgetLine } from './budget.mjs';
-import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, toolkitClient } from './cacheops.mjs';
+import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { actionDir, readManifest, runBinary, statePath } from './common.mjs';
 import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, rollingSuffix, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
+
+/** Adds an operation's phases (seconds) under `prefix`. */
+function record(prefix, timing) {
+  for (const [k, v] of Object.entries(timing || {})) timings[`${prefix}.${k}`] = (timings[`${prefix}.${k}`] || 0) + v;
+}
 
 function setOutputs(o) {
   for (const [k, v] of Object.entries(o)) core.setOutput(k, v);
@@ -31,8 +36,20 @@ function setOutputs(o) {
 
 const OFF = { 'cache-hit': 'false', 'modules-hit': 'false', 'build-hit': 'false', 'modules-status': 'off', 'build-status': 'off' };
 
+/** Wall seconds per phase of this step, for `report --timing` (keys, restore.<entry>.<part>). */
+const timings = {};
+
 /** Runs `keys --format json`; returns the parsed document, or null after a warning. */
 function keys(bin, env, { quiet = false } = {}) {
+  const t0 = performance.now();
+  try {
+    return keysOnce(bin, env, quiet);
+  } finally {
+    timings.keys = (timings.keys || 0) + (performance.now() - t0) / 1000;
+  }
+}
+
+function keysOnce(bin, env, quiet) {
   const r = runBinary(bin, ['keys', '--format', 'json'], env, { capture: true, captureStderr: quiet });
   if (r.status !== 0) {
     if (quiet) return null;
@@ -141,6 +158,7 @@ async function run() {
   core.startGroup('go-ci-cache: restore modules');
   const lookup = { lookupOnly: inputs.lookupOnly };
   let mod = inputs.modulesCache && readable ? await restoreEntry(client, 'modules', k.modules, log, lookup) : none;
+  record('restore.modules', mod.timing);
   core.endGroup();
 
   // 3. The keys of the Go that will run the job (may switch toolchains now).
@@ -150,6 +168,7 @@ async function run() {
     if (full.modules.key !== k.modules.key && inputs.modulesCache && readable) {
       core.info(`go-ci-cache: the modules key changed with the job's GOTOOLCHAIN (${k.modules.key} → ${full.modules.key}); restoring again`);
       mod = await restoreEntry(client, 'modules', full.modules, log, lookup);
+      record('restore.modules', mod.timing);
     }
     k = full;
   }
@@ -169,6 +188,7 @@ async function run() {
 
   core.startGroup('go-ci-cache: restore build');
   let bld = inputs.buildCache && readable ? await restoreEntry(client, 'build', k.build, log, lookup) : none;
+  record('restore.build', bld.timing);
   bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
   if (bld.hit && !bld.exact) core.info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
   core.endGroup();
@@ -201,7 +221,8 @@ async function run() {
   }
 
   let coverage = '';
-  const rep = runBinary(bin, ['report', '--format', 'json', '--state', state], env, { capture: true });
+  // The phases timed here go into the run state, so the post step's report has them all.
+  const rep = runBinary(bin, ['report', '--format', 'json', '--state', state, ...(inputs.lookupOnly ? [] : timingArgs(timings))], env, { capture: true });
   if (rep.status === 0) {
     try {
       const w = JSON.parse(rep.stdout).warm;

@@ -8,7 +8,7 @@ import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 
 import { budgetLine } from './budget.mjs';
-import { saveEntry, toolkitClient } from './cacheops.mjs';
+import { saveEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { defaultBranch, runBinary } from './common.mjs';
 import { binaryEnv, freshDecision, pruneArgs, saveDecision } from './inputs.mjs';
 
@@ -93,6 +93,7 @@ async function run() {
   core.startGroup('go-ci-cache: save');
   let uploads = 0;
   const saved = [];
+  const timings = {};
   for (const [name, entry] of plan) {
     if (!fs.existsSync(entry.path) || after[name]?.files === 0) {
       core.info(`go-ci-cache: not saving the ${name} cache: the job left nothing in it`);
@@ -109,6 +110,7 @@ async function run() {
       if (added !== undefined && st.bld.matched) core.info(`go-ci-cache: the job added ${added} build-cache entries to the restored ${st.bld.matched}`);
     }
     const r = await saveEntry(client, name, entry, log);
+    for (const [k, v] of Object.entries(r.timing || {})) timings[`save.${name}.${k}`] = v;
     if (r.status === 'saved') {
       uploads += 1;
       saved.push([name, entry]);
@@ -125,8 +127,16 @@ async function run() {
   }
   core.endGroup();
   core.info(`go-ci-cache: ${uploads} new cache ${uploads === 1 ? 'entry' : 'entries'} uploaded by this job`);
-  if (saved.length > 0) prune(st, env, ref, saved, lines);
-  runBinary(st.bin, ['report', '--format', 'github', '--state', st.state], env);
+  if (saved.length > 0) {
+    const t0 = performance.now();
+    prune(st, env, ref, saved, lines);
+    timings.prune = (performance.now() - t0) / 1000;
+  }
+  runBinary(st.bin, ['report', '--format', 'github', '--state', st.state, ...timingArgs(timings)], env);
+  // The same phase times in the log, one line.
+  const text = runBinary(st.bin, ['report', '--format', 'text', '--state', st.state], env, { capture: true });
+  const time = (text.stdout || '').split('\n').find((l) => l.startsWith('time: '));
+  if (time) core.info(`go-ci-cache: ${time}`);
   if (st.budget) lines.push(`- ${budgetLine(st.budget)}`);
   if (process.env.GITHUB_STEP_SUMMARY && lines.length > 0) {
     fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, `${lines.join('\n')}\n`);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 
 import * as core from '@actions/core';
 
-import { captured, classify, countBuildEntries, countEntries, parseToolkitLine, prefilledWarning, restoreEntry, saveEntry, TAR_LINES_SHOWN, toolkitClient } from '../src/cacheops.mjs';
+import { captured, classify, countBuildEntries, countEntries, parseToolkitLine, phaseTimes, prefilledWarning, restoreEntry, saveEntry, TAR_LINES_SHOWN, timingArgs, toolkitClient } from '../src/cacheops.mjs';
 
 const entry = { path: '/tmp/gomodcache', key: 'go-ci-cache-mod-v1-linux-0123456789abcdef', restore_keys: ['go-ci-cache-mod-v1-linux-'] };
 
@@ -269,4 +269,51 @@ test('prefilled roots: one warning naming setup-go and `cache: false`', () => {
   fs.writeFileSync(path.join(paths.build, 'ff', 'ff34-d'), 'x');
   assert.equal(countBuildEntries(paths.build), 2);
   assert.equal(countBuildEntries(path.join(dir, 'missing')), 0);
+});
+
+test('phase times come from the toolkit\'s own log lines', () => {
+  const m = (t, line) => ({ t, line });
+  // Restore (cache service v2): found, downloaded, extracted.
+  const restore = [m(100, 'Cache hit for restore-key: k'), m(150, '::debug::Archive path: /tmp/x/cache.tzst'), m(900, 'Cache Size: ~5 MB (5242880 B)'), m(1300, 'Cache restored successfully')];
+  assert.deepEqual(phaseTimes('restore', restore, 0, 1400), { lookup: 0.1, download: 0.8, extract: 0.5 });
+  // v1 names the archive path first; a miss is all lookup.
+  assert.deepEqual(phaseTimes('restore', [m(200, '::debug::Archive Path: /x'), m(700, 'Cache Size: ~1 MB (1 B)')], 0, 1000), { lookup: 0.2, download: 0.5, extract: 0.3 });
+  assert.deepEqual(phaseTimes('restore', [], 0, 250), { lookup: 0.25 });
+  // A download that broke: no size line.
+  assert.deepEqual(phaseTimes('restore', [m(100, 'Cache hit for: k')], 0, 400), { lookup: 0.1, download: 0.3 });
+  // Save: compress until the size, then reserve + upload + commit.
+  assert.deepEqual(phaseTimes('save', [m(1500, '::debug::File Size: 123'), m(1600, '::debug::Reserving Cache')], 0, 2500), { compress: 1.5, upload: 1 });
+  assert.deepEqual(phaseTimes('save', [], 0, 300), { compress: 0.3 });
+  assert.deepEqual(timingArgs({ keys: 0.0456, 'restore.build.lookup': 1 }), ['--timing', 'keys=0.046', '--timing', 'restore.build.lookup=1.000']);
+});
+
+test('a restore and a save through the real capture are timed per phase', async () => {
+  let now = 0;
+  const clock = () => now;
+  const lib = {
+    restoreCache: async () => {
+      now = 100;
+      core.info('Cache hit for: k');
+      now = 600;
+      core.info('Cache Size: ~1 MB (1048576 B)');
+      now = 800;
+      return entry.key;
+    },
+    saveCache: async () => {
+      now = 2000;
+      core.debug('File Size: 1048576');
+      now = 2600;
+      return 7;
+    },
+  };
+  const client = toolkitClient(lib, { clock });
+  const { log } = recorder();
+  const r = await restoreEntry(client, 'modules', entry, log, { clock });
+  assert.equal(r.status, 'hit');
+  assert.deepEqual(r.timing, { lookup: 0.1, download: 0.5, extract: 0.2 });
+  now = 1000;
+  const lookups = { restoreCache: async () => undefined };
+  const s = await saveEntry({ restore: () => captured(() => lookups.restoreCache(), undefined, clock), save: client.save }, 'modules', entry, log, { clock });
+  assert.equal(s.status, 'saved');
+  assert.deepEqual(s.timing, { lookup: 0, compress: 1, upload: 0.6 });
 });

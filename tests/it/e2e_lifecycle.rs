@@ -959,3 +959,50 @@ fn trim_counts_what_the_job_added_since_the_restore() {
     ok(lifecycle(&t, "trim", &m, &[]));
     assert!(added(&t).unwrap() > 0, "{}", state(&t));
 }
+
+/// Every phase's wall time lands in the run state: `prepare` and `trim` record their own, the
+/// CI glue adds the rest with `report --timing`, and the report shows them in job order.
+#[test]
+fn report_shows_each_phase_time() {
+    let t = TestEnv::new();
+    let m = t.module("app", &["example.com/greet"]);
+    ok(lifecycle(&t, "prepare", &m, &[]));
+    ok(lifecycle(&t, "trim", &m, &[]));
+    let out = lifecycle(
+        &t,
+        "report",
+        &m,
+        &[
+            "--format",
+            "text",
+            "--timing",
+            "keys=0.05",
+            "--timing",
+            "restore.build.download=1.5",
+        ],
+    );
+    ok(out.clone());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("time: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.starts_with("time: keys 0.05 s, restore build 1.50 s (download 1.50), prepare "),
+        "{line}"
+    );
+    assert!(line.contains(", trim "), "{line}");
+    let s = state(&t);
+    for phase in ["keys", "restore.build.download", "prepare", "trim"] {
+        assert!(s["timings"][phase].as_f64().is_some(), "{phase}: {s}");
+    }
+    // Bad input: exit 2, nothing recorded.
+    let out = lifecycle(&t, "report", &m, &["--timing", "keys=soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`keys=soon`") && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(state(&t)["timings"]["keys"], 0.05);
+}

@@ -176,6 +176,21 @@ fn report_formats() {
         version: 1,
         gocache: "/c/build".into(),
         gomodcache: "/c/mod".into(),
+        timings: [
+            ("keys", 0.04),
+            ("restore.modules.lookup", 0.11),
+            ("restore.modules.download", 0.9),
+            ("restore.modules.extract", 0.35),
+            ("restore.build.lookup", 0.1),
+            ("prepare", 0.02),
+            ("warm", 3.5),
+            ("trim", 0.21),
+            ("save.build.compress", 1.2),
+            ("save.build.upload", 0.8),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
         restore: Some(RestoreInfo {
             modules_key: Some("go-ci-cache-mod-v1-linux-0123".into()),
             modules_hit: true,

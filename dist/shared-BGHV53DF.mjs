@@ -68804,14 +68804,16 @@ function parseToolkitLine(line) {
   }
   return null;
 }
-async function captured(fn, streams = { out: process.stdout, err: process.stderr }) {
+async function captured(fn, streams = { out: process.stdout, err: process.stderr }, clock = () => performance.now()) {
   const messages = [];
+  const marks = [];
   let stderrLines = 0;
   const origOut = streams.out.write;
   const origErr = streams.err.write;
   let outBuf = "";
   let errBuf = "";
   const outLine = (line) => {
+    marks.push({ t: clock(), line });
     const m = parseToolkitLine(line);
     if (m) messages.push(m);
     else origOut.call(streams.out, `${line}
@@ -68858,17 +68860,35 @@ async function captured(fn, streams = { out: process.stdout, err: process.stderr
   try {
     const value = await fn();
     finish();
-    return { value, messages, stderrLines };
+    return { value, messages, stderrLines, marks };
   } catch (e) {
     finish();
     e.messages = messages;
+    e.marks = marks;
     throw e;
   }
 }
-function toolkitClient(lib) {
+function phaseTimes(kind, marks, start, end) {
+  const at = (re) => marks.find((m) => re.test(m.line.replace(/^::debug::/, "")))?.t;
+  const secs = (a, b) => Math.max(0, (b - a) / 1e3);
+  if (kind === "restore") {
+    const found = at(/^(Archive [Pp]ath:|Cache hit for)/);
+    const size2 = at(/^Cache Size:/);
+    if (found === void 0) return { lookup: secs(start, end) };
+    if (size2 === void 0) return { lookup: secs(start, found), download: secs(found, end) };
+    return { lookup: secs(start, found), download: secs(found, size2), extract: secs(size2, end) };
+  }
+  const size = at(/^File Size:/);
+  if (size === void 0) return { compress: secs(start, end) };
+  return { compress: secs(start, size), upload: secs(size, end) };
+}
+function timingArgs(timings) {
+  return Object.entries(timings).flatMap(([k, v]) => ["--timing", `${k}=${v.toFixed(3)}`]);
+}
+function toolkitClient(lib, { clock = () => performance.now() } = {}) {
   return {
-    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts)),
-    save: (paths, key) => captured(() => lib.saveCache(paths, key))
+    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts), void 0, clock),
+    save: (paths, key) => captured(() => lib.saveCache(paths, key), void 0, clock)
   };
 }
 function skipExistingFiles(env = process.env) {
@@ -68928,7 +68948,14 @@ function prefilledWarning({ modules, build }, counts) {
   const what = filled.join(" and ");
   return `${what} already held files before go-ci-cache restored ${filled.length > 1 ? "them" : "it"}: an earlier step filled ${filled.length > 1 ? "them" : "it"}, most likely actions/setup-go, whose \`cache\` input defaults to true. Set \`cache: false\` on actions/setup-go: go-ci-cache caches both directories itself, and two caches mean two downloads and two saves. This run keeps the files already there and adds the missing ones.`;
 }
-async function restoreEntry(client, name, entry, log2, { lookupOnly = false } = {}) {
+async function restoreEntry(client, name, entry, log2, { lookupOnly = false, clock = () => performance.now() } = {}) {
+  const start = clock();
+  const out = await restoreOnce(client, name, entry, log2, lookupOnly);
+  out.timing = phaseTimes("restore", out.marks || [], start, clock());
+  delete out.marks;
+  return out;
+}
+async function restoreOnce(client, name, entry, log2, lookupOnly) {
   let r;
   const undo = lookupOnly ? () => {
   } : skipExistingFiles();
@@ -68937,51 +68964,63 @@ async function restoreEntry(client, name, entry, log2, { lookupOnly = false } = 
   } catch (e) {
     undo();
     log2.warning(`go-ci-cache: the ${name} cache could not be restored, going on without it: ${e.message}`);
-    return { status: "failed", matched: "", hit: false, detail: e.message };
+    return { status: "failed", matched: "", hit: false, detail: e.message, marks: e.marks };
   }
   undo();
+  const marks = r.marks;
   const c = classify(r.messages);
   const matched = r.value || "";
   if (!matched) {
     if (c.kind === "denied" || /does not permit reads/.test(c.text)) {
       log2.notice(`go-ci-cache: ${name}: not restored, the cache cannot be read by this job (${firstLine(c.text)})`);
-      return { status: "skipped", matched: "", hit: false, detail: c.text };
+      return { status: "skipped", matched: "", hit: false, detail: c.text, marks };
     }
     if (c.kind === "rate-limited") {
       log2.notice(`go-ci-cache: ${name}: not restored, the cache service is rate-limiting this repository (HTTP 429); going on without it`);
-      return { status: "failed", matched: "", hit: false, detail: c.text };
+      return { status: "failed", matched: "", hit: false, detail: c.text, marks };
     }
     if (c.kind !== "ok") {
       log2.warning(`go-ci-cache: ${name}: restore failed, going on without it: ${firstLine(c.text)}`);
-      return { status: "failed", matched: "", hit: false, detail: c.text };
+      return { status: "failed", matched: "", hit: false, detail: c.text, marks };
     }
     log2.info(`${name}: no cache for ${entry.key} or its restore keys`);
-    return { status: "miss", matched: "", hit: false, detail: "" };
+    return { status: "miss", matched: "", hit: false, detail: "", marks };
   }
   const hit = sameKey(matched, entry.key);
   if (lookupOnly) {
     log2.info(`${name}: found ${hit ? "exact key" : "restore key"} ${matched} (lookup-only: not downloaded)`);
-    return { status: "found", matched, hit, detail: "" };
+    return { status: "found", matched, hit, detail: "", marks };
   }
   log2.info(`${name}: restored ${hit ? "exact key" : "restore key"} ${matched}`);
-  return { status: hit ? "hit" : "partial", matched, hit, detail: "" };
+  return { status: hit ? "hit" : "partial", matched, hit, detail: "", marks };
 }
 var firstLine = (s) => s.split("\n").find((l) => l.trim()) || s;
-async function saveEntry(client, name, entry, log2) {
+async function saveEntry(client, name, entry, log2, { clock = () => performance.now() } = {}) {
+  const t0 = clock();
+  const timing = {};
+  const out = await saveOnce(client, name, entry, log2, clock, t0, timing);
+  out.timing = timing;
+  return out;
+}
+async function saveOnce(client, name, entry, log2, clock, t0, timing) {
   try {
     const found = await client.restore([entry.path], entry.key, [], { lookupOnly: true });
     if (found.value && sameKey(found.value, entry.key)) {
+      timing.lookup = (clock() - t0) / 1e3;
       log2.info(`go-ci-cache: ${name} cache ${entry.key} was already saved by another job; skipping`);
       return { status: "exists", line: `${name}: already saved by another job` };
     }
   } catch {
   }
+  const t1 = clock();
+  timing.lookup = (t1 - t0) / 1e3;
   let r;
   try {
     r = await client.save([entry.path], entry.key);
   } catch (e) {
-    r = { value: -1, messages: [...e.messages || [], { level: "warning", text: e.message }] };
+    r = { value: -1, messages: [...e.messages || [], { level: "warning", text: e.message }], marks: e.marks };
   }
+  Object.assign(timing, phaseTimes("save", r.marks || [], t1, clock()));
   if (typeof r.value === "number" && r.value !== -1) {
     log2.info(`go-ci-cache: saved the ${name} cache as ${entry.key}`);
     return { status: "saved", line: `${name}: saved as \`${entry.key}\`` };
@@ -69199,6 +69238,7 @@ export {
   cache_exports,
   readBudget,
   budgetLine,
+  timingArgs,
   toolkitClient,
   countEntries,
   countBuildEntries,
