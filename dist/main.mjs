@@ -23,6 +23,7 @@ import {
   restoreEntry,
   rollingSuffix,
   runBinary,
+  runsInstalledGo,
   saveCache,
   saveState,
   setFailed,
@@ -33,7 +34,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-BGHV53DF.mjs";
+} from "./shared-YFNLLVJB.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -225,8 +226,10 @@ function keys(bin, env, { quiet = false } = {}) {
     timings.keys = (timings.keys || 0) + (performance.now() - t0) / 1e3;
   }
 }
+var earlyStderr = "";
 function keysOnce(bin, env, quiet) {
   const r = runBinary(bin, ["keys", "--format", "json"], env, { capture: true, captureStderr: quiet });
+  if (quiet) earlyStderr = r.stderr;
   if (r.status !== 0) {
     if (quiet) return null;
     warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` failed (exit status ${r.status}; the error is above). The job goes on without caching.`);
@@ -250,6 +253,20 @@ function rootsBefore(env) {
   const [modules, build] = r.stdout.split(/\r?\n/);
   if (!modules || !build) return null;
   return { modules, build, counts: { modules: countEntries(modules), build: countBuildEntries(build) } };
+}
+function exportPaths(k) {
+  startGroup("go-ci-cache: cache configuration");
+  for (const [name, e] of [["modules", k.modules], ["build", k.build]]) {
+    info(`${name} (${e.path})
+  key:          ${e.key}
+  restore keys: ${e.restore_keys.join("\n                ")}`);
+    for (const l of e.layers) {
+      if (l.inputs.length > 1) info(`  ${l.name} ${l.value} <- ${l.inputs.map((i) => `${i.name}=${i.value}`).join(", ")}`);
+    }
+  }
+  endGroup();
+  exportVariable("GOMODCACHE", k.modules.path);
+  exportVariable("GOCACHE", k.build.path);
 }
 async function run() {
   let inputs;
@@ -313,41 +330,41 @@ async function run() {
     if (process.env.RUNNER_ENVIRONMENT === "self-hosted") info("go-ci-cache: the cache directories already held files before the restore (normal on a self-hosted runner); restoring adds what is missing");
     else warning(filled);
   }
-  startGroup("go-ci-cache: restore modules");
+  const budgetP = readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
   const lookup = { lookupOnly: inputs.lookupOnly };
-  let mod = inputs.modulesCache && readable ? await restoreEntry(client, "modules", k.modules, log, lookup) : none;
-  record("restore.modules", mod.timing);
-  endGroup();
-  if (early) {
+  const restoreOne = (name, entry, label = "") => (name === "modules" ? inputs.modulesCache : inputs.buildCache) && readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+  let mod;
+  let bld;
+  const final = !early || runsInstalledGo(env.GOTOOLCHAIN, early.inputs.go.GOVERSION || "", early.project?.required_go);
+  if (final) {
+    if (early && earlyStderr) process.stderr.write(earlyStderr);
+    exportPaths(k);
+    startGroup("go-ci-cache: restore");
+    [mod, bld] = await Promise.all([restoreOne("modules", k.modules, "modules"), restoreOne("build", k.build, "build")]);
+    endGroup();
+  } else {
+    startGroup("go-ci-cache: restore modules");
+    mod = await restoreOne("modules", k.modules);
+    endGroup();
     const full = keys(bin, env);
     if (!full) return;
-    if (full.modules.key !== k.modules.key && inputs.modulesCache && readable) {
+    if (full.modules.key !== k.modules.key) {
       info(`go-ci-cache: the modules key changed with the job's GOTOOLCHAIN (${k.modules.key} → ${full.modules.key}); restoring again`);
-      mod = await restoreEntry(client, "modules", full.modules, log, lookup);
       record("restore.modules", mod.timing);
+      mod = await restoreOne("modules", full.modules);
     }
     k = full;
+    exportPaths(k);
+    startGroup("go-ci-cache: restore build");
+    bld = await restoreOne("build", k.build);
+    endGroup();
   }
-  startGroup("go-ci-cache: cache configuration");
-  for (const [name, e] of [["modules", k.modules], ["build", k.build]]) {
-    info(`${name} (${e.path})
-  key:          ${e.key}
-  restore keys: ${e.restore_keys.join("\n                ")}`);
-    for (const l of e.layers) {
-      if (l.inputs.length > 1) info(`  ${l.name} ${l.value} <- ${l.inputs.map((i) => `${i.name}=${i.value}`).join(", ")}`);
-    }
-  }
-  endGroup();
-  exportVariable("GOMODCACHE", k.modules.path);
-  exportVariable("GOCACHE", k.build.path);
-  startGroup("go-ci-cache: restore build");
-  let bld = inputs.buildCache && readable ? await restoreEntry(client, "build", k.build, log, lookup) : none;
+  record("restore.modules", mod.timing);
   record("restore.build", bld.timing);
   bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
   if (bld.hit && !bld.exact) info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
-  endGroup();
   info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
-  const budget = await readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
+  const budget = await budgetP;
   info(`go-ci-cache: ${budgetLine(budget)}`);
   const caches = inputs.modulesCache && inputs.buildCache ? "both" : inputs.modulesCache ? "modules" : "build";
   const common = ["--caches", caches];

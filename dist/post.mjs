@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-BGHV53DF.mjs";
+} from "./shared-YFNLLVJB.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

@@ -387,6 +387,9 @@ pub struct ProjectDoc {
     pub modules: Vec<String>,
     /// The go.work file, relative to the root.
     pub workspace: Option<String>,
+    /// The highest Go its go.work or go.mod files ask for (`go` or `toolchain` line), e.g.
+    /// `go1.27.3`; null when none does.
+    pub required_go: Option<String>,
 }
 
 /// Go variables shown in the inputs (a superset of what keys; the rest explain paths and mode).
@@ -479,6 +482,10 @@ impl KeysDoc {
                     .workspace
                     .as_ref()
                     .map(|w| project::relative(root, w)),
+                required_go: crate::toolchain::required_project(
+                    job.project.workspace.as_deref(),
+                    &job.project.modules,
+                ),
             },
         }
     }

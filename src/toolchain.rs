@@ -116,6 +116,34 @@ pub fn governing_files(workspace: Option<&Path>, modules: &[PathBuf]) -> Vec<Pat
     }
 }
 
+/// The highest Go the project's governing files ask for (see [`required`]), as `go1.X[.Y]`;
+/// `None` when none asks or none can be read. With it a CI glue can tell, before any `go`
+/// command runs, whether the job's GOTOOLCHAIN will switch away from the installed Go.
+pub fn required_project(workspace: Option<&Path>, modules: &[PathBuf]) -> Option<String> {
+    let mut best: Option<(GoVersion, String)> = None;
+    for f in governing_files(workspace, modules) {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.split("//").next().unwrap_or("").trim();
+            let mut w = line.split_whitespace();
+            let v = match (w.next(), w.next(), w.next()) {
+                (Some("go"), Some(v), None) => Some(format!("go{v}")),
+                (Some("toolchain"), Some(v), None) if v.starts_with("go") => Some(v.to_string()),
+                _ => None,
+            };
+            if let Some(v) = v
+                && let Some(parsed) = GoVersion::parse(&v)
+                && best.as_ref().is_none_or(|(b, _)| parsed > *b)
+            {
+                best = Some((parsed, v));
+            }
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
 /// [`check`] over [`governing_files`], reading them; the first warning, if any. Files that
 /// cannot be read are left to the commands that need them.
 pub fn check_project(

@@ -8,6 +8,7 @@
 // Tar's stderr during a restore is capped so an extraction over an existing tree cannot flood
 // the log.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -29,72 +30,105 @@ export function parseToolkitLine(line) {
   return null;
 }
 
-/**
- * Runs `fn` while capturing the toolkit's messages from stdout and capping stderr (tar) to
- * TAR_LINES_SHOWN lines. Returns { value, messages, stderrLines }; throws what `fn` throws,
- * with `messages` attached.
- */
-export async function captured(fn, streams = { out: process.stdout, err: process.stderr }, clock = () => performance.now()) {
-  const messages = [];
-  // When each line came (ms): the toolkit has no timing hooks, so its own log lines mark where
-  // one phase ends and the next begins (see phaseTimes).
-  const marks = [];
-  let stderrLines = 0;
-  const origOut = streams.out.write;
-  const origErr = streams.err.write;
-  let outBuf = '';
-  let errBuf = '';
-  const outLine = (line) => {
-    marks.push({ t: clock(), line });
-    const m = parseToolkitLine(line);
-    if (m) messages.push(m);
-    else origOut.call(streams.out, `${line}\n`);
-  };
-  const errLine = (line) => {
-    stderrLines += 1;
-    if (stderrLines <= TAR_LINES_SHOWN) origErr.call(streams.err, `${line}\n`);
-  };
-  const feed = (buf, chunk, each) => {
-    const parts = (buf + chunk).split(/\r?\n/);
-    const rest = parts.pop();
-    for (const p of parts) each(p);
-    return rest;
+/** The capture an output line belongs to: the async context it was written from. */
+const current = new AsyncLocalStorage();
+
+/** Streams whose `write` is patched, with the originals and how many captures use them. */
+const patched = new WeakMap();
+
+const feed = (buf, chunk, each) => {
+  const parts = (buf + chunk).split(/\r?\n/);
+  const rest = parts.pop();
+  for (const p of parts) each(p);
+  return rest;
+};
+
+function patch(streams) {
+  let p = patched.get(streams.out);
+  if (p) {
+    p.users += 1;
+    return p;
+  }
+  p = { users: 1, out: streams.out.write, err: streams.err.write };
+  patched.set(streams.out, p);
+  const done = (enc, cb) => {
+    if (typeof enc === 'function') enc();
+    else if (typeof cb === 'function') cb();
+    return true;
   };
   streams.out.write = (chunk, enc, cb) => {
-    // @actions/core writes strings; bytes (a child's output, a test runner's own protocol)
-    // pass through untouched.
-    if (typeof chunk !== 'string') return origOut.call(streams.out, chunk, enc, cb);
-    outBuf = feed(outBuf, chunk, outLine);
-    if (typeof enc === 'function') enc();
-    else if (typeof cb === 'function') cb();
-    return true;
+    const cap = current.getStore();
+    // Outside every capture (our own lines between two concurrent ones), and bytes (a child's
+    // output, a test runner's own protocol) pass through untouched; @actions/core writes strings.
+    if (!cap || cap.streams.out !== streams.out || typeof chunk !== 'string') return p.out.call(streams.out, chunk, enc, cb);
+    cap.outBuf = feed(cap.outBuf, chunk, cap.outLine);
+    return done(enc, cb);
   };
   streams.err.write = (chunk, enc, cb) => {
-    errBuf = feed(errBuf, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'), errLine);
-    if (typeof enc === 'function') enc();
-    else if (typeof cb === 'function') cb();
-    return true;
+    const cap = current.getStore();
+    if (!cap || cap.streams.out !== streams.out) return p.err.call(streams.err, chunk, enc, cb);
+    cap.errBuf = feed(cap.errBuf, typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'), cap.errLine);
+    return done(enc, cb);
+  };
+  return p;
+}
+
+function unpatch(streams) {
+  const p = patched.get(streams.out);
+  p.users -= 1;
+  if (p.users === 0) {
+    streams.out.write = p.out;
+    streams.err.write = p.err;
+    patched.delete(streams.out);
+  }
+}
+
+/**
+ * Runs `fn` while capturing the toolkit's messages from stdout and capping stderr (tar) to
+ * TAR_LINES_SHOWN lines. Returns { value, messages, stderrLines, marks }; throws what `fn`
+ * throws, with `messages` and `marks` attached. Captures may run concurrently (the two entries
+ * restore at once): each line goes to the capture whose async context wrote it, and with a
+ * `label` the lines it passes through say which entry they are about.
+ */
+export async function captured(fn, streams = { out: process.stdout, err: process.stderr }, clock = () => performance.now(), { label = '' } = {}) {
+  const p = patch(streams);
+  const tag = label ? `[${label}] ` : '';
+  const cap = {
+    streams,
+    messages: [],
+    // When each line came (ms): the toolkit has no timing hooks, so its own log lines mark
+    // where one phase ends and the next begins (see phaseTimes).
+    marks: [],
+    stderrLines: 0,
+    outBuf: '',
+    errBuf: '',
+  };
+  cap.outLine = (line) => {
+    cap.marks.push({ t: clock(), line });
+    const m = parseToolkitLine(line);
+    if (m) cap.messages.push(m);
+    else p.out.call(streams.out, `${line.startsWith('::') ? '' : tag}${line}\n`);
+  };
+  cap.errLine = (line) => {
+    cap.stderrLines += 1;
+    if (cap.stderrLines <= TAR_LINES_SHOWN) p.err.call(streams.err, `${tag}${line}\n`);
   };
   const finish = () => {
-    streams.out.write = origOut;
-    streams.err.write = origErr;
-    if (outBuf) outLine(outBuf);
-    if (errBuf) {
-      stderrLines += 1;
-      if (stderrLines <= TAR_LINES_SHOWN) origErr.call(streams.err, `${errBuf}\n`);
+    if (cap.outBuf) cap.outLine(cap.outBuf);
+    if (cap.errBuf) cap.errLine(cap.errBuf);
+    if (cap.stderrLines > TAR_LINES_SHOWN) {
+      p.out.call(streams.out, `${tag}… and ${cap.stderrLines - TAR_LINES_SHOWN} more lines of tar output, not shown\n`);
     }
-    if (stderrLines > TAR_LINES_SHOWN) {
-      origOut.call(streams.out, `… and ${stderrLines - TAR_LINES_SHOWN} more lines of tar output, not shown\n`);
-    }
+    unpatch(streams);
   };
   try {
-    const value = await fn();
+    const value = await current.run(cap, fn);
     finish();
-    return { value, messages, stderrLines, marks };
+    return { value, messages: cap.messages, stderrLines: cap.stderrLines, marks: cap.marks };
   } catch (e) {
     finish();
-    e.messages = messages;
-    e.marks = marks;
+    e.messages = cap.messages;
+    e.marks = cap.marks;
     throw e;
   }
 }
@@ -133,7 +167,7 @@ export function timingArgs(timings) {
  */
 export function toolkitClient(lib, { clock = () => performance.now() } = {}) {
   return {
-    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts), undefined, clock),
+    restore: (paths, key, restoreKeys, opts, label) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts), undefined, clock, { label }),
     save: (paths, key) => captured(() => lib.saveCache(paths, key), undefined, clock),
   };
 }
@@ -145,13 +179,26 @@ export function toolkitClient(lib, { clock = () => performance.now() } = {}) {
  * actions/cache#1104). Returns a function that puts the previous value back.
  */
 export function skipExistingFiles(env = process.env) {
-  const prev = env.TAR_OPTIONS;
-  env.TAR_OPTIONS = [prev, '--skip-old-files'].filter(Boolean).join(' ');
+  // Restores may run at once: the option stays until the last of them is done.
+  const users = skipUsers.get(env) || { n: 0, prev: env.TAR_OPTIONS };
+  if (users.n === 0) {
+    users.prev = env.TAR_OPTIONS;
+    env.TAR_OPTIONS = [users.prev, '--skip-old-files'].filter(Boolean).join(' ');
+  }
+  users.n += 1;
+  skipUsers.set(env, users);
+  let undone = false;
   return () => {
-    if (prev === undefined) delete env.TAR_OPTIONS;
-    else env.TAR_OPTIONS = prev;
+    if (undone) return;
+    undone = true;
+    users.n -= 1;
+    if (users.n > 0) return;
+    if (users.prev === undefined) delete env.TAR_OPTIONS;
+    else env.TAR_OPTIONS = users.prev;
   };
 }
+
+const skipUsers = new WeakMap();
 
 /** What a list of toolkit messages says went wrong (pure). */
 export function classify(messages) {
@@ -234,19 +281,19 @@ export function prefilledWarning({ modules, build }, counts) {
  * Restores one entry. `log` has info/notice/warning. Returns { status, matched, hit, detail, timing }
  * where status is `hit` | `partial` | `miss` | `failed` | `skipped` | `found` (lookup only).
  */
-export async function restoreEntry(client, name, entry, log, { lookupOnly = false, clock = () => performance.now() } = {}) {
+export async function restoreEntry(client, name, entry, log, { lookupOnly = false, clock = () => performance.now(), label = '' } = {}) {
   const start = clock();
-  const out = await restoreOnce(client, name, entry, log, lookupOnly);
+  const out = await restoreOnce(client, name, entry, log, lookupOnly, label);
   out.timing = phaseTimes('restore', out.marks || [], start, clock());
   delete out.marks;
   return out;
 }
 
-async function restoreOnce(client, name, entry, log, lookupOnly) {
+async function restoreOnce(client, name, entry, log, lookupOnly, label) {
   let r;
   const undo = lookupOnly ? () => {} : skipExistingFiles();
   try {
-    r = await client.restore([entry.path], entry.key, entry.restore_keys, lookupOnly ? { lookupOnly: true } : undefined);
+    r = await client.restore([entry.path], entry.key, entry.restore_keys, lookupOnly ? { lookupOnly: true } : undefined, label);
   } catch (e) {
     undo();
     log.warning(`go-ci-cache: the ${name} cache could not be restored, going on without it: ${e.message}`);

@@ -137,6 +137,43 @@ export function judgeBuildHit(restored, entry, rolling) {
   return { ...restored, hit, exact, status };
 }
 
+/** Parses a Go version (`go1.27`, `go1.27rc1`, `go1.27.3`) into comparable parts, or null. */
+function goVersion(v) {
+  const m = /^(?:go)?(\d+)\.(\d+)(?:(rc|beta)(\d+)|\.(\d+))?/.exec((v || '').trim());
+  if (!m) return null;
+  const stage = m[3] === 'beta' ? 1 : m[3] === 'rc' ? 2 : m[5] !== undefined ? 3 : 0;
+  return [Number(m[1]), Number(m[2]), stage, Number(m[4] ?? m[5] ?? 0)];
+}
+
+/** -1, 0 or 1 as Go orders versions (`1.27` < `1.27rc1` < `1.27.0`); null when unparsable. */
+export function compareGo(a, b) {
+  const x = goVersion(a);
+  const y = goVersion(b);
+  if (!x || !y) return null;
+  for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+
+/**
+ * Whether the job's `go` is the installed one (`goversion`), so keys computed with
+ * GOTOOLCHAIN=local are final (pure): GOTOOLCHAIN `local`, or the installed version's name, or
+ * a switching value (`auto`, `path`, unset, `local+auto`, …) with nothing in go.mod/go.work
+ * (`requiredGo`) newer than the installed Go. Any other name (`go1.27.3`, `go1.25.0+auto`) may
+ * run another Go: not final.
+ */
+export function runsInstalledGo(gotoolchain, goversion, requiredGo) {
+  const v = (gotoolchain || '').trim();
+  if (v === 'local' || v === goversion) return true;
+  const m = /^(.*?)(?:\+(auto|path))?$/.exec(v);
+  const base = m[1];
+  const switching = v === '' || v === 'auto' || v === 'path' || m[2] !== undefined;
+  if (!switching) return false;
+  if (!['', 'auto', 'path', 'local', goversion].includes(base)) return false;
+  if (!requiredGo) return true;
+  const c = compareGo(requiredGo, goversion);
+  return c !== null && c <= 0;
+}
+
 /** Whether to warm, given the policy and what was restored. */
 export function shouldWarm(policy, hits) {
   if (policy === 'always') return true;

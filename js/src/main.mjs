@@ -1,5 +1,6 @@
-// The action's main step: install → keys (toolchain switching off) → restore modules → keys →
-// restore build → prepare → warm → outputs.
+// The action's main step: install → keys (toolchain switching off) → restore both entries at
+// once when that Go is the one that runs the job, else restore modules → keys → restore build →
+// prepare → warm → outputs.
 //
 // The modules entry is restored before any `go` command may switch toolchains: with a go.mod
 // `toolchain` line newer than the runner's Go, `go env` under GOTOOLCHAIN=auto downloads that
@@ -20,7 +21,7 @@ import * as core from '@actions/core';
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { actionDir, readManifest, runBinary, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, rollingSuffix, shouldWarm } from './inputs.mjs';
+import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, rollingSuffix, runsInstalledGo, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -49,8 +50,12 @@ function keys(bin, env, { quiet = false } = {}) {
   }
 }
 
+/** What the quiet first `keys` wrote to stderr (its warnings, shown when its keys are final). */
+let earlyStderr = '';
+
 function keysOnce(bin, env, quiet) {
   const r = runBinary(bin, ['keys', '--format', 'json'], env, { capture: true, captureStderr: quiet });
+  if (quiet) earlyStderr = r.stderr;
   if (r.status !== 0) {
     if (quiet) return null;
     core.warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` failed (exit status ${r.status}; the error is above). The job goes on without caching.`);
@@ -76,6 +81,20 @@ function rootsBefore(env) {
   const [modules, build] = r.stdout.split(/\r?\n/);
   if (!modules || !build) return null;
   return { modules, build, counts: { modules: countEntries(modules), build: countBuildEntries(build) } };
+}
+
+/** Prints the configuration and points later steps at the directories the keys describe. */
+function exportPaths(k) {
+  core.startGroup('go-ci-cache: cache configuration');
+  for (const [name, e] of [['modules', k.modules], ['build', k.build]]) {
+    core.info(`${name} (${e.path})\n  key:          ${e.key}\n  restore keys: ${e.restore_keys.join('\n                ')}`);
+    for (const l of e.layers) {
+      if (l.inputs.length > 1) core.info(`  ${l.name} ${l.value} <- ${l.inputs.map((i) => `${i.name}=${i.value}`).join(', ')}`);
+    }
+  }
+  core.endGroup();
+  core.exportVariable('GOMODCACHE', k.modules.path);
+  core.exportVariable('GOCACHE', k.build.path);
 }
 
 async function run() {
@@ -155,46 +174,48 @@ async function run() {
     else core.warning(filled);
   }
 
-  core.startGroup('go-ci-cache: restore modules');
+  // The budget request runs while the entries restore.
+  const budgetP = readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
   const lookup = { lookupOnly: inputs.lookupOnly };
-  let mod = inputs.modulesCache && readable ? await restoreEntry(client, 'modules', k.modules, log, lookup) : none;
-  record('restore.modules', mod.timing);
-  core.endGroup();
+  const restoreOne = (name, entry, label = '') =>
+    (name === 'modules' ? inputs.modulesCache : inputs.buildCache) && readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
 
-  // 3. The keys of the Go that will run the job (may switch toolchains now).
-  if (early) {
+  // 3. The keys of the Go that will run the job. When that is the installed Go (GOTOOLCHAIN
+  // forbids switching, or nothing asks for a newer one), the first keys are final and both
+  // entries restore at once; otherwise the modules entry comes first, then `keys` may switch.
+  let mod;
+  let bld;
+  const final = !early || runsInstalledGo(env.GOTOOLCHAIN, early.inputs.go.GOVERSION || '', early.project?.required_go);
+  if (final) {
+    if (early && earlyStderr) process.stderr.write(earlyStderr);
+    exportPaths(k);
+    core.startGroup('go-ci-cache: restore');
+    [mod, bld] = await Promise.all([restoreOne('modules', k.modules, 'modules'), restoreOne('build', k.build, 'build')]);
+    core.endGroup();
+  } else {
+    core.startGroup('go-ci-cache: restore modules');
+    mod = await restoreOne('modules', k.modules);
+    core.endGroup();
     const full = keys(bin, env);
     if (!full) return;
-    if (full.modules.key !== k.modules.key && inputs.modulesCache && readable) {
+    if (full.modules.key !== k.modules.key) {
       core.info(`go-ci-cache: the modules key changed with the job's GOTOOLCHAIN (${k.modules.key} → ${full.modules.key}); restoring again`);
-      mod = await restoreEntry(client, 'modules', full.modules, log, lookup);
       record('restore.modules', mod.timing);
+      mod = await restoreOne('modules', full.modules);
     }
     k = full;
+    exportPaths(k);
+    core.startGroup('go-ci-cache: restore build');
+    bld = await restoreOne('build', k.build);
+    core.endGroup();
   }
-
-  core.startGroup('go-ci-cache: cache configuration');
-  for (const [name, e] of [['modules', k.modules], ['build', k.build]]) {
-    core.info(`${name} (${e.path})\n  key:          ${e.key}\n  restore keys: ${e.restore_keys.join('\n                ')}`);
-    for (const l of e.layers) {
-      if (l.inputs.length > 1) core.info(`  ${l.name} ${l.value} <- ${l.inputs.map((i) => `${i.name}=${i.value}`).join(', ')}`);
-    }
-  }
-  core.endGroup();
-
-  // Later steps must use the directories the keys describe.
-  core.exportVariable('GOMODCACHE', k.modules.path);
-  core.exportVariable('GOCACHE', k.build.path);
-
-  core.startGroup('go-ci-cache: restore build');
-  let bld = inputs.buildCache && readable ? await restoreEntry(client, 'build', k.build, log, lookup) : none;
+  record('restore.modules', mod.timing);
   record('restore.build', bld.timing);
   bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
   if (bld.hit && !bld.exact) core.info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
-  core.endGroup();
   core.info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
 
-  const budget = await readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
+  const budget = await budgetP;
   core.info(`go-ci-cache: ${budgetLine(budget)}`);
 
   const caches = inputs.modulesCache && inputs.buildCache ? 'both' : inputs.modulesCache ? 'modules' : 'build';

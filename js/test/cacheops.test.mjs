@@ -9,7 +9,7 @@ import { test } from 'node:test';
 
 import * as core from '@actions/core';
 
-import { captured, classify, countBuildEntries, countEntries, parseToolkitLine, phaseTimes, prefilledWarning, restoreEntry, saveEntry, TAR_LINES_SHOWN, timingArgs, toolkitClient } from '../src/cacheops.mjs';
+import { captured, classify, countBuildEntries, countEntries, parseToolkitLine, phaseTimes, prefilledWarning, restoreEntry, saveEntry, skipExistingFiles, TAR_LINES_SHOWN, timingArgs, toolkitClient } from '../src/cacheops.mjs';
 
 const entry = { path: '/tmp/gomodcache', key: 'go-ci-cache-mod-v1-linux-0123456789abcdef', restore_keys: ['go-ci-cache-mod-v1-linux-'] };
 
@@ -316,4 +316,53 @@ test('a restore and a save through the real capture are timed per phase', async 
   const s = await saveEntry({ restore: () => captured(() => lookups.restoreCache(), undefined, clock), save: client.save }, 'modules', entry, log, { clock });
   assert.equal(s.status, 'saved');
   assert.deepEqual(s.timing, { lookup: 0, compress: 1, upload: 0.6 });
+});
+
+test('two restores at once: each gets its own messages, marks and tar lines', async () => {
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+  const lib = {
+    restoreCache: async (paths, key) => {
+      if (key === 'mod') {
+        await tick();
+        core.info('Cache hit for: mod');
+        await tick();
+        process.stderr.write('tar: mod line\n'.repeat(TAR_LINES_SHOWN + 2));
+        core.info('Cache Size: ~1 MB (1 B)');
+        return 'mod';
+      }
+      core.info('Cache hit for: bld');
+      await tick();
+      core.warning('Failed to restore: Unexpected end of data');
+      await tick();
+      return undefined;
+    },
+  };
+  const client = toolkitClient(lib);
+  const a = recorder();
+  const b = recorder();
+  const before = process.env.TAR_OPTIONS;
+  const write = process.stdout.write;
+  const [m, bl] = await Promise.all([
+    restoreEntry(client, 'modules', { ...entry, key: 'mod' }, a.log, { label: 'modules' }),
+    restoreEntry(client, 'build', { ...entry, key: 'bld' }, b.log, { label: 'build' }),
+  ]);
+  assert.equal(m.status, 'hit');
+  assert.equal(bl.status, 'failed', 'the build entry\'s own warning, not the modules entry\'s success');
+  assert.deepEqual(a.r.warning, []);
+  assert.equal(b.r.warning.length, 1);
+  assert.ok(m.timing.download !== undefined && bl.timing.download !== undefined);
+  assert.equal(process.env.TAR_OPTIONS, before, 'TAR_OPTIONS put back after both');
+  assert.equal(process.stdout.write, write, 'stdout put back after both');
+});
+
+test('TAR_OPTIONS stays while any restore runs', () => {
+  const env = { TAR_OPTIONS: '--a' };
+  const u1 = skipExistingFiles(env);
+  const u2 = skipExistingFiles(env);
+  assert.equal(env.TAR_OPTIONS, '--a --skip-old-files');
+  u1();
+  u1();
+  assert.equal(env.TAR_OPTIONS, '--a --skip-old-files', 'the second restore still runs');
+  u2();
+  assert.equal(env.TAR_OPTIONS, '--a');
 });

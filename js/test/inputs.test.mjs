@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryEnv, cacheModeNotice, freshDecision, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
+import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
 
 const get = (over) => (n) => over[n] ?? '';
 
@@ -136,4 +136,34 @@ test('prune after a save: the entry kind and configuration, the saved key protec
   ]);
   const mod = { key: 'p-mod-v1-linux-deps', restore_keys: ['p-mod-v1-linux-'] };
   assert.deepEqual(pruneArgs(mod, { keep: 1, ref: 'refs/pull/3/merge' }), ['prune', '--prefix', 'p-mod-v1-linux-', '--protect', mod.key, '--keep', '1', '--ref', 'refs/pull/3/merge']);
+});
+
+test('Go versions compare as Go orders them', () => {
+  assert.equal(compareGo('go1.27', 'go1.27rc1'), -1);
+  assert.equal(compareGo('go1.27rc1', 'go1.27.0'), -1);
+  assert.equal(compareGo('go1.27beta2', 'go1.27rc1'), -1);
+  assert.equal(compareGo('go1.26.10', 'go1.26.9'), 1);
+  assert.equal(compareGo('1.26.8', 'go1.26.8'), 0);
+  assert.equal(compareGo('go1.26.8 X:boringcrypto', 'go1.26.8'), 0);
+  assert.equal(compareGo('devel', 'go1.26.8'), null);
+});
+
+test('keys computed with GOTOOLCHAIN=local are final only when the installed Go runs the job', () => {
+  const go = 'go1.26.8';
+  const cases = [
+    ['local', 'go1.27.3', true],
+    ['go1.26.8', 'go1.27.3', true],
+    ['', 'go1.26.0', true],
+    ['auto', 'go1.26.8', true],
+    ['auto', null, true],
+    ['path', 'go1.26', true],
+    ['local+auto', 'go1.25.1', true],
+    ['auto', 'go1.27.3', false],
+    ['', 'go1.26.9', false],
+    ['go1.27.3', null, false],
+    ['go1.25.0+auto', 'go1.22', false],
+    ['go1.26.8+auto', 'go1.26.1', true],
+    ['auto', 'gobbledygook', false],
+  ];
+  for (const [tc, req, want] of cases) assert.equal(runsInstalledGo(tc, go, req), want, `${tc} / ${req}`);
 });

@@ -9074,8 +9074,8 @@ var require_retry_handler = __commonJS({
       wrapRequestBody
     } = require_util();
     function calculateRetryAfterHeader(retryAfter) {
-      const current = Date.now();
-      return new Date(retryAfter).getTime() - current;
+      const current2 = Date.now();
+      return new Date(retryAfter).getTime() - current2;
     }
     function validatePartialResponseContentLength(headers, range3, statusCode, retryCount) {
       const contentLength2 = headers["content-length"];
@@ -19788,8 +19788,8 @@ var require_patch = __commonJS({
   "node_modules/semver/functions/patch.js"(exports2, module) {
     "use strict";
     var SemVer = require_semver();
-    var patch = (a, loose) => new SemVer(a, loose).patch;
-    module.exports = patch;
+    var patch2 = (a, loose) => new SemVer(a, loose).patch;
+    module.exports = patch2;
   }
 });
 
@@ -20017,10 +20017,10 @@ var require_coerce = __commonJS({
       }
       const major = match3[2];
       const minor = match3[3] || "0";
-      const patch = match3[4] || "0";
+      const patch2 = match3[4] || "0";
       const prerelease = options.includePrerelease && match3[5] ? `-${match3[5]}` : "";
       const build = options.includePrerelease && match3[6] ? `+${match3[6]}` : "";
-      return parse2(`${major}.${minor}.${patch}${prerelease}${build}`, options);
+      return parse2(`${major}.${minor}.${patch2}${prerelease}${build}`, options);
     };
     module.exports = coerce;
   }
@@ -21284,7 +21284,7 @@ var require_semver2 = __commonJS({
     var diff = require_diff();
     var major = require_major();
     var minor = require_minor();
-    var patch = require_patch();
+    var patch2 = require_patch();
     var prerelease = require_prerelease();
     var compare = require_compare();
     var rcompare = require_rcompare();
@@ -21323,7 +21323,7 @@ var require_semver2 = __commonJS({
       diff,
       major,
       minor,
-      patch,
+      patch: patch2,
       prerelease,
       compare,
       rcompare,
@@ -22307,11 +22307,11 @@ var require_parse_proxy_response = __commonJS({
             }
             const key = header.slice(0, firstColon).toLowerCase();
             const value = header.slice(firstColon + 1).trimStart();
-            const current = headers[key];
-            if (typeof current === "string") {
-              headers[key] = [current, value];
-            } else if (Array.isArray(current)) {
-              current.push(value);
+            const current2 = headers[key];
+            if (typeof current2 === "string") {
+              headers[key] = [current2, value];
+            } else if (Array.isArray(current2)) {
+              current2.push(value);
             } else {
               headers[key] = value;
             }
@@ -38829,8 +38829,8 @@ var MatcherView = class {
   hasAttr(attrName) {
     const path14 = this._matcher.path;
     if (path14.length === 0) return false;
-    const current = path14[path14.length - 1];
-    return current.values !== void 0 && attrName in current.values;
+    const current2 = path14[path14.length - 1];
+    return current2.values !== void 0 && attrName in current2.values;
   }
   /**
    * Get the value of a "kept" attribute from the nearest ancestor (or
@@ -39001,9 +39001,9 @@ var Matcher = class {
    */
   updateCurrent(attrValues) {
     if (this.path.length > 0) {
-      const current = this.path[this.path.length - 1];
+      const current2 = this.path[this.path.length - 1];
       if (attrValues !== null && attrValues !== void 0) {
-        current.values = attrValues;
+        current2.values = attrValues;
       }
     }
   }
@@ -39037,8 +39037,8 @@ var Matcher = class {
    */
   hasAttr(attrName) {
     if (this.path.length === 0) return false;
-    const current = this.path[this.path.length - 1];
-    return current.values !== void 0 && attrName in current.values;
+    const current2 = this.path[this.path.length - 1];
+    return current2.values !== void 0 && attrName in current2.values;
   }
   /**
    * Get the value of a "kept" attribute from the nearest ancestor (or
@@ -68792,6 +68792,7 @@ function budgetLine(b) {
 }
 
 // src/cacheops.mjs
+import { AsyncLocalStorage } from "node:async_hooks";
 import fs8 from "node:fs";
 import path12 from "node:path";
 var TAR_LINES_SHOWN = 5;
@@ -68804,67 +68805,92 @@ function parseToolkitLine(line) {
   }
   return null;
 }
-async function captured(fn, streams = { out: process.stdout, err: process.stderr }, clock = () => performance.now()) {
-  const messages = [];
-  const marks = [];
-  let stderrLines = 0;
-  const origOut = streams.out.write;
-  const origErr = streams.err.write;
-  let outBuf = "";
-  let errBuf = "";
-  const outLine = (line) => {
-    marks.push({ t: clock(), line });
-    const m = parseToolkitLine(line);
-    if (m) messages.push(m);
-    else origOut.call(streams.out, `${line}
-`);
-  };
-  const errLine = (line) => {
-    stderrLines += 1;
-    if (stderrLines <= TAR_LINES_SHOWN) origErr.call(streams.err, `${line}
-`);
-  };
-  const feed = (buf, chunk, each) => {
-    const parts = (buf + chunk).split(/\r?\n/);
-    const rest = parts.pop();
-    for (const p of parts) each(p);
-    return rest;
+var current = new AsyncLocalStorage();
+var patched = /* @__PURE__ */ new WeakMap();
+var feed = (buf, chunk, each) => {
+  const parts = (buf + chunk).split(/\r?\n/);
+  const rest = parts.pop();
+  for (const p of parts) each(p);
+  return rest;
+};
+function patch(streams) {
+  let p = patched.get(streams.out);
+  if (p) {
+    p.users += 1;
+    return p;
+  }
+  p = { users: 1, out: streams.out.write, err: streams.err.write };
+  patched.set(streams.out, p);
+  const done = (enc, cb) => {
+    if (typeof enc === "function") enc();
+    else if (typeof cb === "function") cb();
+    return true;
   };
   streams.out.write = (chunk, enc, cb) => {
-    if (typeof chunk !== "string") return origOut.call(streams.out, chunk, enc, cb);
-    outBuf = feed(outBuf, chunk, outLine);
-    if (typeof enc === "function") enc();
-    else if (typeof cb === "function") cb();
-    return true;
+    const cap = current.getStore();
+    if (!cap || cap.streams.out !== streams.out || typeof chunk !== "string") return p.out.call(streams.out, chunk, enc, cb);
+    cap.outBuf = feed(cap.outBuf, chunk, cap.outLine);
+    return done(enc, cb);
   };
   streams.err.write = (chunk, enc, cb) => {
-    errBuf = feed(errBuf, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"), errLine);
-    if (typeof enc === "function") enc();
-    else if (typeof cb === "function") cb();
-    return true;
+    const cap = current.getStore();
+    if (!cap || cap.streams.out !== streams.out) return p.err.call(streams.err, chunk, enc, cb);
+    cap.errBuf = feed(cap.errBuf, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"), cap.errLine);
+    return done(enc, cb);
+  };
+  return p;
+}
+function unpatch(streams) {
+  const p = patched.get(streams.out);
+  p.users -= 1;
+  if (p.users === 0) {
+    streams.out.write = p.out;
+    streams.err.write = p.err;
+    patched.delete(streams.out);
+  }
+}
+async function captured(fn, streams = { out: process.stdout, err: process.stderr }, clock = () => performance.now(), { label = "" } = {}) {
+  const p = patch(streams);
+  const tag = label ? `[${label}] ` : "";
+  const cap = {
+    streams,
+    messages: [],
+    // When each line came (ms): the toolkit has no timing hooks, so its own log lines mark
+    // where one phase ends and the next begins (see phaseTimes).
+    marks: [],
+    stderrLines: 0,
+    outBuf: "",
+    errBuf: ""
+  };
+  cap.outLine = (line) => {
+    cap.marks.push({ t: clock(), line });
+    const m = parseToolkitLine(line);
+    if (m) cap.messages.push(m);
+    else p.out.call(streams.out, `${line.startsWith("::") ? "" : tag}${line}
+`);
+  };
+  cap.errLine = (line) => {
+    cap.stderrLines += 1;
+    if (cap.stderrLines <= TAR_LINES_SHOWN) p.err.call(streams.err, `${tag}${line}
+`);
   };
   const finish = () => {
-    streams.out.write = origOut;
-    streams.err.write = origErr;
-    if (outBuf) outLine(outBuf);
-    if (errBuf) {
-      stderrLines += 1;
-      if (stderrLines <= TAR_LINES_SHOWN) origErr.call(streams.err, `${errBuf}
+    if (cap.outBuf) cap.outLine(cap.outBuf);
+    if (cap.errBuf) cap.errLine(cap.errBuf);
+    if (cap.stderrLines > TAR_LINES_SHOWN) {
+      p.out.call(streams.out, `${tag}… and ${cap.stderrLines - TAR_LINES_SHOWN} more lines of tar output, not shown
 `);
     }
-    if (stderrLines > TAR_LINES_SHOWN) {
-      origOut.call(streams.out, `… and ${stderrLines - TAR_LINES_SHOWN} more lines of tar output, not shown
-`);
-    }
+    unpatch(streams);
   };
   try {
-    const value = await fn();
+    const value = await current.run(cap, fn);
     finish();
-    return { value, messages, stderrLines, marks };
+    return { value, messages: cap.messages, stderrLines: cap.stderrLines, marks: cap.marks };
   } catch (e) {
     finish();
-    e.messages = messages;
-    e.marks = marks;
+    e.messages = cap.messages;
+    e.marks = cap.marks;
     throw e;
   }
 }
@@ -68887,18 +68913,29 @@ function timingArgs(timings) {
 }
 function toolkitClient(lib, { clock = () => performance.now() } = {}) {
   return {
-    restore: (paths, key, restoreKeys, opts) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts), void 0, clock),
+    restore: (paths, key, restoreKeys, opts, label) => captured(() => lib.restoreCache(paths, key, restoreKeys, opts), void 0, clock, { label }),
     save: (paths, key) => captured(() => lib.saveCache(paths, key), void 0, clock)
   };
 }
 function skipExistingFiles(env = process.env) {
-  const prev = env.TAR_OPTIONS;
-  env.TAR_OPTIONS = [prev, "--skip-old-files"].filter(Boolean).join(" ");
+  const users = skipUsers.get(env) || { n: 0, prev: env.TAR_OPTIONS };
+  if (users.n === 0) {
+    users.prev = env.TAR_OPTIONS;
+    env.TAR_OPTIONS = [users.prev, "--skip-old-files"].filter(Boolean).join(" ");
+  }
+  users.n += 1;
+  skipUsers.set(env, users);
+  let undone = false;
   return () => {
-    if (prev === void 0) delete env.TAR_OPTIONS;
-    else env.TAR_OPTIONS = prev;
+    if (undone) return;
+    undone = true;
+    users.n -= 1;
+    if (users.n > 0) return;
+    if (users.prev === void 0) delete env.TAR_OPTIONS;
+    else env.TAR_OPTIONS = users.prev;
   };
 }
+var skipUsers = /* @__PURE__ */ new WeakMap();
 function classify(messages) {
   const text = messages.map((m) => m.text).join("\n");
   if (/rate limit|\(429\)|too many requests/i.test(text)) {
@@ -68948,19 +68985,19 @@ function prefilledWarning({ modules, build }, counts) {
   const what = filled.join(" and ");
   return `${what} already held files before go-ci-cache restored ${filled.length > 1 ? "them" : "it"}: an earlier step filled ${filled.length > 1 ? "them" : "it"}, most likely actions/setup-go, whose \`cache\` input defaults to true. Set \`cache: false\` on actions/setup-go: go-ci-cache caches both directories itself, and two caches mean two downloads and two saves. This run keeps the files already there and adds the missing ones.`;
 }
-async function restoreEntry(client, name, entry, log2, { lookupOnly = false, clock = () => performance.now() } = {}) {
+async function restoreEntry(client, name, entry, log2, { lookupOnly = false, clock = () => performance.now(), label = "" } = {}) {
   const start = clock();
-  const out = await restoreOnce(client, name, entry, log2, lookupOnly);
+  const out = await restoreOnce(client, name, entry, log2, lookupOnly, label);
   out.timing = phaseTimes("restore", out.marks || [], start, clock());
   delete out.marks;
   return out;
 }
-async function restoreOnce(client, name, entry, log2, lookupOnly) {
+async function restoreOnce(client, name, entry, log2, lookupOnly, label) {
   let r;
   const undo = lookupOnly ? () => {
   } : skipExistingFiles();
   try {
-    r = await client.restore([entry.path], entry.key, entry.restore_keys, lookupOnly ? { lookupOnly: true } : void 0);
+    r = await client.restore([entry.path], entry.key, entry.restore_keys, lookupOnly ? { lookupOnly: true } : void 0, label);
   } catch (e) {
     undo();
     log2.warning(`go-ci-cache: the ${name} cache could not be restored, going on without it: ${e.message}`);
@@ -69183,6 +69220,31 @@ function judgeBuildHit(restored, entry, rolling) {
   const status = restored.status === "partial" && hit ? "hit" : restored.status;
   return { ...restored, hit, exact, status };
 }
+function goVersion(v) {
+  const m = /^(?:go)?(\d+)\.(\d+)(?:(rc|beta)(\d+)|\.(\d+))?/.exec((v || "").trim());
+  if (!m) return null;
+  const stage = m[3] === "beta" ? 1 : m[3] === "rc" ? 2 : m[5] !== void 0 ? 3 : 0;
+  return [Number(m[1]), Number(m[2]), stage, Number(m[4] ?? m[5] ?? 0)];
+}
+function compareGo(a, b) {
+  const x = goVersion(a);
+  const y = goVersion(b);
+  if (!x || !y) return null;
+  for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+function runsInstalledGo(gotoolchain, goversion, requiredGo) {
+  const v = (gotoolchain || "").trim();
+  if (v === "local" || v === goversion) return true;
+  const m = /^(.*?)(?:\+(auto|path))?$/.exec(v);
+  const base = m[1];
+  const switching = v === "" || v === "auto" || v === "path" || m[2] !== void 0;
+  if (!switching) return false;
+  if (!["", "auto", "path", "local", goversion].includes(base)) return false;
+  if (!requiredGo) return true;
+  const c = compareGo(requiredGo, goversion);
+  return c !== null && c <= 0;
+}
 function shouldWarm(policy, hits) {
   if (policy === "always") return true;
   if (policy === "never") return false;
@@ -69255,6 +69317,7 @@ export {
   binaryEnv,
   rollingSuffix,
   judgeBuildHit,
+  runsInstalledGo,
   shouldWarm,
   saveDecision,
   freshDecision,
