@@ -105,6 +105,24 @@ impl Coverage {
     }
 }
 
+/// The coverage after a warm-up whose every step succeeded, from the coverage before it: every
+/// package and vet action it listed is now cached. `None` when the count before could not see
+/// the whole graph (packages not loaded, modules not downloaded): then it must be measured.
+pub fn after_success(before: Coverage) -> Option<Coverage> {
+    if before.unavailable > 0 || before.missing > 0 {
+        return None;
+    }
+    Some(Coverage {
+        std_cached: before.std_total,
+        third_party_cached: before.third_party_total,
+        vet: before.vet.map(|v| VetCoverage {
+            total: v.total,
+            cached: v.total,
+        }),
+        ..before
+    })
+}
+
 /// One dependency package as `go list` saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PackageState {
@@ -185,6 +203,45 @@ pub fn summarize<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_a_successful_warm_up_everything_listed_is_cached() {
+        let before = Coverage {
+            std_total: 200,
+            std_cached: 150,
+            third_party_total: 20,
+            third_party_cached: 0,
+            vet: Some(VetCoverage {
+                total: 210,
+                cached: 3,
+            }),
+            ..Coverage::default()
+        };
+        let after = after_success(before).unwrap();
+        assert!(after.complete(), "{after:?}");
+        assert_eq!((after.total(), after.cached()), (220, 220));
+        assert_eq!(
+            after.vet,
+            Some(VetCoverage {
+                total: 210,
+                cached: 210
+            })
+        );
+        // The count before did not see everything: measure instead.
+        for blind in [
+            Coverage {
+                unavailable: 1,
+                ..before
+            },
+            Coverage {
+                missing: 2,
+                unavailable: 2,
+                ..before
+            },
+        ] {
+            assert_eq!(after_success(blind), None);
+        }
+    }
 
     #[test]
     fn parse_and_summarize() {

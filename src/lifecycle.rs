@@ -21,7 +21,7 @@ use crate::job::{self, Target};
 use crate::output::sink;
 use crate::progress::{Log, Style};
 use crate::state::{self, PrepareReport, RestoreInfo, RootTrim, State, TrimReport, WarmReport};
-use crate::{gocache, lease, modcache, remove, report, warm};
+use crate::{coverage, gocache, lease, modcache, remove, report, warm};
 
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -293,18 +293,33 @@ pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
     report.failed = outcome.failed;
     report.warnings.extend(outcome.warnings);
 
-    c.log
-        .group("go-ci-cache: dependency coverage after the warm-up");
-    match measure(go, true) {
-        Ok(cov) => {
-            c.log.info(&format!("after: {}", cov.sentence()));
-            report.after = Some(cov);
+    // A warm-up whose every step succeeded compiled (and vetted) every package of the graph the
+    // count before it listed: that is the count after, without loading the graph again. Only
+    // when something failed, or the first count could not see everything, is it measured.
+    if let Some(after) = report
+        .before
+        .filter(|_| report.failed.is_empty() && report.steps.iter().all(|s| s.ok))
+        .and_then(coverage::after_success)
+    {
+        c.log.info(&format!(
+            "after: {} (every warm-up step succeeded)",
+            after.sentence()
+        ));
+        report.after = Some(after);
+    } else {
+        c.log
+            .group("go-ci-cache: dependency coverage after the warm-up");
+        match measure(go, true) {
+            Ok(cov) => {
+                c.log.info(&format!("after: {}", cov.sentence()));
+                report.after = Some(cov);
+            }
+            Err(e) => report
+                .warnings
+                .push(format!("dependency coverage after the warm-up: {e:#}")),
         }
-        Err(e) => report
-            .warnings
-            .push(format!("dependency coverage after the warm-up: {e:#}")),
+        c.log.end_group();
     }
-    c.log.end_group();
     for (p, e) in &report.failed {
         c.log.info(&format!("failed to compile {p}: {e}"));
     }
