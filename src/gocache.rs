@@ -255,6 +255,8 @@ pub struct Prepared {
     pub tags: Vec<u64>,
     /// Problems met (each one entry; the rest still happen).
     pub problems: Vec<String>,
+    /// The cache as restored, from the same listing (no second walk).
+    pub size: crate::fsutil::DirSize,
 }
 
 /// Backdates entries to `t0 − 2 h` (those [`should_backdate`] picks) and pins `trim.txt` to
@@ -296,6 +298,10 @@ pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<Prepared> {
         backdated: n,
         tags: tags(&listing.entries),
         problems,
+        size: crate::fsutil::DirSize {
+            bytes: listing.entries.iter().map(|e| e.size).sum(),
+            files: listing.entries.len() as u64,
+        },
     })
 }
 

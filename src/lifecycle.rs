@@ -100,6 +100,7 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
             Ok((prepared, others)) => {
                 let n = prepared.backdated;
                 p.backdated = n;
+                p.gocache = Some(prepared.size);
                 p.warnings.extend(prepared.problems);
                 let set = restored_set_path(&c.state_path);
                 if let Err(e) = set
@@ -158,8 +159,8 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
             }
         }
     }
-    p.gocache = dir_size(&c.job.env.gocache());
-    p.gomodcache = dir_size(&c.job.env.gomodcache());
+    // GOCACHE's size came from the listing above. GOMODCACHE is not walked here (tens of
+    // thousands of files in module trees): `trim` measures it before it prunes.
     if a.modules_restored_key.is_some()
         || a.build_restored_key.is_some()
         || a.modules_hit
