@@ -135,7 +135,11 @@ pub fn render(p: &PlanDoc) -> String {
         if c.cached() < c.total() {
             let _ = writeln!(
                 s,
-                "  `go-ci-cache warm` compiles the rest with the same flags"
+                "  `go-ci-cache warm` compiles the rest with the same flags.\n  \
+                 Run right before the job in the same job, it saves no time: the job would\n  \
+                 compile the same packages itself (and a `test` warm-up links each test binary\n  \
+                 once more). It pays off when its work is shared: saved for later runs, or done\n  \
+                 once in a warm job that the other jobs wait for (see the README's warm job)."
             );
         }
     }
