@@ -351,9 +351,9 @@ class Recipe(Strategy):
 
 class GoCiCache(Strategy):
     """go-ci-cache as the action runs it with default inputs (js/src/main.mjs, post.mjs):
-    keys (the build key's last layer is the run: `refresh`) → restore modules, then build →
-    prepare → warm unless both were hits (the build entry: the newest of the same dependency
-    set and configuration) → job → (post, on success) per entry: save only on the default
+    keys (the build key's last layer is the run: `refresh`) → restore modules, then build (a
+    hit: the newest entry of the same dependency set and configuration) → prepare → (no
+    warm-up: `warm: never`) → job → (post, on success) per entry: save only on the default
     branch and not after an exact hit; trim the caches about to be saved; the build entry only
     when the job added to what was restored; look each key up, then compress and upload; after
     a save, prune the superseded entries of its kind, configuration and ref, keeping the newest
@@ -362,6 +362,8 @@ class GoCiCache(Strategy):
     name, label = "go-ci-cache", "go-ci-cache"
     refresh = True
     keep = 2
+    # The action's `warm` input: `never` (the default) or `auto` (unless both entries were hits).
+    warm = "never"
 
     def invoke(self, ctx, *args, capture=False):
         """The one place the binary is run: adapt here when its command line changes."""
@@ -394,7 +396,7 @@ class GoCiCache(Strategy):
             if hit[entry]:
                 prep.append(f"--{entry}-hit")
         ctx.timed("restore.prepare", self.invoke, ctx, *prep)
-        if not (hit["modules"] and hit["build"]):
+        if self.warm == "auto" and not (hit["modules"] and hit["build"]):
             ctx.timed("warm", self.invoke, ctx, "warm", "--caches", "both")
             w = self.state(ctx).get("warm") or {}
             b, a = w.get("before") or {}, w.get("after") or {}
@@ -429,12 +431,21 @@ class GoCiCache(Strategy):
 
 
 class GoCiCacheFrozen(GoCiCache):
-    """go-ci-cache before the freshness change (`refresh: false`): the build entry is keyed by
-    the dependency set alone, saved once per set and never again; nothing is pruned."""
+    """go-ci-cache as it was before the freshness change (`refresh: false`, `warm: auto`): the
+    build entry is keyed by the dependency set alone, saved once per set and never again;
+    nothing is pruned; the warm-up runs unless both entries were hits."""
 
-    name, label = "go-ci-cache-frozen", "go-ci-cache, refresh off (before)"
+    name, label = "go-ci-cache-frozen", "go-ci-cache before (refresh off, warm auto)"
     refresh = False
     keep = 0
+    warm = "auto"
+
+
+class GoCiCacheWarm(GoCiCache):
+    """go-ci-cache with `warm: auto`: today's keys and saves, plus the in-job warm-up."""
+
+    name, label = "go-ci-cache-warm", "go-ci-cache, warm auto"
+    warm = "auto"
 
 
 class Ideal(Strategy):
@@ -460,7 +471,7 @@ class Ideal(Strategy):
                     os.rename(live, saved)
 
 
-STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCache, Ideal)}
+STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCacheWarm, GoCiCache, Ideal)}
 
 
 # ---- the benchmark ------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-YFNLLVJB.mjs";
+} from "./shared-427YQG3L.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -385,7 +385,8 @@ async function run() {
     if (inputs.warmTest) w.push("--test");
     runBinary(bin, w, env);
   } else {
-    info(`go-ci-cache: warm-up skipped (warm: ${inputs.warm}${inputs.warm === "auto" ? ", both entries were exact hits" : ""})`);
+    const why = inputs.warm === "auto" ? "both entries were hits" : "the job compiles what it needs; set `warm: always` in a separate warm job";
+    info(`go-ci-cache: warm-up skipped (warm: ${inputs.warm}: ${why})`);
   }
   let coverage = "";
   const rep = runBinary(bin, ["report", "--format", "json", "--state", state, ...inputs.lookupOnly ? [] : timingArgs(timings)], env, { capture: true });

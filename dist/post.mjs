@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-YFNLLVJB.mjs";
+} from "./shared-427YQG3L.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

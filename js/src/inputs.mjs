@@ -4,7 +4,7 @@
 
 /** Closed sets of allowed values, by input name. */
 export const CHOICES = {
-  warm: ['auto', 'always', 'never'],
+  warm: ['never', 'always', 'auto'],
   job: ['test', 'build', 'vet'],
   save: ['default-branch', 'pull-requests', 'always', 'never'],
 };
@@ -57,7 +57,7 @@ export function readInputs(get) {
     dependencyFiles: s('dependency-files'),
     buildFlags: s('build-flags'),
     rollingSuffix: s('rolling-suffix'),
-    warm: choice('warm', s('warm', 'auto')),
+    warm: choice('warm', s('warm', 'never')),
     job: choice('job', s('job', 'test')),
     save: choice('save', s('save', 'default-branch')),
     binary: s('binary'),

@@ -238,7 +238,8 @@ async function run() {
     if (inputs.warmTest) w.push('--test');
     runBinary(bin, w, env);
   } else {
-    core.info(`go-ci-cache: warm-up skipped (warm: ${inputs.warm}${inputs.warm === 'auto' ? ', both entries were exact hits' : ''})`);
+    const why = inputs.warm === 'auto' ? 'both entries were hits' : 'the job compiles what it needs; set `warm: always` in a separate warm job';
+    core.info(`go-ci-cache: warm-up skipped (warm: ${inputs.warm}: ${why})`);
   }
 
   let coverage = '';

@@ -7,7 +7,7 @@ const get = (over) => (n) => over[n] ?? '';
 
 test('defaults', () => {
   const i = readInputs(get({}));
-  assert.equal(i.warm, 'auto');
+  assert.equal(i.warm, 'never');
   assert.equal(i.save, 'default-branch');
   assert.equal(i.modulesCache, true);
   assert.equal(i.saveOnFailure, false);

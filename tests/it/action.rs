@@ -421,6 +421,9 @@ fn warnings(log: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Inputs for the runs that check the warm-up itself (it is off by default).
+const WARM_AUTO: &str = "          save: always\n          warm: auto";
+
 const JOB: &str = r#"      - run: |
           go build -x ./... 2> "$RESULT_DIR/build.txt"
           go test -x -run='^$' ./... 2> "$RESULT_DIR/test.txt" > /dev/null"#;
@@ -432,7 +435,7 @@ fn action_end_to_end_in_act() {
     let check = |r: &Run, what: &str| assert!(r.ok, "{what} failed:\n{}", r.log);
 
     // 1. A first run misses, warms, trims and saves both entries.
-    let r = a.run("          save: always", JOB, None);
+    let r = a.run(WARM_AUTO, JOB, None);
     check(&r, "run 1");
     assert_eq!(r.outputs["cache-hit"], "false", "{}", r.log);
     assert!(
@@ -458,7 +461,7 @@ fn action_end_to_end_in_act() {
     assert_eq!(cached, total, "coverage {coverage}");
 
     // 2. A second run hits both entries exactly and compiles no dependency package.
-    let r = a.run("          save: always", JOB, None);
+    let r = a.run(WARM_AUTO, JOB, None);
     check(&r, "run 2");
     assert_eq!(r.outputs["cache-hit"], "true", "{}", r.log);
     assert!(r.log.contains("warm-up skipped"), "{}", r.log);
@@ -486,7 +489,7 @@ fn action_end_to_end_in_act() {
 
     // 3. A go.sum change restores through a restore key and compiles only what changed.
     a.t.go_ok(&a.repo, &["get", "example.com/greet@v1.1.0"]);
-    let r = a.run("          save: always", JOB, None);
+    let r = a.run(WARM_AUTO, JOB, None);
     check(&r, "run 3");
     assert_eq!(r.outputs["build-hit"], "false");
     let matched = &r.outputs["build-matched-key"];
@@ -1063,7 +1066,7 @@ fn action_installs_the_release_asset_through_the_manifest() {
             format!("http://127.0.0.1:{port}"),
         ),
     ];
-    let r = a.run("          save: always", JOB, None);
+    let r = a.run(WARM_AUTO, JOB, None);
     assert!(r.ok, "{}", r.log);
     assert!(
         r.log
@@ -1081,7 +1084,7 @@ fn action_installs_the_release_asset_through_the_manifest() {
     assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
 
     // A second runner with the same tool cache: no download.
-    let r = a.run("          save: always", JOB, None);
+    let r = a.run(WARM_AUTO, JOB, None);
     assert!(r.ok, "{}", r.log);
     assert!(r.log.contains("from the tool cache"), "{}", r.log);
     assert!(!r.log.contains("downloading http"), "{}", r.log);
@@ -1090,7 +1093,7 @@ fn action_installs_the_release_asset_through_the_manifest() {
     let bad = a.t.root().join("bad.json");
     std::fs::write(&bad, manifest(&"0".repeat(64))).unwrap();
     a.env[1].1 = bad.display().to_string();
-    let r = a.run("          save: always", JOB, None);
+    let r = a.run(WARM_AUTO, JOB, None);
     assert!(r.ok, "the job must not fail: {}", r.log);
     assert!(r.log.contains("checksum mismatch"), "{}", r.log);
     assert!(!r.log.contains("saved the build cache"), "{}", r.log);

@@ -69121,7 +69121,7 @@ function statePath() {
 
 // src/inputs.mjs
 var CHOICES = {
-  warm: ["auto", "always", "never"],
+  warm: ["never", "always", "auto"],
   job: ["test", "build", "vet"],
   save: ["default-branch", "pull-requests", "always", "never"]
 };
@@ -69162,7 +69162,7 @@ function readInputs(get) {
     dependencyFiles: s("dependency-files"),
     buildFlags: s("build-flags"),
     rollingSuffix: s("rolling-suffix"),
-    warm: choice("warm", s("warm", "auto")),
+    warm: choice("warm", s("warm", "never")),
     job: choice("job", s("job", "test")),
     save: choice("save", s("save", "default-branch")),
     binary: s("binary"),
