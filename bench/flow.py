@@ -510,6 +510,9 @@ class Bench:
         e = {k: v for k, v in os.environ.items()
              if not (k.startswith("GO") or k.startswith("GITHUB_") or k.startswith("GITLAB") or k == "CI")
              or k == "GOROOT"}
+        # A GitHub-hosted runner lives for one job and says so; go-ci-cache prunes the module
+        # cache at Go's per-user default path only there (modcache::not_owned_reason).
+        e.update(RUNNER_ENVIRONMENT="github-hosted")
         e.update(HOME=r["home"], TMPDIR=r["temp"], RUNNER_TEMP=r["temp"], GOCACHE=r["gocache"],
                  GOMODCACHE=r["gomodcache"], GOPATH=os.path.join(r["home"], "go"),
                  GOFLAGS="-modcacherw", GOTOOLCHAIN="local", GOENV="off", GOTELEMETRY="off",
