@@ -303,17 +303,24 @@ impl Remote {
         Ok(Some(body.to_vec()))
     }
 
-    /// Uploads an output unless the store has it; returns the bytes sent (0 when skipped).
-    pub async fn put_output(&self, o: &Id, body: Vec<u8>) -> Result<Option<u64>, RemoteError> {
+    /// Uploads an output unless the store has it (`replace`: whatever it has); returns the
+    /// bytes sent, `None` when skipped.
+    pub async fn put_output(
+        &self,
+        o: &Id,
+        body: Vec<u8>,
+        replace: bool,
+    ) -> Result<Option<u64>, RemoteError> {
         let path = self.output_path(o);
         let store = self.store.clone();
         let p = path.clone();
-        let exists = self
-            .call("checking an output", self.timeout, async move {
-                store.head(&p).await
-            })
-            .await?
-            .is_some_and(|m| m.size == body.len() as u64);
+        let exists = !replace
+            && self
+                .call("checking an output", self.timeout, async move {
+                    store.head(&p).await
+                })
+                .await?
+                .is_some_and(|m| m.size == body.len() as u64);
         if exists {
             return Ok(None);
         }

@@ -38,6 +38,9 @@ struct Shared {
     used: Mutex<HashMap<Id, Record>>,
     /// Bounds uploads and prefetch downloads in flight.
     transfers: Arc<Semaphore>,
+    /// Outputs whose remote copy failed verification: their puts upload again, so the store
+    /// heals.
+    corrupt: Mutex<HashSet<Id>>,
     /// Kinds of warning already printed.
     warned: Mutex<HashSet<String>>,
 }
@@ -120,6 +123,9 @@ impl Shared {
                     },
                     Ok(None) => false,
                     Err(e) => {
+                        if matches!(e, RemoteError::Corrupt) {
+                            lock(&self.corrupt).insert(*o);
+                        }
                         self.remote_trouble(&e);
                         false
                     }
@@ -290,7 +296,8 @@ fn put(
             };
             let remote = sh.remote.as_ref().expect("writes_remote");
             let r = async {
-                match remote.put_output(&o, body).await? {
+                let replace = lock(&sh.corrupt).contains(&o);
+                match remote.put_output(&o, body, replace).await? {
                     Some(n) => {
                         add(&sh.counters.uploads, 1);
                         add(&sh.counters.upload_bytes, n);
@@ -359,6 +366,7 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         from_remote: Mutex::new(HashSet::new()),
         used: Mutex::new(HashMap::new()),
         transfers,
+        corrupt: Mutex::new(HashSet::new()),
         warned: Mutex::new(HashSet::new()),
     });
     let out = Arc::new(Mutex::new(std::io::stdout()));
