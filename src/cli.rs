@@ -308,6 +308,9 @@ pub struct PlanArgs {
         default_value = "test"
     )]
     pub job_kind: WarmJob,
+    /// The remote build cache (shown when GOCACHEPROG or --remote is set).
+    #[command(flatten, next_help_heading = "Remote build cache (GOCACHEPROG)")]
+    pub cacheprog: crate::cacheprog::CacheprogArgs,
 }
 
 /// `keys` arguments.

@@ -699,12 +699,13 @@ pub fn report(a: &ReportArgs, go: &Go) -> Result<ExitCode> {
             "run `go-ci-cache prepare`, `warm` or `trim` in this job first (or pass --state)",
         )
     })?;
-    let st: State = serde_json::from_slice(&bytes).map_err(|e| {
+    let mut st: State = serde_json::from_slice(&bytes).map_err(|e| {
         usage(
             format!("the run state `{}` is not valid: {e}", state_path.display()),
             "delete it and run the job again",
         )
     })?;
+    st.cacheprog = crate::cacheprog::job_stats(st.prepare.as_ref().map_or(0, |p| p.started_at));
     let now = u64::try_from(now_unix()).unwrap_or(0);
     let format = match a.format {
         ReportFormat::Auto => match Style::detect() {

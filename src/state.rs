@@ -32,6 +32,10 @@ pub struct State {
     pub trim: Option<TrimReport>,
     /// Restore results recorded by the CI glue (`report --restored …`).
     pub restore: Option<RestoreInfo>,
+    /// What the GOCACHEPROG helper did in this job, summed by `report` from the helper's
+    /// statistics files (never stored in the state file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacheprog: Option<crate::cacheprog::stats::Stats>,
 }
 
 /// `prepare`'s record.

@@ -81,6 +81,16 @@ pub fn local_dir(o: &StoreOpts) -> PathBuf {
         .unwrap_or_else(|| default_local_dir(|k| std::env::var(k).ok()))
 }
 
+/// What the helper's go commands in this job did, summed from the statistics files of the local
+/// tier named by `GO_CI_CACHE_LOCAL_DIR` (or the default) that finished at or after `since`.
+pub fn job_stats(since: i64) -> Option<stats::Stats> {
+    let dir = std::env::var_os("GO_CI_CACHE_LOCAL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_local_dir(|k| std::env::var(k).ok()));
+    stats::Stats::sum(&stats::load(&dir, since))
+}
+
 /// The remote URL of these options, checked.
 pub fn remote_url(o: &StoreOpts) -> Result<Option<RemoteUrl>> {
     o.remote
@@ -216,16 +226,36 @@ pub fn run_gc(a: &CacheprogGcArgs) -> Result<ExitCode> {
     r
 }
 
-/// Whether the store answers (for `plan`): `None` without a remote.
-pub fn probe(o: &StoreOpts) -> Result<Option<Result<(), String>>> {
-    let Some(url) = remote_url(o)? else {
+/// `plan`'s section: the configuration this environment gives the helper and whether the
+/// store answers; `None` when neither GOCACHEPROG nor a remote is set.
+pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
+    let in_use = std::env::var("GOCACHEPROG").is_ok_and(|v| !v.trim().is_empty());
+    if !in_use && remote_url(&a.store)?.is_none() {
         return Ok(None);
+    }
+    let cfg = config(a)?;
+    let store = match &cfg.remote {
+        Some(u) => {
+            let remote = remote::Remote::new(u.clone(), cfg.timeout)?;
+            let rt = runtime()?;
+            let r = rt.block_on(remote.probe());
+            rt.shutdown_timeout(Duration::from_secs(1));
+            Some(r)
+        }
+        None => None,
     };
-    let remote = remote::Remote::new(url, timeout(o)?)?;
-    let rt = runtime()?;
-    let r = rt.block_on(remote.probe());
-    rt.shutdown_timeout(Duration::from_secs(1));
-    Ok(Some(r))
+    Ok(Some(crate::plan::RemoteCachePlan {
+        local_dir: cfg.local_dir.display().to_string(),
+        remote: cfg.remote.as_ref().map(ToString::to_string),
+        endpoint: std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty()),
+        write_namespace: (!cfg.read_only).then(|| cfg.namespaces.write.clone()),
+        why: cfg.namespaces.why.clone(),
+        read_namespaces: cfg.namespaces.read.clone(),
+        manifest: cfg.manifest.clone(),
+        store,
+    }))
 }
 
 #[cfg(test)]

@@ -158,7 +158,12 @@ mod tests {
         resolve(None, &[], &info, on)
     }
 
-    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>, &'a str, &'a [&'a str]);
+    type Case<'a> = (
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        &'a str,
+        &'a [&'a str],
+    );
 
     #[test]
     fn table() {

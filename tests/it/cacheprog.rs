@@ -365,6 +365,66 @@ fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
     assert_eq!((s.uploads, s.upload_bytes), (0, 0), "{s:?}");
     assert_eq!(s.write_namespace, None);
     assert_eq!(w.list("fill").unwrap(), before, "the store is unchanged");
+
+    // `plan` shows the configuration and that the store answers; `report` the tiers.
+    let plan = |r: &Runner, endpoint: &str| {
+        let mut c = t.bin(&["plan", "--no-coverage", "--dir", dir.to_str().unwrap()]);
+        let probe = r.go(&dir, &[]);
+        for (k, v) in probe.get_envs() {
+            if let (Some(v), false) = (v, k == "PATH") {
+                c.env(k, v);
+            }
+        }
+        c.env("AWS_ENDPOINT_URL", endpoint);
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = plan(&warm, &w.endpoint());
+    for want in [
+        "Remote build cache (GOCACHEPROG)",
+        "remote       s3://gocache/fill at http://127.0.0.1:",
+        "store        answers\n",
+        "writes       `trusted` (the default branch `main`)",
+        "reads        `trusted`\n",
+    ] {
+        assert!(p.contains(want), "{want:?} in\n{p}");
+    }
+    let dead = free_ports(1)[0];
+    let p = plan(&warm, &format!("http://127.0.0.1:{dead}"));
+    assert!(p.contains("store        does not answer: "), "{p}");
+
+    let state = t.root().join("state.json");
+    std::fs::write(&state, r#"{"version":1,"gocache":"","gomodcache":""}"#).unwrap();
+    let out = t
+        .bin(&[
+            "report",
+            "--format",
+            "text",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .env("GO_CI_CACHE_LOCAL_DIR", warm.local())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = warm.stats();
+    assert!(
+        text.contains(&format!(
+            "misses (compiled)   – | {} of {} lookups",
+            s.misses, s.gets
+        )) && text.contains(&format!("hits (remote tier)  – | {} (", s.remote_hits)),
+        "{text}"
+    );
 }
 
 #[test]
