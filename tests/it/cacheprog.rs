@@ -664,3 +664,129 @@ fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("`soon`") && err.contains("hint:"), "{err}");
 }
+
+/// Speaks the protocol to the helper directly, as the go command does, and reads its answers.
+struct Helper {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl Helper {
+    fn start(t: &TestEnv, local: &Path, endpoint: &str) -> Helper {
+        let mut child = t
+            .bin(&["cacheprog"])
+            .env("GO_CI_CACHE_LOCAL_DIR", local)
+            .env("GO_CI_CACHE_REMOTE", format!("s3://{BUCKET}/proto"))
+            .env("GO_CI_CACHE_REMOTE_TIMEOUT", "2")
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(serde_json::from_str(&l).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Helper {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn send(&mut self, s: &str) {
+        use std::io::Write;
+        self.stdin.write_all(s.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn next(&self) -> serde_json::Value {
+        self.lines.recv_timeout(Duration::from_secs(60)).unwrap()
+    }
+}
+
+#[test]
+fn answers_go_out_in_the_order_they_are_ready() {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let t = TestEnv::new();
+    let local = t.root().join("local");
+    // A store that accepts connections and never answers: a lookup the local tier cannot serve
+    // waits for the (2 s) timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let mut h = Helper::start(&t, &local, &format!("http://127.0.0.1:{port}"));
+    let hello = h.next();
+    assert_eq!(
+        hello,
+        serde_json::json!({"ID": 0, "KnownCommands": ["get", "put", "close"]})
+    );
+
+    let body = b"compiled package";
+    let out: [u8; 32] = sha2::Sha256::digest(body).into();
+    let (known, unknown) = ([1u8; 32], [2u8; 32]);
+    // Exactly the go command's framing: object, newline, blank line, body string line.
+    h.send(&format!(
+        "{{\"ID\":1,\"Command\":\"put\",\"ActionID\":\"{}\",\"OutputID\":\"{}\",\"BodySize\":{}}}\n\n\"{}\"\n",
+        b64(&known),
+        b64(&out),
+        body.len(),
+        b64(body)
+    ));
+    let put = h.next();
+    assert_eq!(put["ID"], 1);
+    let disk = PathBuf::from(put["DiskPath"].as_str().unwrap());
+    assert!(disk.is_absolute() && disk.extension().is_none(), "{disk:?}");
+    assert_eq!(std::fs::read(&disk).unwrap(), body);
+
+    let started = Instant::now();
+    h.send(&format!(
+        "{{\"ID\":2,\"Command\":\"get\",\"ActionID\":\"{}\"}}\n\n",
+        b64(&unknown)
+    ));
+    h.send(&format!(
+        "{{\"ID\":3,\"Command\":\"get\",\"ActionID\":\"{}\"}}\n\n",
+        b64(&known)
+    ));
+    let first = h.next();
+    let second = h.next();
+    assert_eq!(
+        first["ID"], 3,
+        "the local hit does not wait behind the slow lookup"
+    );
+    assert_eq!(first["OutputID"], b64(&out));
+    assert_eq!(first["Size"], body.len());
+    assert_eq!(first["DiskPath"], put["DiskPath"]);
+    assert!(first["Time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(second, serde_json::json!({"ID": 2, "Miss": true}));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "every wait is bounded"
+    );
+
+    h.send("{\"ID\":4,\"Command\":\"close\"}\n\n");
+    assert_eq!(h.next()["ID"], 4);
+    let out = h.child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("go-ci-cache: warning: remote cache"), "{err}");
+}
