@@ -288,6 +288,7 @@ fn put(
         Err(e) => return Response::error(id, format!("go-ci-cache cacheprog: {e:#}")),
     };
     sh.note_used(&a, &rec);
+    drop(body);
     if sh.writes_remote() {
         let sh = sh.clone();
         uploads.spawn(async move {
@@ -295,6 +296,19 @@ fn put(
                 return;
             };
             let remote = sh.remote.as_ref().expect("writes_remote");
+            // The body comes back from the local tier only now, so queued uploads do not hold
+            // a build's outputs in memory.
+            let body = match std::fs::read(sh.local.output_path(&o)) {
+                Ok(b) => b,
+                Err(e) => {
+                    add(&sh.counters.upload_failures, 1);
+                    sh.warn(
+                        "local",
+                        &format!("local cache: reading an output to upload: {e}"),
+                    );
+                    return;
+                }
+            };
             let r = async {
                 let replace = lock(&sh.corrupt).contains(&o);
                 match remote.put_output(&o, body, replace).await? {
