@@ -50,7 +50,7 @@ pub enum Command {
     /// through the REST API, keeping the newest `--keep`. Never touches another configuration's,
     /// ref's or prefix's entries. Needs a token with `actions: write`; without it, a notice.
     Prune(PruneArgs),
-    /// A GOCACHEPROG helper (Go 1.24 or later): `GOCACHEPROG='go-ci-cache cacheprog'`. Serves
+    /// A GOCACHEPROG program (Go 1.24 or later): `GOCACHEPROG='go-ci-cache cacheprog'`. Serves
     /// the build cache from a local directory and, with --remote, an S3-compatible store shared
     /// by every runner; namespaces keep what other refs wrote out of this job's build.
     Cacheprog(crate::cacheprog::CacheprogArgs),

@@ -21,7 +21,7 @@ pub struct PlanDoc {
     pub build_size: Option<DirSize>,
     /// Dependency coverage for the job's flags (`None`: not computed).
     pub coverage: Option<crate::coverage::Coverage>,
-    /// The GOCACHEPROG helper's configuration (`None`: not in use).
+    /// The GOCACHEPROG program's configuration (`None`: not in use).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_cache: Option<RemoteCachePlan>,
 }

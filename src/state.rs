@@ -32,7 +32,7 @@ pub struct State {
     pub trim: Option<TrimReport>,
     /// Restore results recorded by the CI glue (`report --restored …`).
     pub restore: Option<RestoreInfo>,
-    /// What the GOCACHEPROG helper did in this job, summed by `report` from the helper's
+    /// What the GOCACHEPROG program did in this job, summed by `report` from the cache program's
     /// statistics files (never stored in the state file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cacheprog: Option<crate::cacheprog::stats::Stats>,

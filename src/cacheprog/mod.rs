@@ -1,4 +1,4 @@
-//! `go-ci-cache cacheprog`: a GOCACHEPROG helper (Go ≥ 1.24) with a local disk tier and an
+//! `go-ci-cache cacheprog`: a GOCACHEPROG program (Go ≥ 1.24) with a local disk tier and an
 //! optional remote tier on S3-compatible storage; `cacheprog-gc` trims the store. The async
 //! runtime (tokio, for the storage client) lives in this module and nowhere else.
 //!
@@ -33,7 +33,7 @@ use remote::RemoteUrl;
 
 use crate::error::usage;
 
-/// Everything a helper process needs, resolved from flags and the environment.
+/// Everything a cache-program process needs, resolved from flags and the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The local tier's directory.
@@ -81,7 +81,7 @@ pub fn local_dir(o: &StoreOpts) -> PathBuf {
         .unwrap_or_else(|| default_local_dir(|k| std::env::var(k).ok()))
 }
 
-/// What the helper's go commands in this job did, summed from the statistics files of the local
+/// What the cache program's go commands in this job did, summed from the statistics files of the local
 /// tier named by `GO_CI_CACHE_LOCAL_DIR` (or the default) that finished at or after `since`.
 pub fn job_stats(since: i64) -> Option<stats::Stats> {
     let dir = std::env::var_os("GO_CI_CACHE_LOCAL_DIR")
@@ -226,7 +226,7 @@ pub fn run_gc(a: &CacheprogGcArgs) -> Result<ExitCode> {
     r
 }
 
-/// `plan`'s section: the configuration this environment gives the helper and whether the
+/// `plan`'s section: the configuration this environment gives the cache program and whether the
 /// store answers; `None` when neither GOCACHEPROG nor a remote is set.
 pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
     let in_use = std::env::var("GOCACHEPROG").is_ok_and(|v| !v.trim().is_empty());

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-/// The commands this helper answers, announced in the first response (`ID` 0).
+/// The commands this program answers, announced in the first response (`ID` 0).
 pub const KNOWN_COMMANDS: [&str; 3] = ["get", "put", "close"];
 
 /// A 32-byte cache key or content hash (Go's `ActionID` / `OutputID`).
@@ -44,7 +44,7 @@ pub enum Command {
     },
     /// Finish: flush, answer, exit.
     Close,
-    /// A command this helper did not announce (the go command never sends one).
+    /// A command this program did not announce (the go command never sends one).
     Unknown(String),
 }
 
@@ -71,7 +71,7 @@ pub struct Response {
     /// An error for this request.
     #[serde(rename = "Err", skip_serializing_if = "String::is_empty")]
     pub err: String,
-    /// The commands this helper answers (first message only).
+    /// The commands this program answers (first message only).
     #[serde(rename = "KnownCommands", skip_serializing_if = "Vec::is_empty")]
     pub known_commands: Vec<String>,
     /// A `get` miss.
@@ -96,7 +96,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Response {
-    /// The capability announcement the helper sends first.
+    /// The capability announcement the program sends first.
     pub fn hello() -> Self {
         Self {
             known_commands: KNOWN_COMMANDS.iter().map(|s| s.to_string()).collect(),

@@ -484,7 +484,7 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         send(&out, &Response::stored(id, String::new()))?;
     }
     match failure {
-        Some(e) => Err(e.context("the go command sent something this helper cannot read")),
+        Some(e) => Err(e.context("the go command sent something this program cannot read")),
         None => Ok(()),
     }
 }

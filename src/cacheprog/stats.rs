@@ -1,4 +1,4 @@
-//! Counters of one helper process (hits, misses and bytes per tier, uploads, remote trouble),
+//! Counters of one cache-program process (hits, misses and bytes per tier, uploads, remote trouble),
 //! written at exit as `meta/stats/<time>-<pid>.json` in the local tier for `report` to sum.
 
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub(super) fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
 
-/// What one helper process did, as written to disk.
+/// What one cache-program process did, as written to disk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Unix seconds when the process started.
@@ -166,7 +166,7 @@ pub fn dir(local_root: &Path) -> PathBuf {
     local_root.join("meta").join("stats")
 }
 
-/// Every helper process's statistics under a local tier that finished at or after `since`
+/// Every cache-program process's statistics under a local tier that finished at or after `since`
 /// (Unix seconds), oldest first. Unreadable files are skipped.
 pub fn load(local_root: &Path, since: i64) -> Vec<Stats> {
     let Ok(rd) = std::fs::read_dir(dir(local_root)) else {

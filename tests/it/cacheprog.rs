@@ -665,15 +665,15 @@ fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
     assert!(err.contains("`soon`") && err.contains("hint:"), "{err}");
 }
 
-/// Speaks the protocol to the helper directly, as the go command does, and reads its answers.
-struct Helper {
+/// Speaks the protocol to the cache program directly, as the go command does, and reads its answers.
+struct Prog {
     child: Child,
     stdin: std::process::ChildStdin,
     lines: std::sync::mpsc::Receiver<serde_json::Value>,
 }
 
-impl Helper {
-    fn start(t: &TestEnv, local: &Path, endpoint: &str) -> Helper {
+impl Prog {
+    fn start(t: &TestEnv, local: &Path, endpoint: &str) -> Prog {
         let mut child = t
             .bin(&["cacheprog"])
             .env("GO_CI_CACHE_LOCAL_DIR", local)
@@ -699,7 +699,7 @@ impl Helper {
                 }
             }
         });
-        Helper {
+        Prog {
             child,
             stdin,
             lines,
@@ -734,7 +734,7 @@ fn answers_go_out_in_the_order_they_are_ready() {
             held.push(c);
         }
     });
-    let mut h = Helper::start(&t, &local, &format!("http://127.0.0.1:{port}"));
+    let mut h = Prog::start(&t, &local, &format!("http://127.0.0.1:{port}"));
     let hello = h.next();
     assert_eq!(
         hello,
