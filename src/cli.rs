@@ -50,6 +50,13 @@ pub enum Command {
     /// through the REST API, keeping the newest `--keep`. Never touches another configuration's,
     /// ref's or prefix's entries. Needs a token with `actions: write`; without it, a notice.
     Prune(PruneArgs),
+    /// A GOCACHEPROG program (Go 1.24 or later): `GOCACHEPROG='go-ci-cache cacheprog'`. Serves
+    /// the build cache from a local directory and, with --remote, an S3-compatible store shared
+    /// by every runner; namespaces keep what other refs wrote out of this job's build.
+    Cacheprog(crate::cacheprog::CacheprogArgs),
+    /// Remove objects older than an age from the remote build cache (for stores without
+    /// lifecycle rules), and with --local from the local directory.
+    CacheprogGc(crate::cacheprog::CacheprogGcArgs),
     /// The no-op program `warm` gives `go test -exec`: runs nothing, exits 0.
     #[command(hide = true)]
     ExecNothing(ExecNothingArgs),
@@ -309,6 +316,9 @@ pub struct PlanArgs {
         default_value = "test"
     )]
     pub job_kind: WarmJob,
+    /// The remote build cache (shown when GOCACHEPROG or --remote is set).
+    #[command(flatten, next_help_heading = "Remote build cache (GOCACHEPROG)")]
+    pub cacheprog: crate::cacheprog::CacheprogArgs,
 }
 
 /// `keys` arguments.

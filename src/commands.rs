@@ -41,6 +41,7 @@ pub fn plan(a: &PlanArgs, go: &dyn GoRunner) -> Result<ExitCode> {
         modules_size: fsutil::dir_size(&job.env.gomodcache()),
         build_size: fsutil::dir_size(&job.env.gocache()),
         coverage,
+        remote_cache: crate::cacheprog::plan(&a.cacheprog)?,
     };
     if a.json {
         print!("{}", serde_json::to_string_pretty(&doc)? + "\n");

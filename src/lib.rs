@@ -5,6 +5,7 @@
 //! plain data and returns plain data. [`gocmd`], [`project`], [`fsutil`] and [`output::sink`]
 //! are the thin shell that runs `go` and touches the filesystem.
 
+pub mod cacheprog;
 pub mod cli;
 pub mod commands;
 pub mod coverage;
@@ -50,6 +51,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Trim(a) => commands::trim(&a, &go),
         Command::Report(a) => commands::report(&a, &go),
         Command::Prune(a) => commands::prune(&a, &go),
+        Command::Cacheprog(a) => cacheprog::run(&a),
+        Command::CacheprogGc(a) => cacheprog::run_gc(&a),
         Command::ExecNothing(_) => Ok(ExitCode::SUCCESS),
     }
 }

@@ -738,6 +738,7 @@ pub fn report(a: &ReportArgs, go: &Go) -> Result<ExitCode> {
         }
         st.save(&state_path)?;
     }
+    st.cacheprog = crate::cacheprog::job_stats(st.prepare.as_ref().map_or(0, |p| p.started_at));
     let now = u64::try_from(now_unix()).unwrap_or(0);
     let format = match a.format {
         ReportFormat::Auto => match Style::detect() {

@@ -21,6 +21,30 @@ pub struct PlanDoc {
     pub build_size: Option<DirSize>,
     /// Dependency coverage for the job's flags (`None`: not computed).
     pub coverage: Option<crate::coverage::Coverage>,
+    /// The GOCACHEPROG program's configuration (`None`: not in use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_cache: Option<RemoteCachePlan>,
+}
+
+/// What `go-ci-cache cacheprog` would do in this environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteCachePlan {
+    /// The local tier's directory.
+    pub local_dir: String,
+    /// The remote store, if any.
+    pub remote: Option<String>,
+    /// `AWS_ENDPOINT_URL`, if set.
+    pub endpoint: Option<String>,
+    /// The namespace written (`None`: read-only).
+    pub write_namespace: Option<String>,
+    /// Why that namespace.
+    pub why: String,
+    /// The namespaces read, in order.
+    pub read_namespaces: Vec<String>,
+    /// The manifest's name.
+    pub manifest: String,
+    /// Whether the store answered: `Ok` or the reason it did not (`None`: no remote).
+    pub store: Option<Result<(), String>>,
 }
 
 /// Renders the preview (pure).
@@ -130,6 +154,9 @@ pub fn render(p: &PlanDoc) -> String {
         p.modules_size,
     );
     entry(&mut s, "Build cache", "GOCACHE", &d.build, p.build_size);
+    if let Some(r) = &p.remote_cache {
+        remote_section(&mut s, r);
+    }
     if let Some(c) = &p.coverage {
         let _ = writeln!(s, "\nCoverage\n  {}", c.sentence());
         if c.cached() < c.total() {
@@ -148,6 +175,40 @@ pub fn render(p: &PlanDoc) -> String {
 
 fn or_none(v: &str) -> &str {
     if v.is_empty() { "(none)" } else { v }
+}
+
+/// The GOCACHEPROG section of the preview.
+fn remote_section(s: &mut String, r: &RemoteCachePlan) {
+    let _ = writeln!(s, "\nRemote build cache (GOCACHEPROG)");
+    row(s, "local tier", &r.local_dir);
+    match &r.remote {
+        Some(u) => {
+            let at = r
+                .endpoint
+                .as_deref()
+                .map(|e| format!(" at {e}"))
+                .unwrap_or_default();
+            row(s, "remote", &format!("{u}{at}"));
+            let status = match &r.store {
+                Some(Ok(())) => "answers".to_string(),
+                Some(Err(e)) => format!("does not answer: {e}"),
+                None => "not checked".to_string(),
+            };
+            row(s, "store", &status);
+        }
+        None => row(
+            s,
+            "remote",
+            "none (local tier only; set GO_CI_CACHE_REMOTE)",
+        ),
+    }
+    match &r.write_namespace {
+        Some(w) => row(s, "writes", &format!("`{w}` ({})", r.why)),
+        None => row(s, "writes", "nothing to the store (read-only)"),
+    }
+    let reads: Vec<String> = r.read_namespaces.iter().map(|n| format!("`{n}`")).collect();
+    row(s, "reads", &reads.join(", then "));
+    row(s, "manifest", &r.manifest);
 }
 
 fn row(s: &mut String, name: &str, value: &str) {
@@ -200,5 +261,42 @@ fn layer(s: &mut String, l: &Layer, w: usize) {
             &i.value
         };
         let _ = writeln!(s, "    {:w$}       {} = {shown}", "", i.name);
+    }
+}
+
+#[cfg(test)]
+mod remote_cache_tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_remote_cache() {
+        let mut r = RemoteCachePlan {
+            local_dir: "/home/u/.cache/go-ci-cache/cacheprog".into(),
+            remote: Some("s3://b/ci".into()),
+            endpoint: Some("http://127.0.0.1:8333".into()),
+            write_namespace: Some("ref-refs/pull/7/merge".into()),
+            why: "the job's ref (the default branch is `main`)".into(),
+            read_namespaces: vec!["ref-refs/pull/7/merge".into(), "trusted".into()],
+            manifest: "test".into(),
+            store: Some(Err("connection refused".into())),
+        };
+        let mut s = String::new();
+        remote_section(&mut s, &r);
+        assert_eq!(
+            s,
+            "\nRemote build cache (GOCACHEPROG)\n\
+             \x20 local tier   /home/u/.cache/go-ci-cache/cacheprog\n\
+             \x20 remote       s3://b/ci at http://127.0.0.1:8333\n\
+             \x20 store        does not answer: connection refused\n\
+             \x20 writes       `ref-refs/pull/7/merge` (the job's ref (the default branch is `main`))\n\
+             \x20 reads        `ref-refs/pull/7/merge`, then `trusted`\n\
+             \x20 manifest     test\n"
+        );
+        r.store = Some(Ok(()));
+        r.write_namespace = None;
+        let mut s = String::new();
+        remote_section(&mut s, &r);
+        assert!(s.contains("store        answers\n"), "{s}");
+        assert!(s.contains("nothing to the store (read-only)"), "{s}");
     }
 }

@@ -64,6 +64,51 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
             rows.push(("added by the job", "–".into(), format!("{n} entries")));
         }
     }
+    if let Some(c) = &st.cacheprog {
+        rows.push((
+            "GOCACHEPROG",
+            "–".into(),
+            match (&c.remote, &c.write_namespace) {
+                (Some(r), Some(ns)) => format!("local tier + `{r}`, writes `{ns}`"),
+                (Some(r), None) => format!("local tier + `{r}`, read-only"),
+                (None, _) => "local tier only".into(),
+            },
+        ));
+        rows.push((
+            "hits (local tier)",
+            "–".into(),
+            format!("{} ({})", c.local_hits, human_bytes(c.local_hit_bytes)),
+        ));
+        if c.remote.is_some() {
+            rows.push((
+                "hits (remote tier)",
+                "–".into(),
+                format!(
+                    "{} ({}; {} prefetched)",
+                    c.remote_hits,
+                    human_bytes(c.remote_hit_bytes),
+                    c.prefetched
+                ),
+            ));
+        }
+        rows.push((
+            "misses (compiled)",
+            "–".into(),
+            format!("{} of {} lookups", c.misses, c.gets),
+        ));
+        if c.remote.is_some() {
+            let mut up = format!(
+                "{} objects ({}), {} already there",
+                c.uploads,
+                human_bytes(c.upload_bytes),
+                c.uploads_skipped
+            );
+            if c.upload_failures > 0 {
+                let _ = write!(up, ", {} failed", c.upload_failures);
+            }
+            rows.push(("uploaded", "–".into(), up));
+        }
+    }
     rows
 }
 
@@ -174,6 +219,7 @@ fn lines(st: &State) -> Vec<String> {
         .flat_map(|p| &p.warnings)
         .chain(st.warm.iter().flat_map(|w| &w.warnings))
         .chain(st.trim.iter().flat_map(|t| &t.warnings))
+        .chain(st.cacheprog.iter().flat_map(|c| &c.warnings))
     {
         out.push(format!("warning: {w}"));
     }
@@ -266,5 +312,46 @@ mod tests {
             "time: keys 0.05 s, restore modules 0.12 s (lookup 0.12), restore build 0.40 s (lookup 0.10, extract 0.30), prepare 0.03 s, trim 0.20 s, save build 0.50 s (upload 0.50), zzz 0.00 s; total 1.30 s"
         );
         assert_eq!(timing_line(&BTreeMap::new()), None);
+    }
+}
+
+#[cfg(test)]
+mod cacheprog_tests {
+    use super::*;
+    use crate::cacheprog::stats::Stats;
+
+    #[test]
+    fn per_tier_rows() {
+        let st = State {
+            cacheprog: Some(Stats {
+                remote: Some("s3://b/p".into()),
+                write_namespace: Some("trusted".into()),
+                gets: 10,
+                local_hits: 3,
+                local_hit_bytes: 2048,
+                remote_hits: 6,
+                remote_hit_bytes: 1 << 20,
+                prefetched: 5,
+                misses: 1,
+                uploads: 4,
+                upload_bytes: 512,
+                upload_failures: 1,
+                warnings: vec!["remote cache `s3://b/p` is off".into()],
+                ..Stats::default()
+            }),
+            ..State::default()
+        };
+        let t = text(&st);
+        for want in [
+            "local tier + `s3://b/p`, writes `trusted`",
+            "hits (local tier)   – | 3 (2.0 KiB)",
+            "hits (remote tier)  – | 6 (1.0 MiB; 5 prefetched)",
+            "misses (compiled)   – | 1 of 10 lookups",
+            "uploaded            – | 4 objects (512 B), 0 already there, 1 failed",
+            "warning: remote cache `s3://b/p` is off",
+        ] {
+            assert!(t.contains(want), "{want:?} in\n{t}");
+        }
+        assert!(markdown(&st).contains("| hits (remote tier) | – | 6 (1.0 MiB; 5 prefetched) |"));
     }
 }

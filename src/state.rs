@@ -38,6 +38,10 @@ pub struct State {
     /// `save.<entry>.lookup|compress|upload`, `prune`) with `report --timing`.
     #[serde(default)]
     pub timings: BTreeMap<String, f64>,
+    /// What the GOCACHEPROG program did in this job, summed by `report` from the cache program's
+    /// statistics files (never stored in the state file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cacheprog: Option<crate::cacheprog::stats::Stats>,
 }
 
 /// `prepare`'s record.

@@ -268,6 +268,7 @@ fn report_formats() {
             dry_run: false,
             warnings: vec!["cannot remove `/c/build/ab/x-d`: permission denied".into()],
         }),
+        cacheprog: None,
     };
     insta::assert_snapshot!("report_text", go_ci_cache::report::text(&st));
     insta::assert_snapshot!("report_markdown", go_ci_cache::report::markdown(&st));
@@ -300,6 +301,7 @@ fn plan_preview() {
                 cached: 12,
             }),
         }),
+        remote_cache: None,
     };
     insta::assert_snapshot!("plan", plan::render(&doc));
 }

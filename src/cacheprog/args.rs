@@ -1,0 +1,84 @@
+//! Command-line arguments of `cacheprog` and `cacheprog-gc` (clap derive, each flag also a
+//! `GO_CI_CACHE_*` variable, like the rest of the command line).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Options both commands share: where the caches are.
+#[derive(Debug, Clone, Args)]
+pub struct StoreOpts {
+    /// The remote tier: an S3-compatible store, `s3://BUCKET/PREFIX`. Credentials, region and
+    /// endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    /// AWS_REGION and AWS_ENDPOINT_URL (an `http://` endpoint is allowed). Without it, only the
+    /// local tier is used.
+    #[arg(long, env = "GO_CI_CACHE_REMOTE")]
+    pub remote: Option<String>,
+    /// The local tier's directory. Default: `$XDG_CACHE_HOME/go-ci-cache/cacheprog` (else
+    /// `~/.cache/…`).
+    #[arg(long, env = "GO_CI_CACHE_LOCAL_DIR")]
+    pub local_dir: Option<PathBuf>,
+    /// Seconds one remote request may take before the remote tier is off for the rest of the
+    /// go command (transfers get a second more per 4 MiB).
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_TIMEOUT", default_value_t = 10)]
+    pub remote_timeout: u64,
+}
+
+/// `cacheprog` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CacheprogArgs {
+    #[command(flatten)]
+    /// Where the caches are.
+    pub store: StoreOpts,
+    /// The namespace this job writes action records to. Default: `trusted` on the default
+    /// branch, else `ref-<GITHUB_REF or CI_COMMIT_REF_NAME>`.
+    #[arg(long, env = "GO_CI_CACHE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The namespaces this job reads, in order (repeatable, comma-separated or one per line).
+    /// Default: its own, then `trusted`.
+    #[arg(
+        long = "read-namespaces",
+        env = "GO_CI_CACHE_READ_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub read_namespaces: Vec<String>,
+    /// The default branch's name, which decides whether this job writes `trusted`. Default:
+    /// CI_DEFAULT_BRANCH (GitLab), else the event payload's repository.default_branch (GitHub).
+    #[arg(long, env = "GO_CI_CACHE_DEFAULT_BRANCH")]
+    pub default_branch: Option<String>,
+    /// Read from the remote store, write nothing to it (the local tier still fills).
+    #[arg(long, env = "GO_CI_CACHE_READ_ONLY")]
+    pub read_only: bool,
+    /// The manifest this job reads at start and writes at the end. Default: `$GITHUB_JOB` or
+    /// `$CI_JOB_NAME`, plus `$RUNNER_OS-$RUNNER_ARCH` when set, else `default`.
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_MANIFEST")]
+    pub manifest: Option<String>,
+    /// Uploads and prefetch downloads in flight at once.
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds the end of a go command waits for its uploads; what is left is dropped with a
+    /// warning.
+    #[arg(long, env = "GO_CI_CACHE_FLUSH_TIMEOUT", default_value_t = 120)]
+    pub flush_timeout: u64,
+}
+
+/// `cacheprog-gc` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CacheprogGcArgs {
+    #[command(flatten)]
+    /// Where the caches are.
+    pub store: StoreOpts,
+    /// Remove objects last written longer ago than this: `30d`, `12h`, `90m`.
+    #[arg(long, env = "GO_CI_CACHE_GC_OLDER_THAN")]
+    pub older_than: String,
+    /// Also remove old files of the local tier (the remote is listed and trimmed only when
+    /// `--remote` is given).
+    #[arg(long)]
+    pub local: bool,
+    /// Show what would be removed and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}

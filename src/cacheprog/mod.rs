@@ -1,0 +1,293 @@
+//! `go-ci-cache cacheprog`: a GOCACHEPROG program (Go ≥ 1.24) with a local disk tier and an
+//! optional remote tier on S3-compatible storage; `cacheprog-gc` trims the store. The async
+//! runtime (tokio, for the storage client) lives in this module and nowhere else.
+//!
+//! - [`protocol`]: the JSON wire protocol, as the go command speaks it;
+//! - [`local`]: the disk tier, the one the go command reads files from;
+//! - [`remote`]: the bucket, with timeouts and a breaker;
+//! - [`namespace`]: which action records a job writes and reads;
+//! - [`manifest`]: what a job used, for the next job's bulk prefetch;
+//! - [`server`]: requests answered concurrently, uploads in the background, flushed on close;
+//! - [`stats`]: counters per tier for `report`;
+//! - [`gc`]: removal of old objects.
+
+pub mod args;
+pub mod gc;
+pub mod local;
+pub mod manifest;
+pub mod namespace;
+pub mod protocol;
+pub mod remote;
+pub mod server;
+pub mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub use args::{CacheprogArgs, CacheprogGcArgs, StoreOpts};
+use namespace::{Namespaces, RefInfo};
+use remote::RemoteUrl;
+
+use crate::error::usage;
+
+/// Everything a cache-program process needs, resolved from flags and the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The local tier's directory.
+    pub local_dir: PathBuf,
+    /// The remote store, if any.
+    pub remote: Option<RemoteUrl>,
+    /// Namespaces written and read.
+    pub namespaces: Namespaces,
+    /// Write nothing to the remote.
+    pub read_only: bool,
+    /// The manifest's name.
+    pub manifest: String,
+    /// One remote request's limit.
+    pub timeout: Duration,
+    /// How long close waits for uploads.
+    pub flush_timeout: Duration,
+    /// Transfers in flight at once.
+    pub concurrency: usize,
+}
+
+/// The local tier's default directory.
+pub fn default_local_dir(env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let base = env("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("LOCALAPPDATA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| {
+            env("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("go-ci-cache").join("cacheprog")
+}
+
+/// The local tier's directory for these options.
+pub fn local_dir(o: &StoreOpts) -> PathBuf {
+    o.local_dir
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| default_local_dir(|k| std::env::var(k).ok()))
+}
+
+/// What the cache program's go commands in this job did, summed from the statistics files of the local
+/// tier named by `GO_CI_CACHE_LOCAL_DIR` (or the default) that finished at or after `since`.
+pub fn job_stats(since: i64) -> Option<stats::Stats> {
+    let dir = std::env::var_os("GO_CI_CACHE_LOCAL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_local_dir(|k| std::env::var(k).ok()));
+    stats::Stats::sum(&stats::load(&dir, since))
+}
+
+/// The remote URL of these options, checked.
+pub fn remote_url(o: &StoreOpts) -> Result<Option<RemoteUrl>> {
+    o.remote
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| RemoteUrl::parse(s.trim()))
+        .transpose()
+}
+
+/// The request timeout of these options, checked.
+pub fn timeout(o: &StoreOpts) -> Result<Duration> {
+    if o.remote_timeout == 0 || o.remote_timeout > 600 {
+        return Err(usage(
+            format!("remote timeout `{}` is out of range", o.remote_timeout),
+            "give --remote-timeout in seconds, 1 to 600",
+        ));
+    }
+    Ok(Duration::from_secs(o.remote_timeout))
+}
+
+/// The GitHub event payload's `repository.default_branch`.
+fn event_default_branch() -> Option<String> {
+    let p = std::env::var_os("GITHUB_EVENT_PATH")?;
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+    v.pointer("/repository/default_branch")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Resolves the configuration; bad input is a usage error.
+pub fn config(a: &CacheprogArgs) -> Result<Config> {
+    let env = |k: &str| std::env::var(k).ok();
+    let remote = remote_url(&a.store)?;
+    let timeout = timeout(&a.store)?;
+    if a.concurrency == 0 || a.concurrency > 256 {
+        return Err(usage(
+            format!("concurrency `{}` is out of range", a.concurrency),
+            "give --concurrency between 1 and 256",
+        ));
+    }
+    let read: Vec<String> = a
+        .read_namespaces
+        .iter()
+        .flat_map(|v| v.lines())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
+    let write = a
+        .namespace
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    for n in write.iter().copied().chain(read.iter().map(String::as_str)) {
+        if !namespace::valid_name(n) {
+            return Err(usage(
+                format!("namespace `{n}` is not a usable name"),
+                "use up to 200 printable characters",
+            ));
+        }
+    }
+    let mut info = RefInfo::from_env(env, None);
+    if let Some(d) = a.default_branch.as_deref().filter(|d| !d.is_empty()) {
+        info.default_branch = Some(d.to_string());
+    } else if info.default_branch.is_none() {
+        info.default_branch = event_default_branch();
+    }
+    let on_default = info.on_default_branch(env);
+    let namespaces = namespace::resolve(write, &read, &info, on_default);
+    let manifest = a
+        .manifest
+        .clone()
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| default_manifest(env));
+    if !namespace::valid_name(&manifest) {
+        return Err(usage(
+            format!("manifest name `{manifest}` is not a usable name"),
+            "use up to 200 printable characters",
+        ));
+    }
+    Ok(Config {
+        local_dir: local_dir(&a.store),
+        remote,
+        namespaces,
+        read_only: a.read_only,
+        manifest,
+        timeout,
+        flush_timeout: Duration::from_secs(a.flush_timeout.max(1)),
+        concurrency: a.concurrency,
+    })
+}
+
+/// The manifest's default name: the CI job, plus the runner's OS and architecture.
+pub fn default_manifest(env: impl Fn(&str) -> Option<String>) -> String {
+    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let job = get("GITHUB_JOB")
+        .or_else(|| get("CI_JOB_NAME"))
+        .unwrap_or_else(|| "default".into());
+    match (get("RUNNER_OS"), get("RUNNER_ARCH")) {
+        (Some(os), Some(arch)) => format!("{job}-{os}-{arch}"),
+        _ => job,
+    }
+}
+
+/// Builds the runtime this module's async code runs on.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// `cacheprog`: serves the go command on stdin/stdout until it closes.
+pub fn run(a: &CacheprogArgs) -> Result<ExitCode> {
+    let cfg = config(a)?;
+    let local = local::Local::open(&cfg.local_dir)?;
+    let remote = match &cfg.remote {
+        Some(u) => Some(remote::Remote::new(u.clone(), cfg.timeout)?),
+        None => None,
+    };
+    let rt = runtime()?;
+    let result = rt.block_on(server::serve(cfg, local, remote));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cacheprog-gc`: removes old objects.
+pub fn run_gc(a: &CacheprogGcArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let r = gc::run(a, &rt);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    r
+}
+
+/// `plan`'s section: the configuration this environment gives the cache program and whether the
+/// store answers; `None` when neither GOCACHEPROG nor a remote is set.
+pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
+    let in_use = std::env::var("GOCACHEPROG").is_ok_and(|v| !v.trim().is_empty());
+    if !in_use && remote_url(&a.store)?.is_none() {
+        return Ok(None);
+    }
+    let cfg = config(a)?;
+    let store = match &cfg.remote {
+        Some(u) => {
+            let remote = remote::Remote::new(u.clone(), cfg.timeout)?;
+            let rt = runtime()?;
+            let r = rt.block_on(remote.probe());
+            rt.shutdown_timeout(Duration::from_secs(1));
+            Some(r)
+        }
+        None => None,
+    };
+    Ok(Some(crate::plan::RemoteCachePlan {
+        local_dir: cfg.local_dir.display().to_string(),
+        remote: cfg.remote.as_ref().map(ToString::to_string),
+        endpoint: std::env::var("AWS_ENDPOINT_URL")
+            .ok()
+            .filter(|e| !e.is_empty()),
+        write_namespace: (!cfg.read_only).then(|| cfg.namespaces.write.clone()),
+        why: cfg.namespaces.why.clone(),
+        read_namespaces: cfg.namespaces.read.clone(),
+        manifest: cfg.manifest.clone(),
+        store,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            default_local_dir(env(&[("HOME", "/h")])),
+            PathBuf::from("/h/.cache/go-ci-cache/cacheprog")
+        );
+        assert_eq!(
+            default_local_dir(env(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")])),
+            PathBuf::from("/x/go-ci-cache/cacheprog")
+        );
+        assert_eq!(default_manifest(env(&[])), "default");
+        assert_eq!(
+            default_manifest(env(&[
+                ("GITHUB_JOB", "test"),
+                ("RUNNER_OS", "Linux"),
+                ("RUNNER_ARCH", "X64")
+            ])),
+            "test-Linux-X64"
+        );
+        assert_eq!(default_manifest(env(&[("CI_JOB_NAME", "unit")])), "unit");
+    }
+}

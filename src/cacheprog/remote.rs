@@ -1,0 +1,458 @@
+//! The remote tier: an S3-compatible bucket through `object_store`, every request bounded by a
+//! timeout, and a breaker that stops asking a store that timed out or failed repeatedly, so a
+//! dead store costs the build seconds, not minutes.
+//!
+//! Layout under the URL's prefix (`s3://bucket/prefix`):
+//! - `v1/o/<OutputID hex>`: output bodies, content-addressed, shared by every namespace;
+//! - `v1/a/<namespace>/<ActionID hex>`: action → output records ([`super::local::Record`]);
+//! - `v1/m/<namespace>/<manifest>.json`: what a job used ([`super::manifest::Manifest`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use futures::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use sha2::{Digest, Sha256};
+
+use super::local::Record;
+use super::namespace::segment;
+use super::protocol::{Id, hex};
+use crate::error::usage;
+
+/// Layout version, the first segment under the prefix.
+pub const LAYOUT: &str = "v1";
+
+/// A parsed `s3://bucket/prefix` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteUrl {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+}
+
+impl RemoteUrl {
+    /// Parses the URL; bad input is a usage error.
+    pub fn parse(s: &str) -> Result<Self> {
+        let hint =
+            "write the store as `s3://BUCKET/PREFIX` (the endpoint comes from AWS_ENDPOINT_URL)";
+        let Some(rest) = s.strip_prefix("s3://") else {
+            return Err(usage(
+                format!("remote cache `{s}` is not an s3:// URL"),
+                hint,
+            ));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(usage(
+                format!("remote cache `{s}` does not name a valid bucket"),
+                hint,
+            ));
+        }
+        let prefix = prefix.trim_matches('/').to_string();
+        if prefix.split('/').any(|p| p == "." || p == "..")
+            || prefix.contains("//")
+            || prefix.chars().any(char::is_control)
+        {
+            return Err(usage(
+                format!("remote cache `{s}` has a prefix that is not a plain path"),
+                hint,
+            ));
+        }
+        Ok(Self {
+            bucket: bucket.to_string(),
+            prefix,
+        })
+    }
+}
+
+impl std::fmt::Display for RemoteUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.prefix.is_empty() {
+            write!(f, "s3://{}", self.bucket)
+        } else {
+            write!(f, "s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+/// Why a remote request gave nothing.
+#[derive(Debug)]
+pub enum RemoteError {
+    /// The store was given up on earlier in this process.
+    Down,
+    /// The request timed out (the store is given up on).
+    Timeout,
+    /// The body's SHA-256 is not its OutputID.
+    Corrupt,
+    /// Any other failure.
+    Other(String),
+}
+
+impl std::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Down => f.write_str("the remote cache is off for this run"),
+            Self::Timeout => f.write_str("timed out"),
+            Self::Corrupt => f.write_str("content does not match its OutputID"),
+            Self::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The remote tier.
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    url: RemoteUrl,
+    timeout: Duration,
+    failures: AtomicU32,
+    down: AtomicBool,
+    down_reason: std::sync::Mutex<Option<String>>,
+}
+
+/// Failures in a row after which the store is given up on.
+const MAX_FAILURES: u32 = 3;
+
+impl Remote {
+    /// Connects (lazily: no request is made) to the store named by `url`, with credentials,
+    /// region and endpoint from the standard AWS variables.
+    pub fn new(url: RemoteUrl, timeout: Duration) -> Result<Self> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL")
+            .or_else(|_| std::env::var("AWS_ENDPOINT"))
+            .ok()
+            .filter(|e| !e.is_empty());
+        if let Some(e) = &endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            bail!(usage(
+                format!("AWS_ENDPOINT_URL `{e}` is not an http:// or https:// URL"),
+                "set it to the store's base URL, e.g. `http://127.0.0.1:8333` or `https://s3.example.com`"
+            ));
+        }
+        let allow_http = endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://"));
+        let client = ClientOptions::new()
+            .with_timeout(timeout)
+            .with_connect_timeout(timeout.min(Duration::from_secs(5)))
+            .with_allow_http(allow_http);
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+                base: 2.0,
+            },
+            max_retries: 2,
+            retry_timeout: timeout,
+        };
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&url.bucket)
+            .with_client_options(client)
+            .with_retry(retry);
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            b = b.with_region("us-east-1");
+        }
+        if let Some(e) = endpoint {
+            // Self-hosted stores (MinIO, SeaweedFS, Ceph) answer path-style requests.
+            b = b.with_endpoint(e).with_virtual_hosted_style_request(false);
+        }
+        let store = b.build().map_err(|e| {
+            usage(
+                format!("remote cache `{url}`: {e}"),
+                "check the AWS_* variables",
+            )
+        })?;
+        Ok(Self {
+            store: Arc::new(store),
+            url,
+            timeout,
+            failures: AtomicU32::new(0),
+            down: AtomicBool::new(false),
+            down_reason: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The store's URL.
+    pub fn url(&self) -> &RemoteUrl {
+        &self.url
+    }
+
+    fn path(&self, rel: &str) -> Path {
+        if self.url.prefix.is_empty() {
+            Path::from(format!("{LAYOUT}/{rel}"))
+        } else {
+            Path::from(format!("{}/{LAYOUT}/{rel}", self.url.prefix))
+        }
+    }
+
+    fn output_path(&self, o: &Id) -> Path {
+        self.path(&format!("o/{}", hex(o)))
+    }
+
+    fn record_path(&self, ns: &str, a: &Id) -> Path {
+        self.path(&format!("a/{}/{}", segment(ns), hex(a)))
+    }
+
+    fn manifest_path(&self, ns: &str, name: &str) -> Path {
+        self.path(&format!("m/{}/{}.json", segment(ns), segment(name)))
+    }
+
+    /// The prefix every object of this cache lives under (for `cacheprog-gc`).
+    pub fn root(&self) -> Path {
+        if self.url.prefix.is_empty() {
+            Path::from(LAYOUT)
+        } else {
+            Path::from(format!("{}/{LAYOUT}", self.url.prefix))
+        }
+    }
+
+    /// Whether the store was given up on, and why.
+    pub fn down_reason(&self) -> Option<String> {
+        if self.down.load(Ordering::Relaxed) {
+            self.down_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        } else {
+            None
+        }
+    }
+
+    fn give_up(&self, why: String) {
+        let mut r = self.down_reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some(why);
+        }
+        self.down.store(true, Ordering::Relaxed);
+    }
+
+    /// Runs one request under the timeout and the breaker. `Ok(None)` is "not found".
+    async fn call<T, F>(
+        &self,
+        what: &str,
+        limit: Duration,
+        fut: F,
+    ) -> Result<Option<T>, RemoteError>
+    where
+        F: std::future::Future<Output = object_store::Result<T>>,
+    {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(RemoteError::Down);
+        }
+        match tokio::time::timeout(limit, fut).await {
+            Ok(Ok(v)) => {
+                self.failures.store(0, Ordering::Relaxed);
+                Ok(Some(v))
+            }
+            Ok(Err(object_store::Error::NotFound { .. })) => {
+                self.failures.store(0, Ordering::Relaxed);
+                Ok(None)
+            }
+            Ok(Err(e)) => {
+                let msg = format!("{what}: {}", one_line(&e.to_string()));
+                if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_FAILURES {
+                    self.give_up(msg.clone());
+                }
+                Err(RemoteError::Other(msg))
+            }
+            Err(_) => {
+                self.give_up(format!("{what}: no answer within {}s", limit.as_secs_f64()));
+                Err(RemoteError::Timeout)
+            }
+        }
+    }
+
+    /// An action's record in a namespace.
+    pub async fn record(&self, ns: &str, a: &Id) -> Result<Option<Record>, RemoteError> {
+        let path = self.record_path(ns, a);
+        let store = self.store.clone();
+        let got = self
+            .call("reading an action record", self.timeout, async move {
+                store.get(&path).await?.bytes().await
+            })
+            .await?;
+        Ok(got.and_then(|b| serde_json::from_slice::<Record>(&b).ok()))
+    }
+
+    /// An output body, verified: a body whose SHA-256 is not `o` is [`RemoteError::Corrupt`].
+    pub async fn output(&self, o: &Id, size: u64) -> Result<Option<Vec<u8>>, RemoteError> {
+        let path = self.output_path(o);
+        let store = self.store.clone();
+        let got = self
+            .call(
+                "downloading an output",
+                self.transfer_limit(size),
+                async move { store.get(&path).await?.bytes().await },
+            )
+            .await?;
+        let Some(body) = got else { return Ok(None) };
+        let sum: Id = Sha256::digest(&body).into();
+        if &sum != o || body.len() as u64 != size {
+            return Err(RemoteError::Corrupt);
+        }
+        Ok(Some(body.to_vec()))
+    }
+
+    /// Uploads an output unless the store has it (`replace`: whatever it has); returns the
+    /// bytes sent, `None` when skipped.
+    pub async fn put_output(
+        &self,
+        o: &Id,
+        body: Vec<u8>,
+        replace: bool,
+    ) -> Result<Option<u64>, RemoteError> {
+        let path = self.output_path(o);
+        let store = self.store.clone();
+        let p = path.clone();
+        let exists = !replace
+            && self
+                .call("checking an output", self.timeout, async move {
+                    store.head(&p).await
+                })
+                .await?
+                .is_some_and(|m| m.size == body.len() as u64);
+        if exists {
+            return Ok(None);
+        }
+        let n = body.len() as u64;
+        let store = self.store.clone();
+        self.call("uploading an output", self.transfer_limit(n), async move {
+            store.put(&path, PutPayload::from(body)).await
+        })
+        .await?;
+        Ok(Some(n))
+    }
+
+    /// Writes an action record into a namespace; returns the bytes sent.
+    pub async fn put_record(&self, ns: &str, a: &Id, rec: &Record) -> Result<u64, RemoteError> {
+        let body = serde_json::to_vec(rec).expect("a record serializes");
+        let n = body.len() as u64;
+        self.put_bytes("writing an action record", self.record_path(ns, a), body)
+            .await?;
+        Ok(n)
+    }
+
+    /// A namespace's manifest, raw.
+    pub async fn manifest(&self, ns: &str, name: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        let path = self.manifest_path(ns, name);
+        let store = self.store.clone();
+        let got = self
+            .call(
+                "reading the manifest",
+                self.transfer_limit(8 << 20),
+                async move { store.get(&path).await?.bytes().await },
+            )
+            .await?;
+        Ok(got.map(|b| b.to_vec()))
+    }
+
+    /// Writes a namespace's manifest.
+    pub async fn put_manifest(
+        &self,
+        ns: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> Result<u64, RemoteError> {
+        let n = body.len() as u64;
+        self.put_bytes("writing the manifest", self.manifest_path(ns, name), body)
+            .await?;
+        Ok(n)
+    }
+
+    async fn put_bytes(&self, what: &str, path: Path, body: Vec<u8>) -> Result<(), RemoteError> {
+        let store = self.store.clone();
+        let limit = self.transfer_limit(body.len() as u64);
+        self.call(what, limit, async move {
+            store.put(&path, PutPayload::from(body)).await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Lists every object under the cache's root: (path, size, last modified in Unix seconds).
+    pub async fn list_all(&self) -> Result<Vec<(Path, u64, i64)>> {
+        let root = self.root();
+        let mut s = self.store.list(Some(&root));
+        let mut v = Vec::new();
+        while let Some(m) = tokio::time::timeout(self.timeout * 3, s.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("listing `{}` timed out", self.url))?
+        {
+            let m = m.map_err(|e| {
+                anyhow::anyhow!("listing `{}`: {}", self.url, one_line(&e.to_string()))
+            })?;
+            v.push((m.location, m.size, m.last_modified.timestamp()));
+        }
+        Ok(v)
+    }
+
+    /// Deletes one object (for `cacheprog-gc`).
+    pub async fn delete(&self, path: &Path) -> Result<()> {
+        tokio::time::timeout(self.timeout, self.store.delete(path))
+            .await
+            .map_err(|_| anyhow::anyhow!("deleting `{path}` timed out"))?
+            .map_err(|e| anyhow::anyhow!("deleting `{path}`: {}", one_line(&e.to_string())))
+    }
+
+    /// Whether the store answers: reads one object that need not exist. `Ok` for an answer
+    /// (found or not), `Err` with the reason otherwise.
+    pub async fn probe(&self) -> Result<(), String> {
+        let path = self.path("probe");
+        match tokio::time::timeout(self.timeout, self.store.head(&path)).await {
+            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(e)) => Err(one_line(&e.to_string())),
+            Err(_) => Err(format!("no answer within {}s", self.timeout.as_secs_f64())),
+        }
+    }
+
+    /// A transfer's time limit: the request timeout plus a second per 4 MiB.
+    fn transfer_limit(&self, bytes: u64) -> Duration {
+        self.timeout + Duration::from_secs(bytes >> 22)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.len() > 300 {
+        format!("{}…", s.chars().take(300).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = RemoteUrl::parse("s3://my-bucket/ci/go/").unwrap();
+        assert_eq!(
+            (u.bucket.as_str(), u.prefix.as_str()),
+            ("my-bucket", "ci/go")
+        );
+        assert_eq!(u.to_string(), "s3://my-bucket/ci/go");
+        assert_eq!(RemoteUrl::parse("s3://bkt").unwrap().prefix, "");
+        for bad in [
+            "https://x/y",
+            "s3://",
+            "s3://B/x",
+            "s3://ok-bucket/a/../b",
+            "s3://ok-bucket/a//b",
+        ] {
+            let e = RemoteUrl::parse(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code(&e), 2, "{bad}");
+            assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+}

@@ -1,0 +1,560 @@
+//! The request loop: announces the commands, answers every request in its own task (so answers
+//! go out in whatever order they finish), uploads puts in the background with bounded
+//! concurrency, prefetches the previous run's manifest, and on `close` flushes the uploads
+//! (bounded), writes the manifest and the counters, answers and returns.
+//!
+//! Remote trouble is never an error here: a request the remote cannot answer falls back to the
+//! local tier, then to a miss (the go command compiles), with one warning per kind of trouble.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use tokio::sync::{OnceCell, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::Config;
+use super::local::{Local, Record};
+use super::manifest::Manifest;
+use super::protocol::{self, Command, Id, Response};
+use super::remote::{Remote, RemoteError};
+use super::stats::{self, Counters, Stats, add};
+
+/// What every request handler shares.
+struct Shared {
+    cfg: Config,
+    local: Local,
+    remote: Option<Remote>,
+    counters: Counters,
+    /// Output downloads, one per OutputID per process, however many ask for it.
+    fetches: Mutex<HashMap<Id, Arc<OnceCell<bool>>>>,
+    /// The previous run's manifests: action → (read-namespace index, record).
+    index: OnceCell<HashMap<Id, (usize, Record)>>,
+    /// Actions whose local record this process fetched from the remote (their hits are the
+    /// remote tier's).
+    from_remote: Mutex<HashSet<Id>>,
+    /// Actions this process answered or stored, for the manifest.
+    used: Mutex<HashMap<Id, Record>>,
+    /// Bounds uploads and prefetch downloads in flight.
+    transfers: Arc<Semaphore>,
+    /// Outputs whose remote copy failed verification: their puts upload again, so the store
+    /// heals.
+    corrupt: Mutex<HashSet<Id>>,
+    /// Kinds of warning already printed.
+    warned: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn warn(&self, kind: &str, msg: &str) {
+        self.counters.warning(msg);
+        if lock(&self.warned).insert(kind.to_string()) {
+            eprintln!("go-ci-cache: warning: {msg}");
+        }
+    }
+
+    fn remote_trouble(&self, e: &RemoteError) {
+        let Some(r) = &self.remote else { return };
+        match e {
+            RemoteError::Down => {}
+            RemoteError::Corrupt => {
+                add(&self.counters.corrupt, 1);
+                self.warn(
+                    "corrupt",
+                    &format!(
+                        "an object in `{}` does not match its OutputID; it was not used (the go command compiles instead)",
+                        r.url()
+                    ),
+                );
+            }
+            RemoteError::Timeout | RemoteError::Other(_) => {
+                add(&self.counters.remote_errors, 1);
+                let why = r.down_reason().unwrap_or_else(|| e.to_string());
+                let msg = if r.down_reason().is_some() {
+                    format!(
+                        "remote cache `{}` is off for this go command ({why}); going on with the local tier and compiling what it lacks",
+                        r.url()
+                    )
+                } else {
+                    format!("remote cache `{}`: {why}; going on", r.url())
+                };
+                let kind = if r.down_reason().is_some() {
+                    "down"
+                } else {
+                    "error"
+                };
+                self.warn(kind, &msg);
+            }
+        }
+    }
+
+    fn note_used(&self, a: &Id, rec: &Record) {
+        lock(&self.used).insert(*a, rec.clone());
+    }
+
+    /// Downloads an output into the local tier once per process; true when it is there.
+    async fn fetch_output(&self, o: &Id, size: u64, prefetch: bool) -> bool {
+        let Some(remote) = &self.remote else {
+            return false;
+        };
+        let cell = lock(&self.fetches).entry(*o).or_default().clone();
+        *cell
+            .get_or_init(|| async {
+                if self.local.has_output(o, size) {
+                    return true;
+                }
+                match remote.output(o, size).await {
+                    Ok(Some(body)) => match self.local.put_output(o, &body) {
+                        Ok(_) => {
+                            if prefetch {
+                                add(&self.counters.prefetched, 1);
+                                add(&self.counters.prefetched_bytes, size);
+                            }
+                            true
+                        }
+                        Err(e) => {
+                            self.warn("local", &format!("local cache: {e:#}"));
+                            false
+                        }
+                    },
+                    Ok(None) => false,
+                    Err(e) => {
+                        if matches!(e, RemoteError::Corrupt) {
+                            lock(&self.corrupt).insert(*o);
+                        }
+                        self.remote_trouble(&e);
+                        false
+                    }
+                }
+            })
+            .await
+    }
+
+    fn local_lookup(&self, a: &Id) -> Option<Record> {
+        self.cfg.namespaces.read.iter().find_map(|ns| {
+            let rec = self.local.record(ns, a)?;
+            let o = rec.output_id()?;
+            self.local.has_output(&o, rec.size).then_some(rec)
+        })
+    }
+
+    /// A hit from the remote: records it locally under the namespace it came from.
+    fn install(&self, ns_index: usize, a: &Id, rec: &Record) {
+        let ns = &self.cfg.namespaces.read[ns_index];
+        if let Err(e) = self.local.put_record(ns, a, rec) {
+            self.warn("local", &format!("local cache: {e:#}"));
+        }
+        lock(&self.from_remote).insert(*a);
+    }
+
+    /// The read namespaces' manifests: action → (namespace index, record); read once, by
+    /// the prefetch or the first request that needs it, whichever comes first.
+    async fn load_index(&self) -> HashMap<Id, (usize, Record)> {
+        let mut index: HashMap<Id, (usize, Record)> = HashMap::new();
+        let Some(remote) = &self.remote else {
+            return index;
+        };
+        let asks = self
+            .cfg
+            .namespaces
+            .read
+            .iter()
+            .map(|ns| remote.manifest(ns, &self.cfg.manifest));
+        let answers = futures::future::join_all(asks).await;
+        // Later namespaces first, so the earlier ones overwrite: read order wins.
+        for (i, ans) in answers.into_iter().enumerate().rev() {
+            match ans {
+                Ok(Some(bytes)) => match Manifest::parse(&bytes) {
+                    Some(m) => index.extend(m.index().into_iter().map(|(a, r)| (a, (i, r)))),
+                    None => self.warn(
+                        "manifest",
+                        &format!(
+                            "the manifest of namespace `{}` is not one this version reads; ignored",
+                            self.cfg.namespaces.read[i]
+                        ),
+                    ),
+                },
+                Ok(None) => {}
+                Err(e) => self.remote_trouble(&e),
+            }
+        }
+        index
+    }
+
+    async fn remote_lookup(&self, a: &Id) -> Option<Record> {
+        let remote = self.remote.as_ref()?;
+        // A job that used this action before: the manifest has its record, no round trip.
+        let index = self.index.get_or_init(|| self.load_index()).await;
+        if let Some((i, rec)) = index.get(a)
+            && let Some(o) = rec.output_id()
+            && self.fetch_output(&o, rec.size, false).await
+        {
+            self.install(*i, a, rec);
+            return Some(rec.clone());
+        }
+        // Ask every read namespace at once; the first in order that has a good output wins.
+        let asks = self
+            .cfg
+            .namespaces
+            .read
+            .iter()
+            .map(|ns| remote.record(ns, a));
+        let answers = futures::future::join_all(asks).await;
+        for (i, ans) in answers.into_iter().enumerate() {
+            match ans {
+                Ok(Some(rec)) => {
+                    let Some(o) = rec.output_id() else { continue };
+                    if self.fetch_output(&o, rec.size, false).await {
+                        self.install(i, a, &rec);
+                        return Some(rec);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.remote_trouble(&e),
+            }
+        }
+        None
+    }
+
+    async fn get(&self, id: i64, a: Id) -> Response {
+        add(&self.counters.gets, 1);
+        let mut found = self.local_lookup(&a).map(|r| (r, false));
+        if found.is_none() {
+            found = self.remote_lookup(&a).await.map(|r| (r, true));
+        }
+        let Some((rec, fetched_now)) = found else {
+            add(&self.counters.misses, 1);
+            return Response::miss(id);
+        };
+        let o = rec.output_id().expect("looked-up records are well formed");
+        if fetched_now || lock(&self.from_remote).contains(&a) {
+            add(&self.counters.remote_hits, 1);
+            add(&self.counters.remote_hit_bytes, rec.size);
+        } else {
+            add(&self.counters.local_hits, 1);
+            add(&self.counters.local_hit_bytes, rec.size);
+        }
+        self.note_used(&a, &rec);
+        self.local.touch(&o);
+        let path = self.local.output_path(&o);
+        Response::hit(
+            id,
+            &o,
+            rec.size,
+            Some(rec.time.clone()),
+            path.to_string_lossy().into_owned(),
+        )
+    }
+
+    fn writes_remote(&self) -> bool {
+        self.remote.is_some() && !self.cfg.read_only
+    }
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+fn now_unix() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Stores a put locally and answers; queues its upload.
+fn put(
+    sh: &Arc<Shared>,
+    uploads: &mut JoinSet<()>,
+    id: i64,
+    a: Id,
+    o: Id,
+    body: Vec<u8>,
+) -> Response {
+    add(&sh.counters.puts, 1);
+    add(&sh.counters.put_bytes, body.len() as u64);
+    let rec = Record {
+        output: protocol::hex(&o),
+        size: body.len() as u64,
+        time: now_rfc3339(),
+    };
+    let path = match sh.local.put_output(&o, &body).and_then(|p| {
+        sh.local
+            .put_record(&sh.cfg.namespaces.write, &a, &rec)
+            .map(|()| p)
+    }) {
+        Ok(p) => p,
+        Err(e) => return Response::error(id, format!("go-ci-cache cacheprog: {e:#}")),
+    };
+    sh.note_used(&a, &rec);
+    drop(body);
+    if sh.writes_remote() {
+        let sh = sh.clone();
+        uploads.spawn(async move {
+            let Ok(_permit) = sh.transfers.clone().acquire_owned().await else {
+                return;
+            };
+            let remote = sh.remote.as_ref().expect("writes_remote");
+            // The body comes back from the local tier only now, so queued uploads do not hold
+            // a build's outputs in memory.
+            let body = match std::fs::read(sh.local.output_path(&o)) {
+                Ok(b) => b,
+                Err(e) => {
+                    add(&sh.counters.upload_failures, 1);
+                    sh.warn(
+                        "local",
+                        &format!("local cache: reading an output to upload: {e}"),
+                    );
+                    return;
+                }
+            };
+            let r = async {
+                let replace = lock(&sh.corrupt).contains(&o);
+                match remote.put_output(&o, body, replace).await? {
+                    Some(n) => {
+                        add(&sh.counters.uploads, 1);
+                        add(&sh.counters.upload_bytes, n);
+                    }
+                    None => add(&sh.counters.uploads_skipped, 1),
+                }
+                // The record after its output: a reader never finds a record without a body.
+                let n = remote
+                    .put_record(&sh.cfg.namespaces.write, &a, &rec)
+                    .await?;
+                add(&sh.counters.uploads, 1);
+                add(&sh.counters.upload_bytes, n);
+                Ok::<(), RemoteError>(())
+            }
+            .await;
+            if let Err(e) = r {
+                add(&sh.counters.upload_failures, 1);
+                sh.remote_trouble(&e);
+            }
+        });
+    }
+    Response::stored(id, path.to_string_lossy().into_owned())
+}
+
+/// Downloads what the previous run's manifests list that is not local.
+async fn prefetch(sh: Arc<Shared>) {
+    let index = sh.index.get_or_init(|| sh.load_index()).await;
+    let todo: Vec<(Id, usize, Record)> = index
+        .iter()
+        .filter(|(a, (i, rec))| {
+            let ns = &sh.cfg.namespaces.read[*i];
+            sh.local.record(ns, a).as_ref() != Some(rec)
+                || !rec
+                    .output_id()
+                    .is_some_and(|o| sh.local.has_output(&o, rec.size))
+        })
+        .map(|(a, (i, r))| (*a, *i, r.clone()))
+        .collect();
+    let mut set = JoinSet::new();
+    for (a, i, rec) in todo {
+        let sh = sh.clone();
+        set.spawn(async move {
+            let Ok(_permit) = sh.transfers.clone().acquire_owned().await else {
+                return;
+            };
+            let Some(o) = rec.output_id() else { return };
+            if sh.fetch_output(&o, rec.size, true).await {
+                sh.install(i, &a, &rec);
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+/// Serves the go command until `close` or the end of input.
+pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<()> {
+    let started_at = now_unix();
+    let transfers = Arc::new(Semaphore::new(cfg.concurrency));
+    let sh = Arc::new(Shared {
+        cfg,
+        local,
+        remote,
+        counters: Counters::default(),
+        fetches: Mutex::new(HashMap::new()),
+        index: OnceCell::new(),
+        from_remote: Mutex::new(HashSet::new()),
+        used: Mutex::new(HashMap::new()),
+        transfers,
+        corrupt: Mutex::new(HashSet::new()),
+        warned: Mutex::new(HashSet::new()),
+    });
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let send = |out: &Mutex<std::io::Stdout>, r: &Response| -> Result<()> {
+        let mut o = lock(out);
+        o.write_all(r.to_line().as_bytes())
+            .and_then(|()| o.flush())
+            .context("writing to the go command")
+    };
+    send(&out, &Response::hello())?;
+
+    // Requests come from a plain thread (stdin is blocking); bodies can be large, so the
+    // channel is bounded.
+    let (tx, mut rx) = mpsc::channel::<Result<protocol::Request>>(64);
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut r = std::io::BufReader::with_capacity(1 << 20, stdin.lock());
+        loop {
+            let next = protocol::read_request(&mut r);
+            let stop = !matches!(next, Ok(Some(_)));
+            let msg = match next {
+                Ok(Some(req)) => Ok(req),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+            if tx.blocking_send(msg).is_err() || stop {
+                break;
+            }
+        }
+    });
+
+    let prefetcher = tokio::spawn(prefetch(sh.clone()));
+    let mut handlers: JoinSet<()> = JoinSet::new();
+    let mut uploads: JoinSet<()> = JoinSet::new();
+    let mut close_id = None;
+    let mut failure = None;
+    while let Some(msg) = rx.recv().await {
+        let req = match msg {
+            Ok(r) => r,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        match req.command {
+            Command::Get { action } => {
+                let (sh, out) = (sh.clone(), out.clone());
+                handlers.spawn(async move {
+                    let resp = sh.get(req.id, action).await;
+                    if let Err(e) = send(&out, &resp) {
+                        sh.warn("stdout", &format!("{e:#}"));
+                    }
+                });
+            }
+            Command::Put {
+                action,
+                output,
+                body,
+            } => {
+                let resp = put(&sh, &mut uploads, req.id, action, output, body);
+                send(&out, &resp)?;
+            }
+            Command::Close => {
+                close_id = Some(req.id);
+                break;
+            }
+            Command::Unknown(c) => {
+                send(
+                    &out,
+                    &Response::error(
+                        req.id,
+                        format!("go-ci-cache cacheprog: unknown command `{c}`"),
+                    ),
+                )?;
+            }
+        }
+        // Reap finished tasks so the sets stay small in long builds.
+        while handlers.try_join_next().is_some() {}
+        while uploads.try_join_next().is_some() {}
+    }
+    while handlers.join_next().await.is_some() {}
+    prefetcher.abort();
+
+    // Flush: wait for the uploads, bounded.
+    let left = flush(&mut uploads, sh.cfg.flush_timeout).await;
+    if left > 0 {
+        add(&sh.counters.upload_failures, left as u64);
+        sh.warn(
+            "flush",
+            &format!(
+                "{left} uploads to the remote cache did not finish within {}s and were dropped",
+                sh.cfg.flush_timeout.as_secs()
+            ),
+        );
+    }
+    if sh.writes_remote() {
+        write_manifest(&sh).await;
+    }
+    write_stats(&sh, started_at);
+    if let Some(id) = close_id {
+        send(&out, &Response::stored(id, String::new()))?;
+    }
+    match failure {
+        Some(e) => Err(e.context("the go command sent something this program cannot read")),
+        None => Ok(()),
+    }
+}
+
+/// Waits for the uploads up to `limit`; returns how many were left (and aborts them).
+async fn flush(uploads: &mut JoinSet<()>, limit: std::time::Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, uploads.join_next()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return 0,
+            Err(_) => {
+                let n = uploads.len();
+                uploads.abort_all();
+                return n;
+            }
+        }
+    }
+}
+
+/// Merges this process's used actions into the job's manifest and uploads it.
+async fn write_manifest(sh: &Arc<Shared>) {
+    let used = lock(&sh.used).clone();
+    if used.is_empty() {
+        return;
+    }
+    let ns = &sh.cfg.namespaces.write;
+    let rel = format!(
+        "manifests/{}/{}.json",
+        super::namespace::segment(ns),
+        super::namespace::segment(&sh.cfg.manifest)
+    );
+    let path = sh.local.meta_path(&rel);
+    let before = std::fs::read(&path)
+        .ok()
+        .and_then(|b| Manifest::parse(&b))
+        .unwrap_or_default();
+    let m = before.merged(&used, now_unix());
+    let body = serde_json::to_vec(&m).expect("a manifest serializes");
+    if let Err(e) = super::local::write_atomic(&path, &body) {
+        sh.warn("local", &format!("local cache: {e:#}"));
+    }
+    let remote = sh.remote.as_ref().expect("writes_remote");
+    match remote.put_manifest(ns, &sh.cfg.manifest, body).await {
+        Ok(n) => {
+            add(&sh.counters.uploads, 1);
+            add(&sh.counters.upload_bytes, n);
+        }
+        Err(e) => {
+            add(&sh.counters.upload_failures, 1);
+            sh.remote_trouble(&e);
+        }
+    }
+}
+
+fn write_stats(sh: &Arc<Shared>, started_at: i64) {
+    let base = Stats {
+        started_at,
+        finished_at: now_unix(),
+        remote: sh.remote.as_ref().map(|r| r.url().to_string()),
+        write_namespace: (!sh.cfg.read_only || sh.remote.is_none())
+            .then(|| sh.cfg.namespaces.write.clone()),
+        read_namespaces: sh.cfg.namespaces.read.clone(),
+        ..Stats::default()
+    };
+    let s = sh.counters.snapshot(base);
+    let path =
+        stats::dir(sh.local.root()).join(format!("{}-{}.json", s.finished_at, std::process::id()));
+    let body = serde_json::to_vec_pretty(&s).expect("stats serialize");
+    if let Err(e) = super::local::write_atomic(&path, &body) {
+        sh.warn("local", &format!("local cache: {e:#}"));
+    }
+}

@@ -1,0 +1,220 @@
+//! Counters of one cache-program process (hits, misses and bytes per tier, uploads, remote trouble),
+//! written at exit as `meta/stats/<time>-<pid>.json` in the local tier for `report` to sum.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// Live counters, shared by the request handlers.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub(super) gets: AtomicU64,
+    pub(super) local_hits: AtomicU64,
+    pub(super) local_hit_bytes: AtomicU64,
+    pub(super) remote_hits: AtomicU64,
+    pub(super) remote_hit_bytes: AtomicU64,
+    pub(super) misses: AtomicU64,
+    pub(super) puts: AtomicU64,
+    pub(super) put_bytes: AtomicU64,
+    pub(super) uploads: AtomicU64,
+    pub(super) upload_bytes: AtomicU64,
+    pub(super) uploads_skipped: AtomicU64,
+    pub(super) upload_failures: AtomicU64,
+    pub(super) prefetched: AtomicU64,
+    pub(super) prefetched_bytes: AtomicU64,
+    pub(super) corrupt: AtomicU64,
+    pub(super) remote_errors: AtomicU64,
+    warnings: Mutex<Vec<String>>,
+}
+
+/// Adds to a counter.
+pub(super) fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// What one cache-program process did, as written to disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Unix seconds when the process started.
+    pub started_at: i64,
+    /// Unix seconds when it finished.
+    pub finished_at: i64,
+    /// The remote store (`s3://…`), if any.
+    pub remote: Option<String>,
+    /// The namespace written (none in read-only mode).
+    pub write_namespace: Option<String>,
+    /// The namespaces read, in order.
+    pub read_namespaces: Vec<String>,
+    /// `get` requests.
+    pub gets: u64,
+    /// Answered from the local tier.
+    pub local_hits: u64,
+    /// Bytes of those.
+    pub local_hit_bytes: u64,
+    /// Answered from the remote tier (downloaded on demand or prefetched for this run).
+    pub remote_hits: u64,
+    /// Bytes of those.
+    pub remote_hit_bytes: u64,
+    /// Misses (the go command compiles).
+    pub misses: u64,
+    /// `put` requests.
+    pub puts: u64,
+    /// Bytes of those.
+    pub put_bytes: u64,
+    /// Objects uploaded (outputs and records).
+    pub uploads: u64,
+    /// Bytes uploaded.
+    pub upload_bytes: u64,
+    /// Outputs not uploaded because the store had them.
+    pub uploads_skipped: u64,
+    /// Uploads that failed or were left when the flush timed out.
+    pub upload_failures: u64,
+    /// Outputs prefetched from the previous run's manifest.
+    pub prefetched: u64,
+    /// Bytes of those.
+    pub prefetched_bytes: u64,
+    /// Downloaded bodies whose SHA-256 was not their OutputID (never served).
+    pub corrupt: u64,
+    /// Remote requests that failed or timed out.
+    pub remote_errors: u64,
+    /// Warnings printed.
+    pub warnings: Vec<String>,
+}
+
+impl Counters {
+    /// Records a warning for the stats file.
+    pub(super) fn warning(&self, w: &str) {
+        let mut v = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        if v.len() < 20 && !v.iter().any(|x| x == w) {
+            v.push(w.to_string());
+        }
+    }
+
+    /// The counters now, over `base` (which carries the configuration and times).
+    pub fn snapshot(&self, base: Stats) -> Stats {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            gets: g(&self.gets),
+            local_hits: g(&self.local_hits),
+            local_hit_bytes: g(&self.local_hit_bytes),
+            remote_hits: g(&self.remote_hits),
+            remote_hit_bytes: g(&self.remote_hit_bytes),
+            misses: g(&self.misses),
+            puts: g(&self.puts),
+            put_bytes: g(&self.put_bytes),
+            uploads: g(&self.uploads),
+            upload_bytes: g(&self.upload_bytes),
+            uploads_skipped: g(&self.uploads_skipped),
+            upload_failures: g(&self.upload_failures),
+            prefetched: g(&self.prefetched),
+            prefetched_bytes: g(&self.prefetched_bytes),
+            corrupt: g(&self.corrupt),
+            remote_errors: g(&self.remote_errors),
+            warnings: self
+                .warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            ..base
+        }
+    }
+}
+
+impl Stats {
+    /// Sums several processes' counters (configuration from the last one).
+    pub fn sum(all: &[Stats]) -> Option<Stats> {
+        let mut it = all.iter();
+        let mut t = it.next()?.clone();
+        for s in it {
+            t.started_at = t.started_at.min(s.started_at);
+            t.finished_at = t.finished_at.max(s.finished_at);
+            t.remote = s.remote.clone().or(t.remote);
+            t.write_namespace = s.write_namespace.clone().or(t.write_namespace);
+            if !s.read_namespaces.is_empty() {
+                t.read_namespaces = s.read_namespaces.clone();
+            }
+            t.gets += s.gets;
+            t.local_hits += s.local_hits;
+            t.local_hit_bytes += s.local_hit_bytes;
+            t.remote_hits += s.remote_hits;
+            t.remote_hit_bytes += s.remote_hit_bytes;
+            t.misses += s.misses;
+            t.puts += s.puts;
+            t.put_bytes += s.put_bytes;
+            t.uploads += s.uploads;
+            t.upload_bytes += s.upload_bytes;
+            t.uploads_skipped += s.uploads_skipped;
+            t.upload_failures += s.upload_failures;
+            t.prefetched += s.prefetched;
+            t.prefetched_bytes += s.prefetched_bytes;
+            t.corrupt += s.corrupt;
+            t.remote_errors += s.remote_errors;
+            for w in &s.warnings {
+                if !t.warnings.contains(w) {
+                    t.warnings.push(w.clone());
+                }
+            }
+        }
+        Some(t)
+    }
+}
+
+/// The statistics directory of a local tier.
+pub fn dir(local_root: &Path) -> PathBuf {
+    local_root.join("meta").join("stats")
+}
+
+/// Every cache-program process's statistics under a local tier that finished at or after `since`
+/// (Unix seconds), oldest first. Unreadable files are skipped.
+pub fn load(local_root: &Path, since: i64) -> Vec<Stats> {
+    let Ok(rd) = std::fs::read_dir(dir(local_root)) else {
+        return Vec::new();
+    };
+    let mut v: Vec<Stats> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<Stats>(&b).ok())
+        .filter(|s| s.finished_at >= since)
+        .collect();
+    v.sort_by_key(|s| (s.started_at, s.finished_at));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_processes() {
+        let a = Stats {
+            started_at: 10,
+            finished_at: 20,
+            gets: 3,
+            local_hits: 1,
+            misses: 2,
+            warnings: vec!["w".into()],
+            ..Stats::default()
+        };
+        let b = Stats {
+            started_at: 5,
+            finished_at: 30,
+            gets: 4,
+            remote_hits: 4,
+            remote_hit_bytes: 100,
+            warnings: vec!["w".into(), "x".into()],
+            ..Stats::default()
+        };
+        let t = Stats::sum(&[a, b]).unwrap();
+        assert_eq!((t.started_at, t.finished_at), (5, 30));
+        assert_eq!(
+            (t.gets, t.local_hits, t.remote_hits, t.misses),
+            (7, 1, 4, 2)
+        );
+        assert_eq!(t.remote_hit_bytes, 100);
+        assert_eq!(t.warnings, ["w", "x"]);
+        assert_eq!(Stats::sum(&[]), None);
+    }
+}

