@@ -24,7 +24,7 @@ Scenarios are JSON files (bench/scenarios/): a git range of a real project, or a
 releases from the module proxy turned into a linear history (the release-history replay).
 
 Usage:
-  bench/flow.py SCENARIO [--repo CLONE] [--range A..B] [--job CMD] [--strategies a,b]
+  bench/flow.py SCENARIO [--repo CLONE] [--range A..B] [--job CMD] [--go go1.X.Y] [--strategies a,b]
                 [--out DIR] [--work DIR] [--binary PATH] [--bandwidth-mbs N] [--latency-ms N]
 Needs git, go, tar, zstd; matplotlib for the chart (skipped with a notice when missing).
 """
@@ -412,8 +412,8 @@ class GoCiCache(Strategy):
         ctx.timed("trim", self.invoke, ctx, "trim", "--caches", "both" if len(plan) == 2 else plan[0])
         added = ((self.state(ctx).get("trim") or {}).get("gocache") or {}).get("added")
         for entry in plan:
-            if entry == "build" and self.refresh and matched["build"] and added == 0:
-                continue  # freshDecision: the job added nothing to the restored entry
+            if entry == "build" and self.refresh and hit["build"] and added == 0:
+                continue  # freshDecision: the job added nothing to an entry of this dependency set
             e = keys[entry]
             if ctx.save(f"save.{entry}", e["key"], [e["path"]], lookup_first=True) and self.keep:
                 self.prune(ctx, e)
@@ -502,8 +502,34 @@ class Bench:
         if unknown:
             raise SystemExit(f"unknown strategy `{unknown[0]}`\nhint: choose from {', '.join(STRATEGIES)}")
         self.strategies = [STRATEGIES[n](self) for n in names]
-        self.go_version = sh(["go", "env", "GOVERSION"], capture=True).stdout.strip()
+        self.goroot = None
+        want = args.go or scenario.get("go")
+        if want:
+            self.goroot = self.fetch_toolchain(want)
+        self.go_version = sh(["go", "env", "GOVERSION"], env=self.env(), capture=True).stdout.strip()
+        if want and self.go_version != want:
+            raise SystemExit(f"the toolchain for `{want}` reports `{self.go_version}`\nhint: check the scenario's `go` field")
         self._mains = {}
+
+    def fetch_toolchain(self, version):
+        """The scenario's Go release, downloaded untimed before the runs as `GOTOOLCHAIN=<version>`
+        does it (the golang.org/toolchain module from the user's module proxy); returns its GOROOT.
+        Every command of every strategy, and the go-ci-cache binary, then runs that release's `go`
+        (its bin directory first on PATH, GOROOT set, GOTOOLCHAIN=local)."""
+        if not re.fullmatch(r"go1\.\d+(\.\d+)?((rc|beta)\d+)?", version):
+            raise SystemExit(f"invalid Go release `{version}` in the scenario's `go` field\nhint: a release name such as `go1.25.11`")
+        cache = os.path.join(self.work, "toolchain")
+        e = {k: v for k, v in os.environ.items() if k not in ("GOROOT", "GOFLAGS")}
+        e.update(GOMODCACHE=cache, GOTOOLCHAIN=version, GOFLAGS="-modcacherw", GOPROXY=self.upstream_proxy,
+                 GOSUMDB=self.upstream_sumdb, GOENV="off", GOTELEMETRY="off")
+        r = sh(["go", "version"], cwd=self.work, env=e, capture=True, check=False)
+        goos, goarch = platform.system().lower(), {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+        root = os.path.join(cache, "golang.org", f"toolchain@v0.0.1-{version}.{goos}-{goarch}")
+        if r.returncode != 0 or not os.access(os.path.join(root, "bin", "go"), os.X_OK):
+            raise SystemExit(f"could not download Go `{version}` through the module proxy `{self.upstream_proxy}`\n"
+                             f"{(r.stderr or '')[-1000:]}\nhint: `go list -m -versions golang.org/toolchain` lists the releases it has")
+        print(f"go: {version} at {root}", file=sys.stderr)
+        return root
 
     def env(self, proxy=None, **extra):
         r = self.runner
@@ -519,6 +545,9 @@ class Bench:
                  GOSUMDB="off", GOPROXY=proxy or f"file://{self.mirror}/cache/download")
         if "CGO_ENABLED" in os.environ:
             e["CGO_ENABLED"] = os.environ["CGO_ENABLED"]
+        if self.goroot:
+            e["GOROOT"] = self.goroot
+            e["PATH"] = os.path.join(self.goroot, "bin") + os.pathsep + os.environ.get("PATH", "")
         e.update(extra)
         return e
 
@@ -626,7 +655,9 @@ class Bench:
             runs.append(Run(len(runs) + 1, c, "push", self.default_ref, when, changed))
         return runs
 
-    def execute(self, runs):
+    def execute(self, runs, partial=None):
+        """Runs every job; each row is also appended to `partial` as it is measured, so a run that
+        is stopped early leaves its measurements behind."""
         stores = {s.name: Store(os.path.join(self.work, "stores", s.name), self.default_ref) for s in self.strategies}
         rmtree(os.path.join(self.work, "persistent"))
         rows = []
@@ -639,6 +670,9 @@ class Bench:
                     s.job(ctx)
                     rows.append(self.row(run, s, job, ctx, stores[s.name]))
                     r = rows[-1]
+                    if partial:
+                        with open(partial, "a", newline="") as f:
+                            write_rows(f, [r], header=len(rows) == 1)
                     print(f"run {run.index:3} {run.kind:4} {run.commit[:10]} {s.name:12} {job['name']:8} "
                           f"wall {r['wall_s']:7.1f}s (net {r['net_s']:5.1f})  deps {r['dep_compiles']:4}  "
                           f"tests {r['tests_run']}/{r['tests_run'] + r['tests_cached']}  "
@@ -663,6 +697,14 @@ class Bench:
 
 
 # ---- reporting ----------------------------------------------------------------------------
+
+def write_rows(f, rows, header=True):
+    w = csv.DictWriter(f, fieldnames=COLUMNS)
+    if header:
+        w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{r[k]:.3f}" if isinstance(r[k], float) else r[k]) for k in COLUMNS})
+
 
 def summarize(rows, meta, strategies):
     names = [s.name for s in strategies]
@@ -795,6 +837,7 @@ def main():
     p.add_argument("--repo", help="local git clone of the scenario's project")
     p.add_argument("--range", help="commit range A..B on the default branch (default: the scenario's)")
     p.add_argument("--job", help="one job's shell command instead of the scenario's jobs")
+    p.add_argument("--go", help="the Go release every command runs, e.g. go1.25.11 (default: the scenario's `go`, else the go on PATH)")
     p.add_argument("--strategies", help=f"comma-separated subset of {','.join(STRATEGIES)}")
     p.add_argument("--out", help="results directory (default bench/results/<date>-<machine>[-<scenario>])")
     p.add_argument("--work", help="scratch directory (default: a temporary one, removed at the end)")
@@ -802,6 +845,8 @@ def main():
                    help="the go-ci-cache binary (default: target/release/go-ci-cache)")
     p.add_argument("--bandwidth-mbs", type=float, default=None, help=f"cache transfer bandwidth, MB/s (default {DEFAULT_BANDWIDTH_MBS:g})")
     p.add_argument("--latency-ms", type=float, default=None, help=f"round trip per cache-service request (default {DEFAULT_LATENCY_MS:g})")
+    p.add_argument("--report", metavar="CSV", help="no runs: write results.md and chart.png from a results.csv or the "
+                   "results.partial.csv of a stopped run (same scenario, --range and --strategies)")
     args = p.parse_args()
     sc = json.load(open(args.scenario))
     net = sc.get("network", {})
@@ -820,28 +865,54 @@ def main():
     try:
         bench = Bench(sc, args)
         commits = bench.prepare_source(args)
+        if args.report:
+            return report_only(args, sc, bench, commits, out, machine, date)
         bench.fill_mirror(commits)
         runs = bench.plan(commits)
         print(f"{len(commits)} commits, {len(runs)} runs ({sum(r.kind == 'pr' for r in runs)} pull requests), "
               f"{len(bench.jobs)} job(s), strategies: {', '.join(s.name for s in bench.strategies)}", file=sys.stderr)
         t0 = time.time()
-        rows = bench.execute(runs)
+        os.makedirs(out, exist_ok=True)
+        partial = os.path.join(out, "results.partial.csv")
+        if os.path.exists(partial):
+            os.remove(partial)
+        rows = bench.execute(runs, partial)
         elapsed = time.time() - t0
     finally:
         if tmp:
             rmtree(tmp)
-    os.makedirs(out, exist_ok=True)
-    src = sc["source"]
-    what = (f"{len(commits)} commits of {src.get('url') or 'the repository'} ({(args.range or src.get('range', ''))}), {len(runs)} runs"
-            if src["kind"] == "git" else f"{len(runs)} runs, one per release of {src['module']} ({src['versions'][0]} … {src['versions'][-1]})")
-    meta = dict(title=sc.get("title", sc.get("name", "flow benchmark")), date=date,
-                machine=f"{machine} {platform.system()}", go=bench.go_version, jobs=bench.jobs, what=what + f"; harness time {elapsed / 60:.0f} min.",
-                bandwidth=args.bandwidth_mbs, latency=args.latency_ms)
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{r[k]:.3f}" if isinstance(r[k], float) else r[k]) for k in COLUMNS})
+        write_rows(f, rows)
+    os.remove(partial)
+    write_report(args, sc, bench, rows, out, machine, date, f"{len(commits)} commits", f"{len(runs)} runs; harness time {elapsed / 60:.0f} min.")
+
+
+def report_only(args, sc, bench, commits, out, machine, date):
+    """results.md and chart.png from the rows of an earlier (possibly stopped) run."""
+    ints = {"run", "deps_changed", "ok", "dep_compiles", "tests_run", "tests_cached", "modules_downloaded_bytes",
+            "restored_bytes", "saved_bytes", "requests", "store_bytes", "store_entries"}
+    rows = []
+    for r in csv.DictReader(open(args.report)):
+        rows.append({k: int(v) if k in ints else float(v) if k.endswith("_s") else v for k, v in r.items()})
+    if not rows:
+        raise SystemExit(f"no rows in `{args.report}`")
+    planned = len(bench.plan(commits))
+    done = {r["run"] for r in rows if all(any(x["run"] == r["run"] and x["strategy"] == s.name for x in rows) for s in bench.strategies)}
+    last = max(done) if done else 0
+    rows = [r for r in rows if r["run"] <= last]  # whole runs only: every strategy measured alike
+    ncommits = len({r["commit"] for r in rows})
+    note = f"{last} runs" + (f" (stopped early: {planned} planned; the first {last} reported)." if last < planned else ".")
+    os.makedirs(out, exist_ok=True)
+    write_report(args, sc, bench, rows, out, machine, date, f"{ncommits} of {len(commits)} commits", note)
+
+
+def write_report(args, sc, bench, rows, out, machine, date, commits_note, runs_note):
+    src = sc["source"]
+    what = (f"{commits_note} of {src.get('url') or 'the repository'} ({(args.range or src.get('range', ''))}), {runs_note}"
+            if src["kind"] == "git" else f"{runs_note} One run per release of {src['module']} ({src['versions'][0]} … {src['versions'][-1]}).")
+    meta = dict(title=sc.get("title", sc.get("name", "flow benchmark")), date=date,
+                machine=f"{machine} {platform.system()}", go=bench.go_version + (" (the scenario's Go release, fetched as golang.org/toolchain)" if bench.goroot else ""), jobs=bench.jobs, what=what,
+                bandwidth=args.bandwidth_mbs, latency=args.latency_ms)
     md = summarize(rows, meta, bench.strategies)
     open(os.path.join(out, "results.md"), "w").write(md)
     chart(rows, bench.strategies, os.path.join(out, "chart.png"))

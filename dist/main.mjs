@@ -34,7 +34,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-427YQG3L.mjs";
+} from "./shared-COR5DYBJ.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";

@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-427YQG3L.mjs";
+} from "./shared-COR5DYBJ.mjs";
 
 // src/post.mjs
 import fs from "node:fs";
@@ -100,7 +100,7 @@ async function run() {
       continue;
     }
     if (name === "build") {
-      const f = freshDecision({ matched: st.bld.matched, added });
+      const f = freshDecision({ matched: st.bld.matched, added, sameSet: Boolean(st.bld.hit) });
       if (!f.save) {
         info(`go-ci-cache: not saving the build cache: ${f.why}`);
         lines.push(`- build: not saved: ${f.why}`);

@@ -203,11 +203,14 @@ export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode, 
 
 /**
  * Whether a build entry about to be saved holds anything new (pure): after a restore, `trim`
- * counts the action records the job added (`added`). Nothing added, nothing saved: the
- * restored entry already serves the next run as well. Unknown (`undefined`) saves.
+ * counts the action records the job added (`added`). Nothing added to an entry of this very
+ * dependency set and configuration (`sameSet`, the build hit), nothing saved: the restored
+ * entry already serves the next run as well. An entry of another dependency set is saved under
+ * this one's key even when the job added nothing (a bump in a module the job does not build),
+ * or every later run would miss the first restore key again. Unknown (`undefined`) saves.
  */
-export function freshDecision({ matched, added }) {
-  if (matched && added === 0) return { save: false, why: 'the job added nothing to the restored entry' };
+export function freshDecision({ matched, added, sameSet = true }) {
+  if (matched && sameSet && added === 0) return { save: false, why: 'the job added nothing to the restored entry' };
   return { save: true, why: '' };
 }
 

@@ -101,7 +101,7 @@ async function run() {
       continue;
     }
     if (name === 'build') {
-      const f = freshDecision({ matched: st.bld.matched, added });
+      const f = freshDecision({ matched: st.bld.matched, added, sameSet: Boolean(st.bld.hit) });
       if (!f.save) {
         core.info(`go-ci-cache: not saving the build cache: ${f.why}`);
         lines.push(`- build: not saved: ${f.why}`);

@@ -127,6 +127,7 @@ test('a build entry is saved only when the job added to what was restored', () =
   assert.equal(freshDecision({ matched: 'k', added: 3 }).save, true);
   assert.equal(freshDecision({ matched: '', added: 0 }).save, true, 'nothing restored: all of it is new');
   assert.equal(freshDecision({ matched: 'k', added: undefined }).save, true, 'unknown: save');
+  assert.equal(freshDecision({ matched: 'k', added: 0, sameSet: false }).save, true, 'another dependency set: save under this one');
 });
 
 test('prune after a save: the entry kind and configuration, the saved key protected', () => {

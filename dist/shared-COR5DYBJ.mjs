@@ -69265,8 +69265,8 @@ function saveDecision({ policy, ref, defaultBranch: defaultBranch2, exactHit, ca
   if (exactHit) return { save: false, why: "it was restored by an exact key hit, and entries are immutable" };
   return { save: true, why: "" };
 }
-function freshDecision({ matched, added }) {
-  if (matched && added === 0) return { save: false, why: "the job added nothing to the restored entry" };
+function freshDecision({ matched, added, sameSet = true }) {
+  if (matched && sameSet && added === 0) return { save: false, why: "the job added nothing to the restored entry" };
   return { save: true, why: "" };
 }
 function pruneArgs(entry, { keep, ref, budgetGb }) {
