@@ -64,17 +64,24 @@ pub fn forbids_switching(gotoolchain: &str) -> bool {
 /// The highest Go a go.mod or go.work asks for: its `go` line, or its `toolchain` line when that
 /// is newer (`toolchain go1.27.3`; `toolchain default` asks for nothing).
 pub fn required(text: &str) -> Option<GoVersion> {
-    let mut best: Option<GoVersion> = None;
+    required_named(text).map(|(v, _)| v)
+}
+
+/// [`required`], with the version as written, `go`-prefixed (`go1.22`, `go1.27.3`).
+fn required_named(text: &str) -> Option<(GoVersion, String)> {
+    let mut best: Option<(GoVersion, String)> = None;
     for line in text.lines() {
         let line = line.split("//").next().unwrap_or("").trim();
         let mut words = line.split_whitespace();
-        let v = match (words.next(), words.next(), words.next()) {
-            (Some("go"), Some(v), None) => GoVersion::parse(v),
-            (Some("toolchain"), Some(v), None) if v.starts_with("go") => GoVersion::parse(v),
-            _ => None,
+        let name = match (words.next(), words.next(), words.next()) {
+            (Some("go"), Some(v), None) => format!("go{v}"),
+            (Some("toolchain"), Some(v), None) if v.starts_with("go") => v.to_string(),
+            _ => continue,
         };
-        if let Some(v) = v {
-            best = Some(best.map_or(v, |b| b.max(v)));
+        if let Some(v) = GoVersion::parse(&name)
+            && best.as_ref().is_none_or(|(b, _)| v > *b)
+        {
+            best = Some((v, name));
         }
     }
     best
@@ -120,28 +127,12 @@ pub fn governing_files(workspace: Option<&Path>, modules: &[PathBuf]) -> Vec<Pat
 /// `None` when none asks or none can be read. With it a CI glue can tell, before any `go`
 /// command runs, whether the job's GOTOOLCHAIN will switch away from the installed Go.
 pub fn required_project(workspace: Option<&Path>, modules: &[PathBuf]) -> Option<String> {
-    let mut best: Option<(GoVersion, String)> = None;
-    for f in governing_files(workspace, modules) {
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        for line in text.lines() {
-            let line = line.split("//").next().unwrap_or("").trim();
-            let mut w = line.split_whitespace();
-            let v = match (w.next(), w.next(), w.next()) {
-                (Some("go"), Some(v), None) => Some(format!("go{v}")),
-                (Some("toolchain"), Some(v), None) if v.starts_with("go") => Some(v.to_string()),
-                _ => None,
-            };
-            if let Some(v) = v
-                && let Some(parsed) = GoVersion::parse(&v)
-                && best.as_ref().is_none_or(|(b, _)| parsed > *b)
-            {
-                best = Some((parsed, v));
-            }
-        }
-    }
-    best.map(|(_, v)| v)
+    governing_files(workspace, modules)
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .filter_map(|text| required_named(&text))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, v)| v)
 }
 
 /// [`check`] over [`governing_files`], reading them; the first warning, if any. Files that

@@ -715,11 +715,7 @@ fn action_keeps_the_build_cache_fresh_in_act() {
             .replace("%2D", "-");
         let items: Vec<_> = (1..=3u64)
             .rev()
-            .map(|i| serde_json::json!({
-                "id": i, "ref": "refs/heads/main", "key": format!("{prefix}old{i}"), "version": "v",
-                "last_accessed_at": "2026-11-01T00:00:00Z",
-                "created_at": format!("2026-11-0{i}T00:00:00Z"), "size_in_bytes": 1000
-            }))
+            .map(|i| crate::github_api::entry(i, &format!("{prefix}old{i}")))
             .collect();
         (
             200,

@@ -231,7 +231,7 @@ pub(crate) fn fake(respond: Box<Responder>) -> Fake {
     Fake { url, seen }
 }
 
-fn entry(id: u64, key: &str) -> serde_json::Value {
+pub(crate) fn entry(id: u64, key: &str) -> serde_json::Value {
     serde_json::json!({
         "id": id, "ref": "refs/heads/main", "key": key, "version": "v",
         "last_accessed_at": "2026-11-01T00:00:00Z",
