@@ -90,6 +90,31 @@ def files_bytes(root, suffix):
     return out
 
 
+def age_tree(root, shift):
+    """Moves every mtime under root by `shift` seconds (negative: into the past), and the stamp in
+    Go's `trim.txt` with them, so that a cache looks as old as the commit history says it is.
+
+    The replay runs a month of commits in an hour, so without this Go's own trim (entries unused
+    for 5 days, at most once a day: cmd/go/internal/cache) never fires and an archive that is
+    restored and saved again only grows. Untimed: it models the clock, not work a runner does."""
+    if not shift or not os.path.isdir(root):
+        return
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                st = os.lstat(p)
+                os.utime(p, (st.st_atime + shift, st.st_mtime + shift), follow_symlinks=False)
+            except OSError:
+                pass
+    stamp = os.path.join(root, "trim.txt")
+    try:
+        t = int(open(stamp).read().strip())
+        open(stamp, "w").write(f"{t + int(shift)}")
+    except (OSError, ValueError):
+        pass
+
+
 # ---- the network model --------------------------------------------------------------------
 
 class Network:
@@ -108,12 +133,23 @@ class Network:
 class Store:
     """One strategy's cache: immutable entries per scope, matched as actions/cache matches keys."""
 
-    def __init__(self, root, default_ref):
+    def __init__(self, root, default_ref, resume=False):
         self.root = root
         self.default_ref = default_ref
+        self.index = os.path.join(root, "index.json")
+        if not resume:
+            rmtree(root)
         os.makedirs(root, exist_ok=True)
-        self.entries = []  # dicts: key, ref, run, seq, time, file, size
+        self.entries = []  # dicts: key, ref, run, seq, time, wall, file, size
         self.seq = 0
+        if resume and os.path.exists(self.index):
+            saved = json.load(open(self.index))
+            self.entries, self.seq = saved["entries"], saved["seq"]
+
+    def persist(self):
+        """The index beside the archives, so that `--resume` continues a stopped run."""
+        json.dump(dict(entries=self.entries, seq=self.seq), open(self.index + ".tmp", "w"))
+        os.replace(self.index + ".tmp", self.index)
 
     def scopes(self, ref):
         return [ref] if ref == self.default_ref else [ref, self.default_ref]
@@ -153,13 +189,15 @@ class Store:
         quoted = " ".join(shlex.quote(p) for p in paths)
         sh(f"tar --posix -P -cf - {quoted} | zstd -q -T0 --long=30 -3 -o '{archive}'")
         size = os.path.getsize(archive)
-        self.entries.append(dict(key=key, ref=ref, run=run, seq=self.seq, time=when, file=name, size=size))
+        self.entries.append(dict(key=key, ref=ref, run=run, seq=self.seq, time=when, wall=time.time(), file=name, size=size))
+        self.persist()
         return size
 
     def delete(self, entry):
         """Removes an entry (for pruning policies and eviction)."""
         self.entries.remove(entry)
         os.remove(os.path.join(self.root, entry["file"]))
+        self.persist()
 
     def bytes(self):
         return sum(e["size"] for e in self.entries)
@@ -216,6 +254,10 @@ class JobContext:
         self.network(nbytes=entry["size"], requests=1)
         self.row["restored_bytes"] += entry["size"]
         self.timed(f"{phase}.extract", self.store.extract, entry)
+        if self.bench.aging:
+            # Saved `wall` seconds ago in this replay, but the commit history says the save was
+            # (this run's commit time - the saving run's) ago.
+            age_tree(self.gocache, (time.time() - entry.get("wall", time.time())) - max(self.run.commit_time - entry["time"], 0))
         self.row["matched"] += (";" if self.row["matched"] else "") + entry["key"]
         return entry["key"]
 
@@ -457,11 +499,16 @@ class Ideal(Strategy):
     def job(self, ctx):
         keep = os.path.join(self.bench.work, "persistent", ctx.job["name"])
         pairs = [(os.path.join(keep, "gocache"), ctx.gocache), (os.path.join(keep, "gomodcache"), ctx.gomodcache)]
+        clock = os.path.join(keep, "clock.json")
         for saved, live in pairs:
             if os.path.isdir(saved):
                 rmtree(live)
                 os.makedirs(os.path.dirname(live), exist_ok=True)
                 os.rename(saved, live)
+        if self.bench.aging and os.path.exists(clock):
+            # The machine idled from the last run's commit to this one's (see age_tree).
+            last = json.load(open(clock))
+            age_tree(ctx.gocache, (time.time() - last["wall"]) - max(ctx.run.commit_time - last["time"], 0))
         try:
             ctx.run_job()
         finally:
@@ -469,6 +516,7 @@ class Ideal(Strategy):
             for saved, live in pairs:
                 if os.path.isdir(live):
                     os.rename(live, saved)
+            json.dump(dict(wall=time.time(), time=ctx.run.commit_time), open(clock, "w"))
 
 
 STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCacheWarm, GoCiCache, Ideal)}
@@ -483,6 +531,8 @@ class Bench:
         self.binary = os.path.abspath(args.binary)
         self.default_ref = "refs/heads/" + scenario.get("default_branch", "main")
         self.net = Network(args.bandwidth_mbs, args.latency_ms)
+        self.aging = not args.no_aging
+        self.resume = args.resume
         self.mirror = os.path.join(self.work, "mirror")
         # The user's own module proxy and checksum database fill the mirror.
         self.upstream_proxy = sh(["go", "env", "GOPROXY"], capture=True).stdout.strip()
@@ -658,13 +708,21 @@ class Bench:
     def execute(self, runs, partial=None):
         """Runs every job; each row is also appended to `partial` as it is measured, so a run that
         is stopped early leaves its measurements behind."""
-        stores = {s.name: Store(os.path.join(self.work, "stores", s.name), self.default_ref) for s in self.strategies}
-        rmtree(os.path.join(self.work, "persistent"))
-        rows = []
+        stores = {s.name: Store(os.path.join(self.work, "stores", s.name), self.default_ref, self.resume) for s in self.strategies}
+        rows = read_rows(partial) if self.resume and partial and os.path.exists(partial) else []
+        done = {(r["run"], r["strategy"], r["job"]) for r in rows}
+        if rows:
+            print(f"resuming after {len(rows)} measured jobs", file=sys.stderr)
+        else:
+            rmtree(os.path.join(self.work, "persistent"))
+            if partial and os.path.exists(partial):
+                os.remove(partial)
         for run in runs:
             self._current_commit = run.commit
             for s in self.strategies:
                 for job in self.jobs:
+                    if (run.index, s.name, job["name"]) in done:
+                        continue
                     self.fresh_runner(run.commit)
                     ctx = JobContext(self, run, job, stores[s.name], self.net)
                     s.job(ctx)
@@ -672,7 +730,7 @@ class Bench:
                     r = rows[-1]
                     if partial:
                         with open(partial, "a", newline="") as f:
-                            write_rows(f, [r], header=len(rows) == 1)
+                            write_rows(f, [r], header=f.tell() == 0)
                     print(f"run {run.index:3} {run.kind:4} {run.commit[:10]} {s.name:12} {job['name']:8} "
                           f"wall {r['wall_s']:7.1f}s (net {r['net_s']:5.1f})  deps {r['dep_compiles']:4}  "
                           f"tests {r['tests_run']}/{r['tests_run'] + r['tests_cached']}  "
@@ -845,6 +903,9 @@ def main():
                    help="the go-ci-cache binary (default: target/release/go-ci-cache)")
     p.add_argument("--bandwidth-mbs", type=float, default=None, help=f"cache transfer bandwidth, MB/s (default {DEFAULT_BANDWIDTH_MBS:g})")
     p.add_argument("--latency-ms", type=float, default=None, help=f"round trip per cache-service request (default {DEFAULT_LATENCY_MS:g})")
+    p.add_argument("--no-aging", action="store_true", help="do not age the build caches by the commits' real time gaps")
+    p.add_argument("--resume", action="store_true", help="continue a stopped run: the same --work and --out; the jobs "
+                   "in its results.partial.csv are kept and the stores go on from where they were")
     p.add_argument("--report", metavar="CSV", help="no runs: write results.md and chart.png from a results.csv or the "
                    "results.partial.csv of a stopped run (same scenario, --range and --strategies)")
     args = p.parse_args()
@@ -856,6 +917,8 @@ def main():
     date = datetime.date.today().isoformat()
     out = args.out or os.path.join(here, "results", f"{date}-{machine}-{sc.get('name', 'flow')}")
     tmp = None
+    if args.resume and not args.work:
+        raise SystemExit("`--resume` needs the stopped run's `--work` directory\nhint: pass the same --work and --out")
     if not args.work:
         tmp = tempfile.mkdtemp(prefix="go-ci-cache-flow-")
         args.work = tmp
@@ -874,8 +937,6 @@ def main():
         t0 = time.time()
         os.makedirs(out, exist_ok=True)
         partial = os.path.join(out, "results.partial.csv")
-        if os.path.exists(partial):
-            os.remove(partial)
         rows = bench.execute(runs, partial)
         elapsed = time.time() - t0
     finally:
@@ -887,13 +948,17 @@ def main():
     write_report(args, sc, bench, rows, out, machine, date, f"{len(commits)} commits", f"{len(runs)} runs; harness time {elapsed / 60:.0f} min.")
 
 
-def report_only(args, sc, bench, commits, out, machine, date):
-    """results.md and chart.png from the rows of an earlier (possibly stopped) run."""
+def read_rows(path):
+    """The rows of a results.csv or results.partial.csv, typed as measured."""
     ints = {"run", "deps_changed", "ok", "dep_compiles", "tests_run", "tests_cached", "modules_downloaded_bytes",
             "restored_bytes", "saved_bytes", "requests", "store_bytes", "store_entries"}
-    rows = []
-    for r in csv.DictReader(open(args.report)):
-        rows.append({k: int(v) if k in ints else float(v) if k.endswith("_s") else v for k, v in r.items()})
+    return [{k: int(v) if k in ints else float(v) if k.endswith("_s") else v for k, v in r.items()}
+            for r in csv.DictReader(open(path))]
+
+
+def report_only(args, sc, bench, commits, out, machine, date):
+    """results.md and chart.png from the rows of an earlier (possibly stopped) run."""
+    rows = read_rows(args.report)
     if not rows:
         raise SystemExit(f"no rows in `{args.report}`")
     planned = len(bench.plan(commits))

@@ -8,6 +8,7 @@ import {
   cache_exports,
   countBuildEntries,
   countEntries,
+  defaultBranch,
   endGroup,
   exportVariable,
   getInput,
@@ -19,12 +20,14 @@ import {
   readBudget,
   readInputs,
   readManifest,
+  resolveRemote,
   restoreCache,
   restoreEntry,
   rollingSuffix,
   runBinary,
   runsInstalledGo,
   saveCache,
+  saveDecision,
   saveState,
   setFailed,
   setOutput,
@@ -34,10 +37,11 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-COR5DYBJ.mjs";
+} from "./shared-FSGIOJAD.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
+import { createHash as createHash2 } from "node:crypto";
 import fs2 from "node:fs";
 
 // src/install.mjs
@@ -320,6 +324,20 @@ async function run() {
   const early = switching ? keys(bin, { ...env, GOTOOLCHAIN: "local" }, { quiet: true }) : null;
   let k = early || keys(bin, env);
   if (!k) return;
+  const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || "", defaultBranch: defaultBranch(), exactHit: false, cacheMode: "", lookupOnly: inputs.lookupOnly }).save;
+  const config = createHash2("sha256").update(k.build.restore_keys.at(-1) || k.build.key).digest("hex").slice(0, 12);
+  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, manifest: `${process.env.GITHUB_JOB || "job"}-${config}` });
+  inputs.buildCache = remote.buildCache;
+  if (remote.note) notice(`go-ci-cache: ${remote.note}`);
+  for (const [name, value] of Object.entries(remote.vars)) {
+    exportVariable(name, value);
+    env[name] = value;
+  }
+  if (remote.on) {
+    const w = remote.vars.GO_CI_CACHE_READ_ONLY === "true" ? "reads it, writes nothing" : "reads and writes it";
+    info(`go-ci-cache: remote build cache ${inputs.remote}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? "" : "; the GOCACHE archive is off"}`);
+  }
+  if (!inputs.modulesCache && !inputs.buildCache) info("go-ci-cache: no archive to restore or save (modules-cache is off and the remote serves the builds)");
   const counted = (p, root, count) => before && before[root] === p ? before.counts[root] : count(p);
   const counts = {
     modules: inputs.modulesCache ? counted(k.modules.path, "modules", countEntries) : 0,

@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-COR5DYBJ.mjs";
+} from "./shared-FSGIOJAD.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

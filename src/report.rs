@@ -34,10 +34,19 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
             Some(k) => format!("restore key `{k}`"),
             None => "miss".into(),
         };
+        // A root `prepare` left alone (`--caches`) is not archived in this job: not a miss.
+        let p = st.prepare.as_ref();
+        let off_or = |off: bool, v: String| if off { "not archived".into() } else { v };
         rows.push((
             "restored",
-            show(&r.modules_key, r.modules_hit),
-            show(&r.build_key, r.build_hit),
+            off_or(
+                r.modules_key.is_none() && p.is_some_and(|p| p.modules_owned.is_none()),
+                show(&r.modules_key, r.modules_hit),
+            ),
+            off_or(
+                r.build_key.is_none() && p.is_some_and(|p| p.gocache.is_none()),
+                show(&r.build_key, r.build_hit),
+            ),
         ));
     }
     if let Some(p) = &st.prepare {
@@ -353,5 +362,41 @@ mod cacheprog_tests {
             assert!(t.contains(want), "{want:?} in\n{t}");
         }
         assert!(markdown(&st).contains("| hits (remote tier) | – | 6 (1.0 MiB; 5 prefetched) |"));
+    }
+
+    #[test]
+    fn a_root_left_to_the_cache_program_is_not_a_miss() {
+        let restore = crate::state::RestoreInfo {
+            modules_key: Some("go-ci-cache-mod-v1-linux-0123".into()),
+            modules_hit: true,
+            ..Default::default()
+        };
+        // `prepare --caches modules`: GOCACHE was not archived, so its column says so.
+        let st = State {
+            restore: Some(restore.clone()),
+            prepare: Some(crate::state::PrepareReport {
+                modules_owned: Some(true),
+                ..Default::default()
+            }),
+            ..State::default()
+        };
+        assert!(
+            markdown(&st).contains(
+                "| restored | exact hit `go-ci-cache-mod-v1-linux-0123` | not archived |"
+            ),
+            "{}",
+            markdown(&st)
+        );
+        // Both prepared: an entry nothing matched is a miss.
+        let st = State {
+            restore: Some(restore),
+            prepare: Some(crate::state::PrepareReport {
+                modules_owned: Some(true),
+                gocache: Some(crate::fsutil::DirSize::default()),
+                ..Default::default()
+            }),
+            ..State::default()
+        };
+        assert!(markdown(&st).contains("| exact hit `go-ci-cache-mod-v1-linux-0123` | miss |"));
     }
 }

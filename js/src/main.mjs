@@ -13,6 +13,7 @@
 // warning, and the job goes on without caching.
 
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 
 import * as cache from '@actions/cache';
@@ -20,8 +21,8 @@ import * as core from '@actions/core';
 
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
-import { actionDir, readManifest, runBinary, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, rollingSuffix, runsInstalledGo, shouldWarm } from './inputs.mjs';
+import { actionDir, defaultBranch, readManifest, runBinary, statePath } from './common.mjs';
+import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, saveDecision, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -162,6 +163,23 @@ async function run() {
   let k = early || keys(bin, env);
   if (!k) return;
 
+  // The remote build cache (`remote`): GOCACHEPROG for this step's warm-up and the job's later
+  // steps; the GOCACHE archive is off by default then.
+  const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || '', defaultBranch: defaultBranch(), exactHit: false, cacheMode: '', lookupOnly: inputs.lookupOnly }).save;
+  const config = createHash('sha256').update(k.build.restore_keys.at(-1) || k.build.key).digest('hex').slice(0, 12);
+  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || '', bin, env, writes, manifest: `${process.env.GITHUB_JOB || 'job'}-${config}` });
+  inputs.buildCache = remote.buildCache;
+  if (remote.note) core.notice(`go-ci-cache: ${remote.note}`);
+  for (const [name, value] of Object.entries(remote.vars)) {
+    core.exportVariable(name, value);
+    env[name] = value;
+  }
+  if (remote.on) {
+    const w = remote.vars.GO_CI_CACHE_READ_ONLY === 'true' ? 'reads it, writes nothing' : 'reads and writes it';
+    core.info(`go-ci-cache: remote build cache ${inputs.remote}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? '' : '; the GOCACHE archive is off'}`);
+  }
+  if (!inputs.modulesCache && !inputs.buildCache) core.info('go-ci-cache: no archive to restore or save (modules-cache is off and the remote serves the builds)');
+
   // 2. Anything already in the roots came from an earlier step (on an ephemeral runner).
   const counted = (p, root, count) => (before && before[root] === p ? before.counts[root] : count(p));
   const counts = {
@@ -218,6 +236,8 @@ async function run() {
   const budget = await budgetP;
   core.info(`go-ci-cache: ${budgetLine(budget)}`);
 
+  // Neither archived (remote only): prepare and warm still see GOCACHE, which holds next to
+  // nothing while GOCACHEPROG serves the builds.
   const caches = inputs.modulesCache && inputs.buildCache ? 'both' : inputs.modulesCache ? 'modules' : 'build';
   const common = ['--caches', caches];
   if (!inputs.lookupOnly) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
+import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, resolveRemote, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
 
 const get = (over) => (n) => over[n] ?? '';
 
@@ -167,4 +167,58 @@ test('keys computed with GOTOOLCHAIN=local are final only when the installed Go 
     ['auto', 'gobbledygook', false],
   ];
   for (const [tc, req, want] of cases) assert.equal(runsInstalledGo(tc, go, req), want, `${tc} / ${req}`);
+});
+
+test('remote: the input is an s3:// URL with a bucket, or nothing', () => {
+  assert.equal(readInputs(get({})).remote, '');
+  assert.equal(readInputs(get({})).buildCache, null);
+  assert.equal(readInputs(get({ remote: 's3://ci-cache/go-build/' })).remote, 's3://ci-cache/go-build');
+  assert.equal(readInputs(get({ remote: 's3://ci-cache' })).remote, 's3://ci-cache');
+  for (const bad of ['https://ci-cache/x', 's3://', 's3://Bad_Bucket/x', 'ci-cache/go-build', 's3://b/x']) {
+    assert.throws(() => readInputs(get({ remote: bad })), (e) => e instanceof InputError && e.message.includes(`\`remote\` is \`${bad}\``) && e.message.includes('s3://BUCKET/PREFIX'), bad);
+  }
+  // With the remote on, no archive at all is a valid configuration.
+  assert.equal(readInputs(get({ remote: 's3://ci-cache/x', 'modules-cache': 'false', 'build-cache': 'false' })).modulesCache, false);
+  assert.throws(() => readInputs(get({ 'remote-read-only': 'maybe' })), /`remote-read-only` is `maybe`/);
+});
+
+test('remote: GOCACHEPROG, the namespaces written, and the archive it replaces', () => {
+  const hosted = { RUNNER_ENVIRONMENT: 'github-hosted', AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' };
+  const ctx = (over = {}) => ({ goVersion: 'go1.26.0', bin: '/opt/tool/go-ci-cache', env: hosted, writes: true, manifest: 'test-0123456789ab', ...over });
+  const on = readInputs(get({ remote: 's3://ci-cache/go' }));
+
+  const r = resolveRemote(on, ctx());
+  assert.equal(r.on, true);
+  assert.deepEqual(r.vars, { GOCACHEPROG: '/opt/tool/go-ci-cache cacheprog', GO_CI_CACHE_REMOTE: 's3://ci-cache/go', GO_CI_CACHE_READ_ONLY: 'false', GO_CI_CACHE_REMOTE_MANIFEST: 'test-0123456789ab' });
+  assert.equal(r.buildCache, false, 'the GOCACHE archive is off by default with the remote on');
+  assert.equal(resolveRemote({ ...on, buildCache: true }, ctx()).buildCache, true, 'unless asked for');
+
+  // A ref the save policy does not save from reads only; so does remote-read-only.
+  assert.equal(resolveRemote(on, ctx({ writes: false })).vars.GO_CI_CACHE_READ_ONLY, 'true');
+  assert.equal(resolveRemote({ ...on, remoteReadOnly: true }, ctx()).vars.GO_CI_CACHE_READ_ONLY, 'true');
+  // A path with a space is quoted for Go's quoted.Split; a manifest the user set stays.
+  assert.equal(resolveRemote(on, ctx({ bin: '/a b/go-ci-cache' })).vars.GOCACHEPROG, "'/a b/go-ci-cache' cacheprog");
+  assert.equal('GO_CI_CACHE_REMOTE_MANIFEST' in resolveRemote(on, ctx({ env: { ...hosted, GO_CI_CACHE_REMOTE_MANIFEST: 'mine' } })).vars, false);
+
+  // Off, with one line, and the archive back: Go before 1.24, a GOCACHEPROG of the user's, a
+  // hosted runner without credentials (a fork's pull request).
+  const old = resolveRemote(on, ctx({ goVersion: 'go1.23.4' }));
+  assert.equal(old.on, false);
+  assert.match(old.note, /needs Go 1\.24 or later .*`go1\.23\.4`.*archived as usual/);
+  assert.equal(old.buildCache, true);
+  const theirs = resolveRemote(on, ctx({ env: { ...hosted, GOCACHEPROG: 'gobuildcache' } }));
+  assert.equal(theirs.on, false);
+  assert.match(theirs.note, /GOCACHEPROG is already `gobuildcache`/);
+  assert.equal(theirs.buildCache, false, 'their program serves the builds');
+  const fork = resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'github-hosted' } }));
+  assert.equal(fork.on, false);
+  assert.match(fork.note, /no AWS credentials/);
+  assert.deepEqual(fork.vars, {});
+  // A self-hosted runner may have an instance role: the cache program's credential chain decides.
+  assert.equal(resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'self-hosted' } })).on, true);
+  assert.equal(resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'github-hosted', AWS_WEB_IDENTITY_TOKEN_FILE: '/t' } })).on, true);
+
+  // No remote: nothing set, the archive as the input says.
+  const none = resolveRemote(readInputs(get({})), ctx());
+  assert.deepEqual([none.on, none.vars, none.buildCache], [false, {}, true]);
 });

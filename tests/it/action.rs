@@ -783,6 +783,86 @@ const SETUP_GO_SAVE: &str = r#"      - name: save as actions/setup-go does
           [ -f "$RESULT_DIR/setup-go.tar" ] || tar -cf "$RESULT_DIR/setup-go.tar" -P "$(go env GOMODCACHE)" "$(go env GOCACHE)""#;
 
 #[test]
+fn action_with_a_remote_build_cache_in_act() {
+    let Some(act) = tool("act") else { return };
+    let Some(weed) = crate::cacheprog::Weed::start() else {
+        return;
+    };
+    let mut a = Act::new(act);
+    let bucket = crate::cacheprog::BUCKET;
+    a.env = vec![
+        ("AWS_ACCESS_KEY_ID".into(), crate::cacheprog::KEY.into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            crate::cacheprog::SECRET.into(),
+        ),
+        ("AWS_ENDPOINT_URL".into(), weed.endpoint()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ];
+    let main = Some(r#"{"repository":{"default_branch":"main"}}"#);
+    let with = format!("          remote: s3://{bucket}/act\n          warm: never");
+    // The job runs in a fixed copy (see action_keeps_the_build_cache_fresh_in_act).
+    let job = r#"      - run: |
+          rm -rf "$RESULT_DIR/../ws" && cp -r . "$RESULT_DIR/../ws" && cd "$RESULT_DIR/../ws"
+          go test -x ./... > "$RESULT_DIR/test.txt" 2> "$RESULT_DIR/trace.txt"
+          printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt""#;
+    let count = |kind: &str| weed.list(&format!("act/v1/{kind}")).unwrap().len();
+
+    // A default-branch run on a fresh runner compiles, and fills the trusted namespace.
+    let r = a.run(&with, job, main);
+    assert!(r.ok, "{}", r.log);
+    assert!(
+        r.log.contains(&format!("remote build cache s3://{bucket}/act: GOCACHEPROG is set for the job's steps, which reads and writes it; the GOCACHE archive is off")),
+        "{}",
+        r.log
+    );
+    let prog = std::fs::read_to_string(a.results.join("gocacheprog.txt")).unwrap();
+    assert!(prog.trim().ends_with("go-ci-cache cacheprog"), "{prog}");
+    assert_eq!(r.outputs["build-status"], "off", "{}", r.log);
+    assert!(!a.dep_compiles("trace.txt").is_empty());
+    assert!(count("o/") > 0 && count("a/trusted/") > 0, "{}", r.log);
+    assert!(r.log.contains("saved the modules cache"), "{}", r.log);
+    assert!(!r.log.contains("saved the build cache"), "{}", r.log);
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+
+    // The next fresh runner restores the modules archive and compiles no dependency: every
+    // package comes from the store.
+    let r = a.run(&with, job, main);
+    assert!(r.ok, "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "hit", "{}", r.log);
+    assert_eq!(
+        a.dep_compiles("trace.txt"),
+        Vec::<String>::new(),
+        "{}",
+        r.log
+    );
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+
+    // A run whose save policy writes nothing reads the store and writes nothing to it, even
+    // with new work to cache.
+    std::fs::write(
+        a.repo.join("lib/extra.go"),
+        "package lib\n\n// Extra is new.\nfunc Extra() int { return 7 }\n",
+    )
+    .unwrap();
+    let before = (count("o/"), count("a/"));
+    let r = a.run(&format!("{with}\n          save: never"), job, main);
+    assert!(r.ok, "{}", r.log);
+    assert!(
+        r.log.contains("which reads it, writes nothing"),
+        "{}",
+        r.log
+    );
+    assert_eq!(
+        a.dep_compiles("trace.txt"),
+        Vec::<String>::new(),
+        "{}",
+        r.log
+    );
+    assert_eq!((count("o/"), count("a/")), before, "{}", r.log);
+}
+
+#[test]
 fn action_after_a_setup_go_cache_restore_in_act() {
     let Some(act) = tool("act") else { return };
     let mut a = Act::new(act);

@@ -18,9 +18,9 @@ use object_store::path::Path as ObjPath;
 
 use crate::util::{TestEnv, binary, compiled};
 
-const BUCKET: &str = "gocache";
-const KEY: &str = "gcc-test-key";
-const SECRET: &str = "gcc-test-secret";
+pub(crate) const BUCKET: &str = "gocache";
+pub(crate) const KEY: &str = "gcc-test-key";
+pub(crate) const SECRET: &str = "gcc-test-secret";
 
 /// `n` distinct free ports (held together while chosen, so none comes twice).
 fn free_ports(n: usize) -> Vec<u16> {
@@ -33,7 +33,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// A SeaweedFS server (master, volume, filer and S3 gateway in one process) on free ports.
-struct Weed {
+pub(crate) struct Weed {
     child: Option<Child>,
     s3_port: u16,
     _dir: tempfile::TempDir,
@@ -47,7 +47,7 @@ impl Drop for Weed {
 
 impl Weed {
     /// Starts a server with a bucket, or `None` (skip) when `weed` is not installed outside CI.
-    fn start() -> Option<Weed> {
+    pub(crate) fn start() -> Option<Weed> {
         let bin = match std::env::var_os("GO_CI_CACHE_WEED") {
             Some(b) if !b.is_empty() => PathBuf::from(b),
             _ => {
@@ -124,7 +124,7 @@ impl Weed {
         Some(w)
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.s3_port)
     }
 
@@ -153,7 +153,7 @@ impl Weed {
     }
 
     /// Every object under `prefix`: (key, size).
-    fn list(&self, prefix: &str) -> object_store::Result<Vec<(String, u64)>> {
+    pub(crate) fn list(&self, prefix: &str) -> object_store::Result<Vec<(String, u64)>> {
         let store = self.store();
         rt().block_on(async {
             use futures::TryStreamExt;

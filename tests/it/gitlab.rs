@@ -96,23 +96,52 @@ fn every_input_is_typed_described_and_defaulted() {
 #[test]
 fn every_fallback_key_is_written_by_the_warm_job() {
     let (_, jobs) = documents();
-    let fallbacks: Vec<&str> = jobs
-        .lines()
-        .filter_map(|l| {
-            l.trim()
-                .strip_prefix("fallback_keys: [")
-                .and_then(|r| r.strip_suffix(']'))
-        })
-        .collect();
-    assert!(fallbacks.len() >= 4, "{fallbacks:?}");
-    let warm = &jobs[jobs.find("warm-cache:unprotect:false").unwrap()..];
-    let warm = &warm[..warm.find("warm-cache:unprotect:true").unwrap()];
-    for f in fallbacks {
-        assert!(
-            warm.contains(&format!("- key: {f}\n      paths:")),
-            "`{f}` is never pushed:\n{warm}"
-        );
+    let y = jobs_yaml();
+    let all = y.as_object().unwrap();
+    let caches = |name: &str| -> Vec<serde_json::Value> {
+        all.get(name).unwrap_or_else(|| panic!("no job `{name}`"))["cache"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let mut checked = 0;
+    for unprotect in ["false", "true"] {
+        for build in ["true", "false"] {
+            let suffix = format!("unprotect:{unprotect}:build:{build}");
+            let pull = caches(&format!("$[[ inputs.as ]]:cache:{suffix}"));
+            let warm = caches(&format!("$[[ inputs.as ]]:warm-cache:{suffix}"));
+            let pushed: Vec<&str> = warm.iter().map(|c| c["key"].as_str().unwrap()).collect();
+            for c in pull.iter().chain(&warm) {
+                for f in c["fallback_keys"].as_array().into_iter().flatten() {
+                    let f = f.as_str().unwrap();
+                    assert!(
+                        pushed.contains(&f),
+                        "`{f}` is never pushed by {suffix}: {warm:?}"
+                    );
+                    checked += 1;
+                }
+                // `unprotect` reaches every entry; `build-cache: false` leaves GOCACHE out.
+                assert_eq!(
+                    c["unprotect"].as_bool().unwrap_or(false),
+                    unprotect == "true",
+                    "{suffix}: {c}"
+                );
+                let paths = c["paths"].to_string();
+                assert_eq!(
+                    paths.contains(".go-cache/build/"),
+                    build == "true" && !paths.contains(".go-cache/mod/"),
+                    "{suffix}: {c}"
+                );
+            }
+            let n = |v: &[serde_json::Value]| v.len();
+            assert_eq!(
+                (n(&pull), n(&warm)),
+                if build == "true" { (2, 4) } else { (1, 2) },
+                "{suffix}"
+            );
+        }
     }
+    assert!(checked >= 12, "{checked}");
     // No global keywords leak into the user's pipeline.
     for global in [
         "\ndefault:",
@@ -732,4 +761,155 @@ fn docs_name_the_tag_the_release_moves() {
         }
     }
     assert!(seen >= 8, "{seen}");
+}
+
+/// `remote` + `build-cache: false`: the warm job fills the store through GOCACHEPROG, a later
+/// pipeline on fresh runners (a new home, so an empty local tier) compiles no dependency, and
+/// no GOCACHE archive is pushed.
+#[test]
+fn pipeline_with_a_remote_build_cache_in_gitlab_ci_local() {
+    let Some((node, gcl)) = gitlab_ci_local() else {
+        return;
+    };
+    if tool("rsync").is_none() {
+        return;
+    }
+    let Some(weed) = crate::cacheprog::Weed::start() else {
+        return;
+    };
+    let t = TestEnv::new();
+    let repo = t.root().join("project");
+    write_module(
+        &repo,
+        "example.com/app",
+        &["example.com/greet@v1.0.0"],
+        &["example.com/testonly"],
+    );
+    t.go_ok(&repo, &["mod", "tidy"]);
+    std::fs::copy(
+        repo_root().join("gitlab-template.yml"),
+        repo.join("gitlab-template.yml"),
+    )
+    .unwrap();
+    let results = t.root().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::write(
+        repo.join(".gitlab-ci.yml"),
+        format!(
+            r#"include:
+  - local: gitlab-template.yml
+    inputs:
+      binary: {bin}
+      warm: always
+      trimpath: true
+      remote: s3://{bucket}/gl
+      build-cache: false
+
+test:
+  stage: test
+  extends: .go-cache
+  script:
+    - printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt"
+    - go test -x ./... 2> "$RESULT_DIR/test.txt" > /dev/null
+"#,
+            bin = env!("CARGO_BIN_EXE_go-ci-cache"),
+            bucket = crate::cacheprog::BUCKET,
+        ),
+    )
+    .unwrap();
+    let git = |args: &[&str]| util::git(&repo, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/group/project.git",
+    ]);
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=ci@example.com",
+        "-c",
+        "user.name=ci",
+        "commit",
+        "-q",
+        "-m",
+        "ci",
+    ]);
+    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    git(&[
+        "symbolic-ref",
+        "refs/remotes/origin/HEAD",
+        "refs/remotes/origin/main",
+    ]);
+    let run = |home: &str| {
+        if repo.join(".gitlab-ci-local").exists() {
+            let _ = Command::new("chmod")
+                .args(["-R", "u+w"])
+                .arg(repo.join(".gitlab-ci-local"))
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(repo.join(".gitlab-ci-local/builds"));
+        let mut cmd = Command::new(&node);
+        cmd.arg(&gcl)
+            .args([
+                "--no-color",
+                "--shell-isolation",
+                "--no-artifacts-to-source",
+                "--force-shell-executor",
+            ])
+            .current_dir(&repo)
+            .env("HOME", t.root().join(home));
+        let mut vars = emulator_go_env(&results);
+        vars.extend([
+            ("AWS_ACCESS_KEY_ID", crate::cacheprog::KEY.to_string()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                crate::cacheprog::SECRET.to_string(),
+            ),
+            ("AWS_ENDPOINT_URL", weed.endpoint()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]);
+        for (k, v) in vars {
+            cmd.arg("--variable").arg(format!("{k}={v}"));
+        }
+        let out = cmd.output().unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "gitlab-ci-local failed:\n{log}");
+        log
+    };
+    let deps = || -> Vec<String> {
+        compiled(&std::fs::read(results.join("test.txt")).unwrap())
+            .into_iter()
+            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
+            .collect()
+    };
+    let log = run("home1");
+    let prog = std::fs::read_to_string(results.join("gocacheprog.txt")).unwrap();
+    assert!(
+        prog.trim()
+            .ends_with("/.go-cache/bin/go-ci-cache' cacheprog"),
+        "{prog}\n{log}"
+    );
+    assert!(
+        !weed.list("gl/v1/a/trusted/").unwrap().is_empty(),
+        "the default branch writes `trusted`:\n{log}"
+    );
+    // A second pipeline on new machines: the modules archive and the store serve everything.
+    let log = run("home2");
+    assert_eq!(deps(), Vec::<String>::new(), "{log}");
+    let saved: Vec<String> = std::fs::read_dir(repo.join(".gitlab-ci-local/cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(saved.iter().any(|k| k.contains("-mod-v1-")), "{saved:?}");
+    assert!(
+        !saved.iter().any(|k| k.contains("-build-v1-")),
+        "no GOCACHE archive: {saved:?}"
+    );
 }

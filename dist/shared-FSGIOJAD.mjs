@@ -69125,7 +69125,7 @@ var CHOICES = {
   job: ["test", "build", "vet"],
   save: ["default-branch", "pull-requests", "always", "never"]
 };
-var BOOLEANS = ["save-on-failure", "modules-cache", "build-cache", "warm-vet", "warm-test", "lookup-only", "refresh"];
+var BOOLEANS = ["save-on-failure", "modules-cache", "warm-vet", "warm-test", "lookup-only", "refresh", "remote-read-only"];
 var MAX_KEEP = 20;
 var InputError = class extends Error {
 };
@@ -69169,20 +69169,54 @@ function readInputs(get) {
     token: s("token"),
     keep: count("keep", s("keep", "2"))
   };
-  const defaults2 = { "save-on-failure": "false", "modules-cache": "true", "build-cache": "true", "warm-vet": "false", "warm-test": "false", "lookup-only": "false", refresh: "true" };
+  const defaults2 = { "save-on-failure": "false", "modules-cache": "true", "warm-vet": "false", "warm-test": "false", "lookup-only": "false", refresh: "true", "remote-read-only": "false" };
   const b = {};
   for (const name of BOOLEANS) b[name] = bool(name, s(name, defaults2[name]));
   inputs.saveOnFailure = b["save-on-failure"];
   inputs.modulesCache = b["modules-cache"];
-  inputs.buildCache = b["build-cache"];
+  inputs.buildCache = s("build-cache") === "" ? null : bool("build-cache", s("build-cache"));
   inputs.warmVet = b["warm-vet"];
   inputs.warmTest = b["warm-test"];
   inputs.lookupOnly = b["lookup-only"];
   inputs.refresh = b.refresh;
-  if (!inputs.modulesCache && !inputs.buildCache) {
+  inputs.remote = remoteUrl(s("remote"));
+  inputs.remoteReadOnly = b["remote-read-only"];
+  if (!inputs.modulesCache && inputs.buildCache === false && !inputs.remote) {
     throw new InputError("inputs `modules-cache` and `build-cache` are both `false`; enable at least one");
   }
   return inputs;
+}
+function remoteUrl(raw) {
+  const v = raw.trim();
+  if (v === "") return "";
+  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/.test(v)) {
+    throw new InputError(`input \`remote\` is \`${raw}\`; write the store as \`s3://BUCKET/PREFIX\` (the endpoint of a store that is not AWS comes from AWS_ENDPOINT_URL)`);
+  }
+  return v.replace(/\/+$/, "");
+}
+var AWS_CREDENTIALS = ["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SKIP_SIGNATURE"];
+function goQuote(path14) {
+  return /[\s'"]/.test(path14) ? `'${path14.replace(/'/g, "")}'` : path14;
+}
+function resolveRemote(inputs, { goVersion: goVersion2, bin, env, writes, manifest }) {
+  const userProg = (env.GOCACHEPROG || "").trim() !== "";
+  const archive = (on) => inputs.buildCache === null ? !on : inputs.buildCache;
+  if (!inputs.remote) return { on: false, note: "", vars: {}, buildCache: archive(userProg) };
+  let note = "";
+  const c = compareGo(goVersion2, "go1.24");
+  if (c === null || c < 0) note = `the remote build cache needs Go 1.24 or later (GOCACHEPROG) and this job runs \`${goVersion2 || "an unknown Go"}\``;
+  else if (userProg) note = `GOCACHEPROG is already \`${env.GOCACHEPROG}\`; it stays, and \`remote\` is not used`;
+  else if (env.RUNNER_ENVIRONMENT === "github-hosted" && !AWS_CREDENTIALS.some((k) => (env[k] || "").trim() !== "")) {
+    note = "no AWS credentials in this job (pull requests from forks get no secrets), so the remote build cache is off: set them before this step, e.g. with aws-actions/configure-aws-credentials";
+  }
+  if (note) return { on: false, note: `${note}; the job compiles what it needs${archive(userProg) ? " and the build cache is archived as usual" : ""}`, vars: {}, buildCache: archive(userProg) };
+  const vars = {
+    GOCACHEPROG: `${goQuote(bin)} cacheprog`,
+    GO_CI_CACHE_REMOTE: inputs.remote,
+    GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly || !writes)
+  };
+  if (!env.GO_CI_CACHE_REMOTE_MANIFEST && manifest) vars.GO_CI_CACHE_REMOTE_MANIFEST = manifest;
+  return { on: true, note: "", vars, buildCache: archive(true) };
 }
 var SECRETS = ["ACTIONS_RUNTIME_TOKEN", "ACTIONS_RUNTIME_URL", "ACTIONS_RESULTS_URL", "ACTIONS_CACHE_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL"];
 function binaryEnv(inputs, base, statePath2) {
@@ -69314,6 +69348,7 @@ export {
   statePath,
   InputError,
   readInputs,
+  resolveRemote,
   binaryEnv,
   rollingSuffix,
   judgeBuildHit,
