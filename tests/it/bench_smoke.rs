@@ -78,8 +78,20 @@ fn flow_benchmark_smoke() {
     let repo = generated_repo(&t);
     let out = t.root().join("results");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let r = Command::new(python)
-        .arg(root.join("bench/flow.py"))
+    // The remote strategy runs against SeaweedFS (installed by .ci/run); without it, outside
+    // CI, the others still run.
+    let weed = std::env::var_os("GO_CI_CACHE_WEED").filter(|w| !w.is_empty());
+    assert!(
+        weed.is_some() || std::env::var_os("CI").is_none(),
+        "GO_CI_CACHE_WEED is not set; .ci/run installs SeaweedFS"
+    );
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("bench/flow.py"));
+    if weed.is_none() {
+        cmd.args(["--strategies", "cold,setup-go,recipe,go-ci-cache,ideal"]);
+    }
+    let strategies = if weed.is_some() { 6 } else { 5 };
+    let r = cmd
         .arg(root.join("bench/scenarios/smoke.json"))
         .arg("--repo")
         .arg(&repo)
@@ -126,8 +138,8 @@ fn flow_benchmark_smoke() {
     let rows: Vec<HashMap<&str, &str>> = lines
         .map(|l| cols.iter().copied().zip(l.split(',')).collect())
         .collect();
-    // Three commits, the bump first as a pull request: 4 runs × 5 strategies × 2 jobs.
-    assert_eq!(rows.len(), 40, "{csv}");
+    // Three commits, the bump first as a pull request: 4 runs × the strategies × 2 jobs.
+    assert_eq!(rows.len(), 4 * strategies * 2, "{csv}");
     let get = |s: &str, run: u32, job: &str| -> &HashMap<&str, &str> {
         rows.iter()
             .find(|r| r["strategy"] == s && r["run"] == run.to_string() && r["job"] == job)
@@ -207,6 +219,34 @@ fn flow_benchmark_smoke() {
     // Modelled transfer time follows the bytes.
     assert!(n("go-ci-cache", 3, "test", "net_s") > 0.0);
     assert!(n("go-ci-cache", 3, "test", "trim_s") > 0.0);
+
+    // The remote build cache: the first run fills the bucket; the pull request reads the
+    // trusted namespace (compiling only the bumped modules) and writes nothing; the merge
+    // compiles them once more (the pull request's work was not trusted); the next run compiles
+    // no dependency in either job, fetching what it needs. No GOCACHE archive, no warm-up.
+    if weed.is_some() {
+        let r = "go-ci-cache-remote";
+        assert!(n(r, 1, "test", "dep_compiles") > 20.0, "{csv}");
+        assert!(n(r, 1, "test", "saved_bytes") > 0.0, "{csv}");
+        assert!(n(r, 1, "lib", "store_bytes") > 0.0, "{csv}");
+        assert!(n(r, 2, "test", "restored_bytes") > 0.0, "{csv}");
+        assert!(n(r, 2, "test", "dep_compiles") <= 3.0, "{csv}");
+        assert_eq!(
+            n(r, 2, "lib", "store_bytes"),
+            n(r, 1, "lib", "store_bytes"),
+            "a pull request writes nothing: {csv}"
+        );
+        assert!(n(r, 3, "test", "dep_compiles") <= 3.0, "{csv}");
+        for job in ["test", "lib"] {
+            assert_eq!(n(r, 4, job, "dep_compiles"), 0.0, "{job}: {csv}");
+            assert_eq!(n(r, 4, job, "warm_s"), 0.0);
+        }
+        assert!(n(r, 4, "test", "net_s") > 0.0, "{csv}");
+        assert!(
+            !get(r, 4, "test")["matched"].contains("-build-"),
+            "no GOCACHE archive: {csv}"
+        );
+    }
 
     // The persistent runner keeps everything: after its first job it compiles no dependency
     // package, restores and saves nothing, and serves unchanged test results from the cache.
