@@ -225,8 +225,21 @@ impl<'a> Runner<'a> {
 
     fn go(&self, dir: &Path, args: &[&str]) -> Command {
         let mut c = self.t.go(dir);
-        c.args(args)
-            .env("GOCACHE", self.gocache())
+        c.args(args);
+        self.apply(&mut c);
+        c
+    }
+
+    /// The go-ci-cache binary in `dir` with this runner's environment.
+    fn bin(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = self.t.bin(args);
+        c.current_dir(dir);
+        self.apply(&mut c);
+        c
+    }
+
+    fn apply(&self, c: &mut Command) {
+        c.env("GOCACHE", self.gocache())
             .env("GOCACHEPROG", format!("{} cacheprog", binary().display()))
             .env("GO_CI_CACHE_LOCAL_DIR", self.local())
             .env("GO_CI_CACHE_REMOTE", &self.remote)
@@ -239,7 +252,6 @@ impl<'a> Runner<'a> {
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        c
     }
 
     /// `go test -x ./...`: asserts success; returns the dependency packages compiled and the
@@ -425,6 +437,29 @@ fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
         )) && text.contains(&format!("hits (remote tier)  – | {} (", s.remote_hits)),
         "{text}"
     );
+}
+
+#[test]
+fn warm_fills_the_store_for_the_jobs_after_it() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    // A warm job: prepare and warm with GOCACHEPROG set, as the action and the template run them.
+    let warm = Runner::new(&t, &w, "warm", "warmed");
+    for args in [&["prepare"][..], &["warm", "--job", "test"]] {
+        let out = warm.bin(&dir, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "go-ci-cache {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(!objects(&w, "warmed", "a/trusted").is_empty());
+    let s = warm.stats();
+    assert!(s.uploads > 0 && s.upload_failures == 0, "{s:?}");
+    // A job on another fresh machine compiles no dependency: the warm-up filled the store.
+    let (deps, _) = Runner::new(&t, &w, "job", "warmed").test(&dir);
+    assert_eq!(deps, Vec::<String>::new());
 }
 
 #[test]
