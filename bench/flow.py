@@ -507,9 +507,13 @@ class GoCiCacheRemote(GoCiCache):
     run used.
 
     Network model: bytes fetched or uploaded ÷ bandwidth, plus one round trip per remote
-    lookup that was not prefetched (Go asks per action) and one per `concurrency` objects
-    prefetched in bulk at start. Uploads run in the background during the job but are counted
-    in full, as if nothing overlapped."""
+    lookup that was not prefetched (Go asks per action, from each of its `-p` parallel build
+    workers, GOMAXPROCS by default: the round trips of `p` workers overlap, so they cost
+    lookups × latency ÷ p) and one per `concurrency` objects prefetched in bulk at start.
+    Uploads run in the background during the job but are counted in full, as if nothing
+    overlapped. Unlike archives, which the harness hides from the other jobs of the same run
+    (they run in parallel), the bucket is live: a later job of a run sees what an earlier one
+    uploaded, which parallel jobs would only partly do."""
 
     name, label = "go-ci-cache-remote", "go-ci-cache, remote build cache"
     needs_store = True
@@ -534,9 +538,11 @@ class GoCiCacheRemote(GoCiCache):
         ok = ctx.run_job()
         rep = json.loads(self.invoke(ctx, "report", "--format", "json", capture=True).stdout or "{}")
         c = rep.get("cacheprog") or {}
-        lookups = c.get("remote_hits", 0) - c.get("prefetched", 0) + c.get("misses", 0)
+        lookups = max(c.get("remote_hits", 0) - c.get("prefetched", 0) + c.get("misses", 0), 0)
         bulk = -(-c.get("prefetched", 0) // self.concurrency)
-        ctx.network(nbytes=c.get("remote_hit_bytes", 0) + c.get("upload_bytes", 0), requests=max(lookups, 0) + bulk)
+        workers = os.cpu_count() or 1
+        ctx.network(nbytes=c.get("remote_hit_bytes", 0) + c.get("upload_bytes", 0), requests=bulk)
+        ctx.network(requests=-(-lookups // workers))
         ctx.row["restored_bytes"] += c.get("remote_hit_bytes", 0)
         ctx.row["saved_bytes"] += c.get("upload_bytes", 0)
         if not ok or ctx.run.ref != self.bench.default_ref or exact:
