@@ -338,6 +338,39 @@ fn gitlab_ci_local() -> Option<(PathBuf, PathBuf)> {
     }
 }
 
+/// A module with the template beside it, as the gitlab-ci-local pipelines include it.
+fn gcl_project(t: &TestEnv) -> PathBuf {
+    let repo = t.root().join("project");
+    write_module(
+        &repo,
+        "example.com/app",
+        &["example.com/greet@v1.0.0"],
+        &["example.com/testonly"],
+    );
+    t.go_ok(&repo, &["mod", "tidy"]);
+    std::fs::copy(
+        repo_root().join("gitlab-template.yml"),
+        repo.join("gitlab-template.yml"),
+    )
+    .unwrap();
+    repo
+}
+
+/// gitlab-ci-local on the host shell executor in `repo`, with `home` as HOME.
+fn gcl_command(node: &Path, gcl: &Path, repo: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(node);
+    cmd.arg(gcl)
+        .args([
+            "--no-color",
+            "--shell-isolation",
+            "--no-artifacts-to-source",
+            "--force-shell-executor",
+        ])
+        .current_dir(repo)
+        .env("HOME", home);
+    cmd
+}
+
 #[test]
 fn pipeline_in_gitlab_ci_local_default_mode() {
     pipelines_in_gitlab_ci_local(false);
@@ -359,19 +392,7 @@ fn pipelines_in_gitlab_ci_local(trimpath: bool) {
         return;
     }
     let t = TestEnv::new();
-    let repo = t.root().join("project");
-    write_module(
-        &repo,
-        "example.com/app",
-        &["example.com/greet@v1.0.0"],
-        &["example.com/testonly"],
-    );
-    t.go_ok(&repo, &["mod", "tidy"]);
-    std::fs::copy(
-        repo_root().join("gitlab-template.yml"),
-        repo.join("gitlab-template.yml"),
-    )
-    .unwrap();
+    let repo = gcl_project(&t);
     let results = t.root().join("results");
     let stable = t.root().join("stable");
     std::fs::create_dir_all(&results).unwrap();
@@ -453,16 +474,7 @@ vet:
                 .status();
         }
         let _ = std::fs::remove_dir_all(repo.join(".gitlab-ci-local/builds"));
-        let mut cmd = Command::new(&node);
-        cmd.arg(&gcl)
-            .args([
-                "--no-color",
-                "--shell-isolation",
-                "--no-artifacts-to-source",
-                "--force-shell-executor",
-            ])
-            .current_dir(&repo)
-            .env("HOME", t.root().join("home"));
+        let mut cmd = gcl_command(&node, &gcl, &repo, &t.root().join("home"));
         for (k, v) in emulator_go_env(&results) {
             cmd.arg("--variable").arg(format!("{k}={v}"));
         }
@@ -778,19 +790,7 @@ fn pipeline_with_a_remote_build_cache_in_gitlab_ci_local() {
         return;
     };
     let t = TestEnv::new();
-    let repo = t.root().join("project");
-    write_module(
-        &repo,
-        "example.com/app",
-        &["example.com/greet@v1.0.0"],
-        &["example.com/testonly"],
-    );
-    t.go_ok(&repo, &["mod", "tidy"]);
-    std::fs::copy(
-        repo_root().join("gitlab-template.yml"),
-        repo.join("gitlab-template.yml"),
-    )
-    .unwrap();
+    let repo = gcl_project(&t);
     let results = t.root().join("results");
     std::fs::create_dir_all(&results).unwrap();
     std::fs::write(
@@ -850,16 +850,7 @@ test:
                 .status();
         }
         let _ = std::fs::remove_dir_all(repo.join(".gitlab-ci-local/builds"));
-        let mut cmd = Command::new(&node);
-        cmd.arg(&gcl)
-            .args([
-                "--no-color",
-                "--shell-isolation",
-                "--no-artifacts-to-source",
-                "--force-shell-executor",
-            ])
-            .current_dir(&repo)
-            .env("HOME", t.root().join(home));
+        let mut cmd = gcl_command(&node, &gcl, &repo, &t.root().join(home));
         let mut vars = emulator_go_env(&results);
         vars.extend([
             ("AWS_ACCESS_KEY_ID", crate::cacheprog::KEY.to_string()),
