@@ -39,6 +39,7 @@ import platform
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -467,9 +468,10 @@ class GoCiCache(Strategy):
                 self.prune(ctx, e)
 
     def prune(self, ctx, e):
-        """`go-ci-cache prune --prefix <least specific restore key> --protect <key> --keep N
-        --ref <ref>`, on this strategy's store (the policy of src/github/policy.rs)."""
-        prefix = e["restore_keys"][-1]
+        """`go-ci-cache prune --prefix <the entry's prune_prefix> --protect <key> --keep N
+        --ref <ref>`, on this strategy's store (the policy of src/github/policy.rs): its kind,
+        configuration and project, never a sibling module's entries."""
+        prefix = e["prune_prefix"]
         scope = [x for x in ctx.store.entries if x["ref"] == ctx.run.ref and x["key"].startswith(prefix)]
         scope.sort(key=lambda x: (x["time"], x["seq"]), reverse=True)
         gone = [x for i, x in enumerate(scope) if i >= self.keep and x["key"] != e["key"]]
@@ -575,6 +577,9 @@ class S3Server:
         p = [x.getsockname()[1] for x in socks]
         for x in socks:
             x.close()
+        # Its sockets and logs: a short path of their own (a socket's path has ~100 bytes at most).
+        self.ports, self.sockets = p, tempfile.mkdtemp(prefix="flow-weed-")
+        self.weed_env = dict(os.environ, TMPDIR=self.sockets)
         key, secret = "flow-bench", "flow-bench-secret"
         cfg = os.path.join(self.dir, "s3.json")
         json.dump({"identities": [{"name": "bench", "credentials": [{"accessKey": key, "secretKey": secret}],
@@ -583,8 +588,9 @@ class S3Server:
             [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={self.dir}/data",
              f"-master.port={p[0]}", f"-master.port.grpc={p[1]}", f"-volume.port={p[2]}", f"-volume.port.grpc={p[3]}",
              f"-filer.port={p[4]}", f"-filer.port.grpc={p[5]}", "-s3", f"-s3.port={p[6]}", f"-s3.port.grpc={p[7]}",
-             "-s3.port.iceberg=0", f"-s3.port.lance={p[8]}", f"-s3.config={cfg}", "-master.volumeSizeLimitMB=64", "-volume.max=0"],
-            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "weed.log"), "w"))
+             "-s3.port.iceberg=0", f"-s3.port.lance={p[8]}", f"-s3.config={cfg}", "-master.volumeSizeLimitMB=64", "-volume.max=0",
+             f"-filer.localSocket={self.sockets}/filer.sock", f"-s3.localSocket={self.sockets}/s3.sock"],
+            cwd=self.dir, env=self.weed_env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "weed.log"), "w"))
         self.data = os.path.join(self.dir, "data")
         self.env = dict(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret, AWS_REGION="us-east-1",
                         AWS_ENDPOINT_URL=f"http://127.0.0.1:{p[6]}")
@@ -592,7 +598,7 @@ class S3Server:
         while True:
             try:  # `weed shell` waits for the master without a limit of its own
                 r = subprocess.run([weed, "shell", f"-master=127.0.0.1:{p[0]}.{p[1]}"], input=f"s3.bucket.create -name {self.bucket}\n",
-                                   text=True, capture_output=True, timeout=20)
+                                   text=True, capture_output=True, timeout=20, env=self.weed_env)
             except subprocess.TimeoutExpired:
                 r = subprocess.CompletedProcess([], 1, "", "timeout")
             with socket.socket() as t:
@@ -610,7 +616,8 @@ class S3Server:
     def bytes(self, prefix):
         """Bytes of the objects under the bucket's `prefix/` (the filer's own listing)."""
         r = subprocess.run([self.weed, "shell", f"-master=127.0.0.1:{self.master}"],
-                           input=f"fs.du /buckets/{self.bucket}/{prefix}\n", text=True, capture_output=True, timeout=60)
+                           input=f"fs.du /buckets/{self.bucket}/{prefix}\n", text=True, capture_output=True, timeout=60,
+                           env=self.weed_env)
         m = re.search(r"logical size:\s*(\d+)", r.stdout)
         return int(m.group(1)) if m else 0
 
@@ -618,6 +625,13 @@ class S3Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+        # SeaweedFS makes its gRPC sockets in /tmp whatever TMPDIR says: this server's ports only.
+        ours = tuple(f"-{p}.sock" for p in self.ports)
+        for name in os.listdir("/tmp"):
+            path = os.path.join("/tmp", name)
+            if name.startswith("seaweedfs-") and name.endswith(ours) and stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.remove(path)
+        rmtree(self.sockets)
 
 
 class Ideal(Strategy):
@@ -683,7 +697,7 @@ class Bench:
             raise SystemExit(f"unknown strategy `{unknown[0]}`\nhint: choose from {', '.join(STRATEGIES)}")
         self.strategies = [STRATEGIES[n](self) for n in names]
         self.s3 = None
-        if any(s.needs_store for s in self.strategies):
+        if any(s.needs_store for s in self.strategies) and not args.report:
             self.s3 = S3Server(args.weed or os.environ.get("GO_CI_CACHE_WEED") or shutil.which("weed"), self.work, self.resume)
         self.goroot = None
         want = args.go or scenario.get("go")
@@ -972,6 +986,7 @@ def summarize(rows, meta, strategies):
                 verdict = "met" if b <= a * 1.05 else f"missed: grew {b / a:.2f}× ({(b - a) / MIB:.1f} MiB)" if a else "–"
                 out.append(f"| store flat after run 10 (within 5 %) | {a / MIB:.1f} → {b / MIB:.1f} MiB | {verdict} |")
     out += per_run_cost(rows, names, labels, by, tot, meta)
+    out += remote_goal(rows, names, labels, by, meta)
     # Phases of the strategies that restore.
     out += ["", "Where the time goes (sum over all jobs, seconds):", "",
             "| strategy | restore | warm | job | trim | save | modelled transfer |", "|---|---|---|---|---|---|---|"]
@@ -1041,6 +1056,64 @@ def per_run_cost(rows, names, labels, by, tot, meta):
         out += ["", f"Physical limit of an archive cache (go-ci-cache's restored bytes ÷ {meta['bandwidth']:g} MB/s + its extraction + "
                 f"the persistent runner's job time, per job): **{limit:.1f} s**, {limit / i:.2f}× the persistent runner "
                 f"({i:.1f} s); go-ci-cache took {g:.1f} s, {g / limit:.2f}× that limit."]
+    return out
+
+
+def trusted_built(bench, rows):
+    """The (run, job) pairs whose job's dependency files (DEP_FILES in its directory) are those
+    of an earlier default-branch run of the same job: every dependency package it needs was
+    compiled before by a trusted job (the Go release and flags are the scenario's, the same in
+    every run)."""
+    memo = {}
+
+    def fingerprint(commit, d):
+        if (commit, d) not in memo:
+            parts = []
+            for f in DEP_FILES:
+                path = f"{d.strip('/')}/{f}" if d and d != "." else f
+                r = sh(["git", "-C", bench.repo, "show", f"{commit}:{path}"], capture=True, check=False)
+                parts.append(r.stdout if r.returncode == 0 else "")
+            memo[(commit, d)] = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        return memo[(commit, d)]
+
+    seen, out = {}, set()
+    for run, kind, commit in sorted({(r["run"], r["kind"], r["commit"]) for r in rows}):
+        for j in bench.jobs:
+            f = fingerprint(commit, j.get("dir", ""))
+            if f in seen.get(j["name"], ()):
+                out.add((run, j["name"]))
+        if kind == "push":
+            for j in bench.jobs:
+                seen.setdefault(j["name"], set()).add(fingerprint(commit, j.get("dir", "")))
+    return out
+
+
+def remote_goal(rows, names, labels, by, meta):
+    """The remote build cache's goal: a job whose packages were all compiled before by a trusted
+    job compiles no dependency package and takes ≤ 1.3× the persistent runner's time."""
+    built = meta.get("trusted_built")
+    if "go-ci-cache-remote" not in names or "ideal" not in names or not built:
+        return []
+    pick = lambda n: [r for r in by[n] if (r["run"], r["job"]) in built]
+    ideal = sum(r["wall_s"] for r in pick("ideal"))
+    if not ideal:
+        return []
+    rs = pick("go-ci-cache-remote")
+    out = ["", f"Jobs whose packages a trusted job compiled before ({len(rs)} of {len(by['go-ci-cache-remote'])} jobs: the same "
+           "job's dependency files were those of an earlier default-branch run):", "",
+           "| strategy | wall | vs persistent runner | deps compiled | jobs that compiled a dependency | restored or fetched |",
+           "|---|---|---|---|---|---|"]
+    for n in names:
+        w = sum(r["wall_s"] for r in pick(n))
+        out.append(f"| {labels[n]} | {w:.1f} s | {w / ideal:.2f}× | {sum(r['dep_compiles'] for r in pick(n))} | "
+                   f"{sum(1 for r in pick(n) if r['dep_compiles'])} | {sum(r['restored_bytes'] for r in pick(n)) / MIB:.0f} MiB |")
+    deps = sum(r["dep_compiles"] for r in rs)
+    compiling = sum(1 for r in rs if r["dep_compiles"])
+    w = sum(r["wall_s"] for r in rs)
+    out += ["", "Goals for the remote build cache:", "", "| goal | measured | |", "|---|---|---|",
+            f"| those jobs compile no dependency package | {deps} | {'met' if deps == 0 else f'missed ({compiling} jobs)'} |",
+            f"| those jobs take ≤ 1.3× the persistent runner | {w / ideal:.2f}× ({w:.1f} s vs {ideal:.1f} s) | "
+            f"{'met' if w <= 1.3 * ideal else f'missed by {w / ideal - 1.3:.2f}'} |"]
     return out
 
 
@@ -1171,7 +1244,7 @@ def write_report(args, sc, bench, rows, out, machine, date, commits_note, runs_n
             if src["kind"] == "git" else f"{runs_note} One run per release of {src['module']} ({src['versions'][0]} … {src['versions'][-1]}).")
     meta = dict(title=sc.get("title", sc.get("name", "flow benchmark")), date=date,
                 machine=f"{machine} {platform.system()}", go=bench.go_version + (" (the scenario's Go release, fetched as golang.org/toolchain)" if bench.goroot else ""), jobs=bench.jobs, what=what,
-                bandwidth=args.bandwidth_mbs, latency=args.latency_ms)
+                bandwidth=args.bandwidth_mbs, latency=args.latency_ms, trusted_built=trusted_built(bench, rows))
     md = summarize(rows, meta, bench.strategies)
     open(os.path.join(out, "results.md"), "w").write(md)
     chart(rows, bench.strategies, os.path.join(out, "chart.png"))

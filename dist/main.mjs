@@ -37,7 +37,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-FSGIOJAD.mjs";
+} from "./shared-LN7C7MNM.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -325,7 +325,7 @@ async function run() {
   let k = early || keys(bin, env);
   if (!k) return;
   const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || "", defaultBranch: defaultBranch(), exactHit: false, cacheMode: "", lookupOnly: inputs.lookupOnly }).save;
-  const config = createHash2("sha256").update(k.build.restore_keys.at(-1) || k.build.key).digest("hex").slice(0, 12);
+  const config = createHash2("sha256").update(k.build.prune_prefix || k.build.key).digest("hex").slice(0, 12);
   const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, manifest: `${process.env.GITHUB_JOB || "job"}-${config}` });
   inputs.buildCache = remote.buildCache;
   if (remote.note) notice(`go-ci-cache: ${remote.note}`);

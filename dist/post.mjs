@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-FSGIOJAD.mjs";
+} from "./shared-LN7C7MNM.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

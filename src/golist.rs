@@ -184,6 +184,11 @@ mod tests {
             root: "/w".into(),
             mode: Mode::Workspace,
             modules: vec!["/w".into(), "/w/a".into(), "/x/b".into()],
+            module_paths: vec![
+                "example.com/a".into(),
+                "example.com/b".into(),
+                "example.com/w".into(),
+            ],
             workspace: Some("/w/go.work".into()),
             dependency_files: vec![],
             pgo_files: vec![],

@@ -342,6 +342,9 @@ pub struct EntryDoc {
     pub restore_keys: Vec<String>,
     /// Exact fallback keys (GitLab).
     pub fallback_keys: Vec<String>,
+    /// The entry's own scope (kind, configuration, project): what `prune` after a save of it
+    /// may touch, and GitLab's rolling key.
+    pub prune_prefix: String,
     /// Absolute cache directory.
     pub path: String,
     /// Layers with their inputs.
@@ -431,6 +434,7 @@ impl KeysDoc {
             key: k.key.clone(),
             restore_keys: k.restore_keys.clone(),
             fallback_keys: k.fallback_keys.clone(),
+            prune_prefix: k.prune_prefix.clone(),
             path: path.to_string_lossy().into_owned(),
             layers: k.layers.clone(),
         };

@@ -49,6 +49,9 @@ pub struct Project {
     pub mode: Mode,
     /// Absolute directories of the modules taking part, sorted.
     pub modules: Vec<PathBuf>,
+    /// The module paths of `modules` (`module …` in each go.mod), sorted: which project this
+    /// is, whatever directory it was checked out to.
+    pub module_paths: Vec<String>,
     /// The go.work file, in workspace mode.
     pub workspace: Option<PathBuf>,
     /// Dependency files, sorted by path.
@@ -121,6 +124,7 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
     // Every go.mod taking part must parse (`go env` tolerates a broken one), and the go.mod of
     // every local `replace` target takes part too: Go reads its requirements.
     let mut replaced: Vec<PathBuf> = Vec::new();
+    let mut module_paths: Vec<String> = Vec::new();
     let mut manifests: Vec<PathBuf> = modules.iter().map(|m| m.join("go.mod")).collect();
     manifests.extend(workspace.clone());
     for f in &manifests {
@@ -137,6 +141,10 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
             )
         })?;
         let base = f.parent().unwrap_or(&root);
+        if Some(f) != workspace.as_ref() {
+            // A go.mod without a module line: its directory names it.
+            module_paths.push(parsed.module.unwrap_or_else(|| relative(&root, base)));
+        }
         for target in parsed.local_replacements {
             let dir = normalize(&base.join(target));
             if !modules.contains(&dir) {
@@ -175,10 +183,13 @@ pub fn discover(d: &Discover<'_>) -> Result<Project> {
         .filter(|p| p.parent().is_some_and(is_main_package_dir))
         .collect();
     let pgo_files = digest_all(&root, mains)?;
+    module_paths.sort();
+    module_paths.dedup();
     Ok(Project {
         root,
         mode,
         modules,
+        module_paths,
         workspace,
         dependency_files,
         pgo_files,

@@ -102,10 +102,10 @@ pub fn run(a: &PruneArgs, go: &Go) -> Result<ExitCode> {
             Caches::Modules => vec![&job.keys.modules],
             Caches::Build => vec![&job.keys.build],
         };
-        // The least specific restore key: one entry kind of this configuration.
+        // One entry kind of this configuration and project (never a sibling module's).
         prefixes = entries
             .into_iter()
-            .filter_map(|e| e.restore_keys.last().cloned())
+            .map(|e| e.prune_prefix.clone())
             .collect();
     }
     let protect = lines(&a.protect);

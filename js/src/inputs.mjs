@@ -265,13 +265,13 @@ export function freshDecision({ matched, added, sameSet = true }) {
 }
 
 /**
- * The `prune` command line for an entry just saved (pure): the entry's least specific restore
- * key is its kind and configuration (never another configuration's, another prefix's or, with
- * --ref, another ref's entries), the saved key stays whatever happens, the newest `keep` stay,
- * each kind within a share of the budget.
+ * The `prune` command line for an entry just saved (pure): the entry's `prune_prefix` is its
+ * kind, configuration and project (never another configuration's, another prefix's, another
+ * module's of the same repository or, with --ref, another ref's entries), the saved key stays
+ * whatever happens, the newest `keep` stay, each kind within a share of the budget.
  */
 export function pruneArgs(entry, { keep, ref, budgetGb }) {
-  const prefix = entry.restore_keys[entry.restore_keys.length - 1];
+  const prefix = entry.prune_prefix;
   const args = ['prune', '--prefix', prefix, '--protect', entry.key, '--keep', String(keep), '--ref', ref];
   if (budgetGb) args.push('--budget-gb', String(budgetGb));
   return args;

@@ -166,7 +166,7 @@ async function run() {
   // The remote build cache (`remote`): GOCACHEPROG for this step's warm-up and the job's later
   // steps; the GOCACHE archive is off by default then.
   const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || '', defaultBranch: defaultBranch(), exactHit: false, cacheMode: '', lookupOnly: inputs.lookupOnly }).save;
-  const config = createHash('sha256').update(k.build.restore_keys.at(-1) || k.build.key).digest('hex').slice(0, 12);
+  const config = createHash('sha256').update(k.build.prune_prefix || k.build.key).digest('hex').slice(0, 12);
   const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || '', bin, env, writes, manifest: `${process.env.GITHUB_JOB || 'job'}-${config}` });
   inputs.buildCache = remote.buildCache;
   if (remote.note) core.notice(`go-ci-cache: ${remote.note}`);

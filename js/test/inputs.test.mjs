@@ -130,13 +130,19 @@ test('a build entry is saved only when the job added to what was restored', () =
   assert.equal(freshDecision({ matched: 'k', added: 0, sameSet: false }).save, true, 'another dependency set: save under this one');
 });
 
-test('prune after a save: the entry kind and configuration, the saved key protected', () => {
-  const entry = { key: 'p-build-v1-t-go-fp-deps-r2-1', restore_keys: ['p-build-v1-t-go-fp-deps-', 'p-build-v1-t-go-fp-'] };
+test('prune after a save: the entry kind, configuration and project, the saved key protected', () => {
+  const entry = {
+    key: 'p-build-v1-t-go-fp-proj-deps-r2-1',
+    restore_keys: ['p-build-v1-t-go-fp-proj-deps-', 'p-build-v1-t-go-fp-proj-', 'p-build-v1-t-go-fp-'],
+    prune_prefix: 'p-build-v1-t-go-fp-proj-',
+  };
   assert.deepEqual(pruneArgs(entry, { keep: 2, ref: 'refs/heads/main', budgetGb: 10 }), [
-    'prune', '--prefix', 'p-build-v1-t-go-fp-', '--protect', entry.key, '--keep', '2', '--ref', 'refs/heads/main', '--budget-gb', '10',
+    'prune', '--prefix', 'p-build-v1-t-go-fp-proj-', '--protect', entry.key, '--keep', '2', '--ref', 'refs/heads/main', '--budget-gb', '10',
   ]);
-  const mod = { key: 'p-mod-v1-linux-deps', restore_keys: ['p-mod-v1-linux-'] };
-  assert.deepEqual(pruneArgs(mod, { keep: 1, ref: 'refs/pull/3/merge' }), ['prune', '--prefix', 'p-mod-v1-linux-', '--protect', mod.key, '--keep', '1', '--ref', 'refs/pull/3/merge']);
+  // Never the last restore key: that one also reaches a sibling module's entries.
+  assert.notEqual(pruneArgs(entry, { keep: 2, ref: 'r' })[2], entry.restore_keys.at(-1));
+  const mod = { key: 'p-mod-v1-linux-proj-deps', restore_keys: ['p-mod-v1-linux-proj-', 'p-mod-v1-linux-'], prune_prefix: 'p-mod-v1-linux-proj-' };
+  assert.deepEqual(pruneArgs(mod, { keep: 1, ref: 'refs/pull/3/merge' }), ['prune', '--prefix', 'p-mod-v1-linux-proj-', '--protect', mod.key, '--keep', '1', '--ref', 'refs/pull/3/merge']);
 });
 
 test('Go versions compare as Go orders them', () => {

@@ -737,6 +737,12 @@ pub fn key_inputs(a: &KeyInputsArgs<'_>) -> KeyInputs {
         goarch: env.get("GOARCH").to_string(),
         go_version: env.get("GOVERSION").to_string(),
         fingerprint: fp,
+        project: a
+            .project
+            .module_paths
+            .iter()
+            .map(|m| Input::new("module", m))
+            .collect(),
         dependencies: deps,
         rolling: a.rolling.map(str::to_string),
     }

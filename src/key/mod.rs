@@ -2,13 +2,16 @@
 //! are its own prefixes, most specific first. Pure code: no env, filesystem, clock or process.
 //!
 //! ```text
-//! modules: {prefix}-mod-{schema}-{host os}-{deps}
-//! build:   {prefix}-build-{schema}-{goos}-{goarch}-{go version}-{fingerprint}-{deps}[-{rolling}]
+//! modules: {prefix}-mod-{schema}-{host os}-{project}-{deps}
+//! build:   {prefix}-build-{schema}-{goos}-{goarch}-{go version}-{fingerprint}-{project}-{deps}[-{rolling}]
 //! ```
 //!
 //! Restore keys end in `-` so a layer value can never match a longer one (`go1.26.1-` is not a
 //! prefix of `go1.26.10-`). The build entry never restores across a Go version or fingerprint;
-//! the modules entry falls back to any module cache of the same OS. Keys are valid on GitHub
+//! the modules entry falls back to any module cache of the same OS. Both fall back, last, to
+//! another project's entry (another module of a monorepo), but an entry's own project (the
+//! module paths taking part) is its scope: pruning after a save never reaches past it, so one
+//! module's job never deletes a sibling module's entries. Keys are valid on GitHub
 //! (≤ 512 characters, no commas, ≤ 10 restore keys) and GitLab (no `/`, ≤ 5 fallback keys).
 
 mod digest;
@@ -69,6 +72,8 @@ pub struct KeyInputs {
     pub go_version: String,
     /// Everything else that changes Go's action IDs.
     pub fingerprint: Vec<Input>,
+    /// Which project: the module paths taking part (`module` → path).
+    pub project: Vec<Input>,
     /// Every dependency file (path → SHA-256) plus module-mode settings (GOWORK, -mod).
     pub dependencies: Vec<Input>,
     /// Optional rolling suffix for the build entry (e.g. a date), so a build cache with an
@@ -97,6 +102,9 @@ pub struct EntryKeys {
     /// Exact fallback keys for GitLab (`cache:fallback_keys`): the restore keys without their
     /// trailing separator. Some job must save under these for them to ever match.
     pub fallback_keys: Vec<String>,
+    /// The entry's own scope, a restore key: this kind, configuration and project. The
+    /// entries a save supersedes are under it; another project's never are.
+    pub prune_prefix: String,
     /// The layers, left to right.
     pub layers: Vec<Layer>,
 }
@@ -126,6 +134,11 @@ pub fn compute(inp: &KeyInputs) -> Result<CacheKeys> {
         value: value.to_string(),
         inputs: Vec::new(),
     };
+    let project = Layer {
+        name: "project",
+        value: layer_digest(&inp.project),
+        inputs: inp.project.clone(),
+    };
     let modules = entry(
         vec![
             lit("prefix", &inp.prefix),
@@ -136,6 +149,7 @@ pub fn compute(inp: &KeyInputs) -> Result<CacheKeys> {
                 value: segment(&inp.host_os),
                 inputs: vec![Input::new("GOHOSTOS", &inp.host_os)],
             },
+            project.clone(),
             deps.clone(),
         ],
         4,
@@ -162,6 +176,7 @@ pub fn compute(inp: &KeyInputs) -> Result<CacheKeys> {
             value: layer_digest(&inp.fingerprint),
             inputs: inp.fingerprint.clone(),
         },
+        project,
         deps,
     ];
     if let Some(r) = &inp.rolling {
@@ -192,10 +207,15 @@ fn entry(layers: Vec<Layer>, min_layers: usize) -> EntryKeys {
     let key = join(layers.len());
     let fallback_keys: Vec<String> = (min_layers..layers.len()).rev().map(join).collect();
     let restore_keys = fallback_keys.iter().map(|k| format!("{k}-")).collect();
+    let scope = layers
+        .iter()
+        .position(|l| l.name == "project")
+        .map_or(min_layers, |i| i + 1);
     EntryKeys {
         key,
         restore_keys,
         fallback_keys,
+        prune_prefix: format!("{}-", join(scope)),
         layers,
     }
 }

@@ -20,6 +20,10 @@ fn base() -> KeyInputs {
             Input::new("--build-flags", ""),
             Input::new("GOMODCACHE", "/home/runner/go/pkg/mod"),
         ],
+        project: vec![
+            Input::new("module", "example.com/app"),
+            Input::new("module", "example.com/app/svc"),
+        ],
         dependencies: vec![
             Input::new("go.mod", "aa".repeat(32)),
             Input::new("go.sum", "bb".repeat(32)),
@@ -148,6 +152,12 @@ fn each_input_changes_only_its_layers() {
             &["prefix"],
         ),
         (
+            "another module of the repository (a sibling job of a monorepo matrix)",
+            |k| k.project = vec![Input::new("module", "example.com/app/tools")],
+            &["project"],
+            &["project"],
+        ),
+        (
             "rolling suffix",
             |k| k.rolling = Some("2026-11-24".into()),
             &[],
@@ -263,9 +273,54 @@ fn build_never_restores_across_go_version_or_fingerprint() {
 }
 
 #[test]
-fn modules_fall_back_to_any_module_cache_of_the_same_os() {
+fn modules_fall_back_to_the_project_then_to_any_module_cache_of_the_same_os() {
     let k = compute(&base()).unwrap();
-    assert_eq!(k.modules.restore_keys, ["go-ci-cache-mod-v1-linux-"]);
+    let project = &k.modules.layers[4].value;
+    assert_eq!(
+        k.modules.restore_keys,
+        [
+            format!("go-ci-cache-mod-v1-linux-{project}-"),
+            "go-ci-cache-mod-v1-linux-".to_string()
+        ]
+    );
+}
+
+/// One module's job prunes what its saves supersede (older runs, older dependency sets of the
+/// same project and configuration) and nothing of a sibling module's, whose entries share
+/// every restore key but the project's.
+#[test]
+fn the_prune_scope_is_the_entry_kind_configuration_and_project() {
+    let mut older = base();
+    set(&mut older.dependencies, "go.sum", &"dd".repeat(32));
+    older.rolling = Some("r1".into());
+    let mut sibling = base();
+    sibling.project = vec![Input::new("module", "example.com/app/tools")];
+    let mut now = base();
+    now.rolling = Some("r2".into());
+    let (k, o, s) = (
+        compute(&now).unwrap(),
+        compute(&older).unwrap(),
+        compute(&sibling).unwrap(),
+    );
+    for (e, old, sib) in [
+        (&k.modules, &o.modules, &s.modules),
+        (&k.build, &o.build, &s.build),
+    ] {
+        assert!(e.key.starts_with(&e.prune_prefix), "{}", e.prune_prefix);
+        assert!(e.restore_keys.contains(&e.prune_prefix));
+        assert!(
+            old.key.starts_with(&e.prune_prefix),
+            "superseded: {}",
+            old.key
+        );
+        assert!(
+            !sib.key.starts_with(&e.prune_prefix),
+            "a sibling's: {}",
+            sib.key
+        );
+        // Still a last-resort restore for a module whose job has no entry yet.
+        assert!(sib.key.starts_with(e.restore_keys.last().unwrap().as_str()));
+    }
 }
 
 #[test]
@@ -325,13 +380,20 @@ fn bad_labels_are_usage_errors() {
 #[test]
 fn golden_keys() {
     let k = compute(&base()).unwrap();
-    assert_eq!(k.modules.key, "go-ci-cache-mod-v1-linux-46e0990841be9b67");
+    assert_eq!(
+        k.modules.key,
+        "go-ci-cache-mod-v1-linux-b0ddd1ba52c8385d-46e0990841be9b67"
+    );
     assert_eq!(
         k.build.key,
-        "go-ci-cache-build-v1-linux-amd64-go1.26.8-944b16986f4bd7cc-46e0990841be9b67"
+        "go-ci-cache-build-v1-linux-amd64-go1.26.8-944b16986f4bd7cc-b0ddd1ba52c8385d-46e0990841be9b67"
     );
     assert_eq!(
         k.build.restore_keys,
-        ["go-ci-cache-build-v1-linux-amd64-go1.26.8-944b16986f4bd7cc-"]
+        [
+            "go-ci-cache-build-v1-linux-amd64-go1.26.8-944b16986f4bd7cc-b0ddd1ba52c8385d-",
+            "go-ci-cache-build-v1-linux-amd64-go1.26.8-944b16986f4bd7cc-"
+        ]
     );
+    assert_eq!(k.build.prune_prefix, k.build.restore_keys[0]);
 }

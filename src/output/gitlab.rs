@@ -10,8 +10,8 @@ use crate::job::KeysDoc;
 /// GitLab's dotenv size limit.
 pub const MAX_DOTENV_BYTES: usize = 5 * 1024;
 
-/// The dotenv variables (pure): `GO_CI_CACHE_<ENTRY>_KEY`, `…_ROLLING_KEY` (the coarsest
-/// fallback), `…_FALLBACK_KEY_<n>` (1-based, exact keys for `cache:fallback_keys`), `…_PATH`, `GO_CI_CACHE_GO_VERSION`, plus GOMODCACHE and
+/// The dotenv variables (pure): `GO_CI_CACHE_<ENTRY>_KEY`, `…_ROLLING_KEY` (the entry's own
+/// scope: kind, configuration and project), `…_FALLBACK_KEY_<n>` (1-based, exact keys for `cache:fallback_keys`), `…_PATH`, `GO_CI_CACHE_GO_VERSION`, plus GOMODCACHE and
 /// GOCACHE with `export_env`.
 pub fn variables(doc: &KeysDoc, export_env: bool) -> Vec<Output> {
     let mut vars = Vec::new();
@@ -20,12 +20,14 @@ pub fn variables(doc: &KeysDoc, export_env: bool) -> Vec<Output> {
             name: var_name(&format!("{entry}-key")),
             value: e.key.clone(),
         });
-        // The coarsest fallback: a rolling key that the template's warm job also writes, so a
-        // `fallback_keys` entry always names something that exists (GitLab matches exactly).
-        if let Some(k) = e.fallback_keys.last() {
+        // A rolling key that the template's warm job also writes, so a `fallback_keys` entry
+        // always names something that exists (GitLab matches exactly). Per project: the jobs of
+        // a monorepo's other modules never overwrite it.
+        let rolling = e.prune_prefix.trim_end_matches('-');
+        if !rolling.is_empty() {
             vars.push(Output {
                 name: var_name(&format!("{entry}-rolling-key")),
-                value: k.clone(),
+                value: rolling.to_string(),
             });
         }
         for (i, k) in e.fallback_keys.iter().enumerate() {

@@ -5,6 +5,8 @@
 /// What the reader found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ModFile {
+    /// The module path (`module …`), absent in a go.work or a go.mod without one.
+    pub module: Option<String>,
     /// Directories named on the right of a `replace … => ./dir` (relative or absolute paths).
     pub local_replacements: Vec<String>,
 }
@@ -84,6 +86,10 @@ pub fn parse(text: &str) -> Result<ModFile, SyntaxError> {
 }
 
 fn args(verb: &str, toks: &[String], out: &mut ModFile) {
+    if verb == "module" {
+        out.module = toks.first().cloned();
+        return;
+    }
     if verb != "replace" {
         return;
     }

@@ -36,6 +36,7 @@ fn free_ports(n: usize) -> Vec<u16> {
 pub(crate) struct Weed {
     child: Option<Child>,
     s3_port: u16,
+    ports: Vec<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -93,6 +94,15 @@ impl Weed {
             .arg(format!("-s3.config={}", config.display()))
             .arg("-master.volumeSizeLimitMB=64")
             .arg("-volume.max=0")
+            .arg(format!(
+                "-filer.localSocket={}",
+                dir.path().join("filer.sock").display()
+            ))
+            .arg(format!(
+                "-s3.localSocket={}",
+                dir.path().join("s3.sock").display()
+            ))
+            .env("TMPDIR", dir.path())
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("weed.log")).unwrap())
@@ -101,6 +111,7 @@ impl Weed {
         let w = Weed {
             child: Some(child),
             s3_port: p[6],
+            ports: p,
             _dir: dir,
         };
         // Ready when an object can be written (the gateway creates the bucket for its admin
@@ -128,10 +139,27 @@ impl Weed {
         format!("http://127.0.0.1:{}", self.s3_port)
     }
 
+    /// Stops the server at once (as a crash would) and removes the gRPC sockets that SeaweedFS
+    /// creates as `/tmp/seaweedfs-<service>-grpc-<port>.sock` whatever TMPDIR says, for this
+    /// server's ports only (its other sockets and logs are in its own directory).
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+            let ours: Vec<String> = self.ports.iter().map(|p| format!("-{p}.sock")).collect();
+            for e in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let socket = e.file_type().is_ok_and(|t| {
+                    use std::os::unix::fs::FileTypeExt;
+                    t.is_socket()
+                });
+                if socket
+                    && name.starts_with("seaweedfs-")
+                    && ours.iter().any(|o| name.ends_with(o.as_str()))
+                {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
         }
     }
 

@@ -156,6 +156,81 @@ fn multi_module_repository() {
     assert_eq!(files(&g), ["svc/a/go.mod", "svc/a/go.sum", "svc/b/go.mod"]);
 }
 
+/// A matrix with one job per module of a monorepo: each job's entries are its own project's
+/// (their prune scopes are disjoint, so no job's prune reaches a sibling's entries), a sibling's
+/// entry stays the last restore key, and the project is named by module paths, not by where
+/// the repository was checked out.
+#[test]
+fn each_module_of_a_monorepo_has_its_own_scope() {
+    let t = TestEnv::new();
+    let repo = t.root().join("repo");
+    write_module(
+        &repo.join("a"),
+        "example.com/mono/a",
+        &["example.com/greet"],
+        &[],
+    );
+    write_module(
+        &repo.join("b"),
+        "example.com/mono/b",
+        &["example.com/greet"],
+        &[],
+    );
+    for d in ["a", "b"] {
+        t.go_ok(&repo.join(d), &["mod", "tidy"]);
+    }
+    let (a, b) = (
+        t.keys_json(&repo.join("a"), &[]),
+        t.keys_json(&repo.join("b"), &[]),
+    );
+    for e in ["modules", "build"] {
+        let (pa, pb) = (
+            a[e]["prune_prefix"].as_str().unwrap(),
+            b[e]["prune_prefix"].as_str().unwrap(),
+        );
+        assert!(
+            key(&a, e).starts_with(pa) && key(&b, e).starts_with(pb),
+            "{e}"
+        );
+        assert!(
+            !key(&b, e).starts_with(pa) && !key(&a, e).starts_with(pb),
+            "{e}: {pa} {pb}"
+        );
+        let last = |v: &Value| {
+            v[e]["restore_keys"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            last(&a),
+            last(&b),
+            "{e}: the configuration's fallback is shared"
+        );
+        assert!(key(&b, e).starts_with(last(&a).as_str().unwrap()));
+    }
+    let project = |v: &Value, e: &str| {
+        v[e]["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "project")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        project(&a, "build")["inputs"][0]["value"],
+        "example.com/mono/a"
+    );
+    // Another checkout path, the same project.
+    let moved = t.root().join("elsewhere");
+    std::fs::rename(&repo, &moved).unwrap();
+    let m = t.keys_json(&moved.join("a"), &[]);
+    assert_eq!(project(&m, "build")["value"], project(&a, "build")["value"]);
+}
+
 #[test]
 fn go_work_workspace() {
     let t = TestEnv::new();
@@ -232,10 +307,13 @@ fn github_gitlab_and_auto_formats_write_ci_files() {
     assert!(text.starts_with("earlier=1\n"), "appends");
     let parsed = parse_github_file(&text);
     assert_eq!(parsed["build-key"], key(&v, "build"));
-    assert_eq!(
-        parsed["modules-restore-keys"],
-        v["modules"]["restore_keys"][0].as_str().unwrap()
-    );
+    let restore: Vec<&str> = v["modules"]["restore_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(parsed["modules-restore-keys"], restore.join("\n"));
     let env = parse_github_file(&std::fs::read_to_string(&gh_env).unwrap());
     assert_eq!(env["GOCACHE"], t.gocache().to_str().unwrap());
 

@@ -30,6 +30,7 @@ fn sample_doc() -> KeysDoc {
         root: PathBuf::from("/work/app"),
         mode: Mode::Module,
         modules: vec![PathBuf::from("/work/app")],
+        module_paths: vec!["example.com/app".into()],
         workspace: None,
         dependency_files: vec![
             FileDigest {

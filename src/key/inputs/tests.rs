@@ -53,6 +53,7 @@ fn keys(c: &Case) -> (String, String) {
         root: "/w".into(),
         mode: Mode::Module,
         modules: vec!["/w".into()],
+        module_paths: vec!["example.com/w".into()],
         workspace: None,
         dependency_files: c.dep_files.clone(),
         pgo_files: vec![],

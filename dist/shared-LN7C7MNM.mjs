@@ -69304,7 +69304,7 @@ function freshDecision({ matched, added, sameSet = true }) {
   return { save: true, why: "" };
 }
 function pruneArgs(entry, { keep, ref, budgetGb }) {
-  const prefix2 = entry.restore_keys[entry.restore_keys.length - 1];
+  const prefix2 = entry.prune_prefix;
   const args = ["prune", "--prefix", prefix2, "--protect", entry.key, "--keep", String(keep), "--ref", ref];
   if (budgetGb) args.push("--budget-gb", String(budgetGb));
   return args;
