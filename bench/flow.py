@@ -508,10 +508,11 @@ class GoCiCacheRemote(GoCiCache):
     request only reads. The manifest is per job name, so a job prefetches the set its previous
     run used.
 
-    Network model: bytes fetched or uploaded ÷ bandwidth, plus one round trip per remote
-    lookup that was not prefetched (Go asks per action, from each of its `-p` parallel build
+    Network model: bytes fetched or uploaded ÷ bandwidth, plus the round trips the build waited
+    for (the cache program's `remote_round_trips`: a record asked of the read namespaces, an
+    output downloaded on demand; Go asks per action, from each of its `-p` parallel build
     workers, GOMAXPROCS by default: the round trips of `p` workers overlap, so they cost
-    lookups × latency ÷ p) and one per `concurrency` objects prefetched in bulk at start.
+    round trips × latency ÷ p) and one per `concurrency` objects prefetched in bulk at start.
     Uploads run in the background during the job but are counted in full, as if nothing
     overlapped. Unlike archives, which the harness hides from the other jobs of the same run
     (they run in parallel), the bucket is live: a later job of a run sees what an earlier one
@@ -540,7 +541,11 @@ class GoCiCacheRemote(GoCiCache):
         ok = ctx.run_job()
         rep = json.loads(self.invoke(ctx, "report", "--format", "json", capture=True).stdout or "{}")
         c = rep.get("cacheprog") or {}
-        lookups = max(c.get("remote_hits", 0) - c.get("prefetched", 0) + c.get("misses", 0), 0)
+        # Round trips the build waited for (binaries without the counter: every lookup that
+        # was not prefetched, an upper bound).
+        lookups = c.get("remote_round_trips")
+        if lookups is None:
+            lookups = max(c.get("remote_hits", 0) - c.get("prefetched", 0) + c.get("misses", 0), 0)
         bulk = -(-c.get("prefetched", 0) // self.concurrency)
         workers = os.cpu_count() or 1
         ctx.network(nbytes=c.get("remote_hit_bytes", 0) + c.get("upload_bytes", 0), requests=bulk)

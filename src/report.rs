@@ -93,10 +93,11 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
                 "hits (remote tier)",
                 "–".into(),
                 format!(
-                    "{} ({}; {} prefetched)",
+                    "{} ({}; {} prefetched; {} round trips while building)",
                     c.remote_hits,
                     human_bytes(c.remote_hit_bytes),
-                    c.prefetched
+                    c.prefetched,
+                    c.remote_round_trips
                 ),
             ));
         }
@@ -341,6 +342,7 @@ mod cacheprog_tests {
                 remote_hits: 6,
                 remote_hit_bytes: 1 << 20,
                 prefetched: 5,
+                remote_round_trips: 3,
                 misses: 1,
                 uploads: 4,
                 upload_bytes: 512,
@@ -354,14 +356,16 @@ mod cacheprog_tests {
         for want in [
             "local tier + `s3://b/p`, writes `trusted`",
             "hits (local tier)   – | 3 (2.0 KiB)",
-            "hits (remote tier)  – | 6 (1.0 MiB; 5 prefetched)",
+            "hits (remote tier)  – | 6 (1.0 MiB; 5 prefetched; 3 round trips while building)",
             "misses (compiled)   – | 1 of 10 lookups",
             "uploaded            – | 4 objects (512 B), 0 already there, 1 failed",
             "warning: remote cache `s3://b/p` is off",
         ] {
             assert!(t.contains(want), "{want:?} in\n{t}");
         }
-        assert!(markdown(&st).contains("| hits (remote tier) | – | 6 (1.0 MiB; 5 prefetched) |"));
+        assert!(markdown(&st).contains(
+            "| hits (remote tier) | – | 6 (1.0 MiB; 5 prefetched; 3 round trips while building) |"
+        ));
     }
 
     #[test]

@@ -107,6 +107,9 @@ impl Shared {
                 if self.local.has_output(o, size) {
                     return true;
                 }
+                if !prefetch {
+                    add(&self.counters.remote_round_trips, 1);
+                }
                 match remote.output(o, size).await {
                     Ok(Some(body)) => match self.local.put_output(o, &body) {
                         Ok(_) => {
@@ -197,6 +200,7 @@ impl Shared {
             return Some(rec.clone());
         }
         // Ask every read namespace at once; the first in order that has a good output wins.
+        add(&self.counters.remote_round_trips, 1);
         let asks = self
             .cfg
             .namespaces

@@ -26,6 +26,7 @@ pub struct Counters {
     pub(super) prefetched_bytes: AtomicU64,
     pub(super) corrupt: AtomicU64,
     pub(super) remote_errors: AtomicU64,
+    pub(super) remote_round_trips: AtomicU64,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -79,6 +80,11 @@ pub struct Stats {
     pub corrupt: u64,
     /// Remote requests that failed or timed out.
     pub remote_errors: u64,
+    /// Round trips to the remote while the build waited: a record asked of the read
+    /// namespaces (at once: one round trip), an output downloaded on demand. The bulk prefetch
+    /// at start is not among them.
+    #[serde(default)]
+    pub remote_round_trips: u64,
     /// Warnings printed.
     pub warnings: Vec<String>,
 }
@@ -112,6 +118,7 @@ impl Counters {
             prefetched_bytes: g(&self.prefetched_bytes),
             corrupt: g(&self.corrupt),
             remote_errors: g(&self.remote_errors),
+            remote_round_trips: g(&self.remote_round_trips),
             warnings: self
                 .warnings
                 .lock()
@@ -151,6 +158,7 @@ impl Stats {
             t.prefetched_bytes += s.prefetched_bytes;
             t.corrupt += s.corrupt;
             t.remote_errors += s.remote_errors;
+            t.remote_round_trips += s.remote_round_trips;
             for w in &s.warnings {
                 if !t.warnings.contains(w) {
                     t.warnings.push(w.clone());

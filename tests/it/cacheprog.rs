@@ -387,6 +387,10 @@ fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
     );
     let s = warm.stats();
     assert!(s.remote_hits > 0 && s.prefetched > 0, "{s:?}");
+    assert!(
+        s.remote_round_trips * 10 < s.gets,
+        "the prefetched manifest answers nearly every lookup without a round trip: {s:?}"
+    );
     assert_eq!((s.corrupt, s.remote_errors), (0, 0), "{s:?}");
     warm.build_and_run(&dir);
 
