@@ -548,9 +548,11 @@ class GoCiCacheRemote(GoCiCache):
             lookups = max(c.get("remote_hits", 0) - c.get("prefetched", 0) + c.get("misses", 0), 0)
         bulk = -(-c.get("prefetched", 0) // self.concurrency)
         workers = os.cpu_count() or 1
-        ctx.network(nbytes=c.get("remote_hit_bytes", 0) + c.get("upload_bytes", 0), requests=bulk)
+        # Bytes as they travel (deflated; binaries without the counter: inflated).
+        down = c.get("download_bytes", c.get("remote_hit_bytes", 0))
+        ctx.network(nbytes=down + c.get("upload_bytes", 0), requests=bulk)
         ctx.network(requests=-(-lookups // workers))
-        ctx.row["restored_bytes"] += c.get("remote_hit_bytes", 0)
+        ctx.row["restored_bytes"] += down
         ctx.row["saved_bytes"] += c.get("upload_bytes", 0)
         if not ok or ctx.run.ref != self.bench.default_ref or exact:
             return

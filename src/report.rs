@@ -93,9 +93,10 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
                 "hits (remote tier)",
                 "–".into(),
                 format!(
-                    "{} ({}; {} prefetched; {} round trips while building)",
+                    "{} ({}, {} downloaded; {} prefetched; {} round trips while building)",
                     c.remote_hits,
                     human_bytes(c.remote_hit_bytes),
+                    human_bytes(c.download_bytes),
                     c.prefetched,
                     c.remote_round_trips
                 ),
@@ -343,6 +344,7 @@ mod cacheprog_tests {
                 remote_hit_bytes: 1 << 20,
                 prefetched: 5,
                 remote_round_trips: 3,
+                download_bytes: 300 << 10,
                 misses: 1,
                 uploads: 4,
                 upload_bytes: 512,
@@ -356,7 +358,7 @@ mod cacheprog_tests {
         for want in [
             "local tier + `s3://b/p`, writes `trusted`",
             "hits (local tier)   – | 3 (2.0 KiB)",
-            "hits (remote tier)  – | 6 (1.0 MiB; 5 prefetched; 3 round trips while building)",
+            "hits (remote tier)  – | 6 (1.0 MiB, 300.0 KiB downloaded; 5 prefetched; 3 round trips while building)",
             "misses (compiled)   – | 1 of 10 lookups",
             "uploaded            – | 4 objects (512 B), 0 already there, 1 failed",
             "warning: remote cache `s3://b/p` is off",
@@ -364,7 +366,7 @@ mod cacheprog_tests {
             assert!(t.contains(want), "{want:?} in\n{t}");
         }
         assert!(markdown(&st).contains(
-            "| hits (remote tier) | – | 6 (1.0 MiB; 5 prefetched; 3 round trips while building) |"
+            "| hits (remote tier) | – | 6 (1.0 MiB, 300.0 KiB downloaded; 5 prefetched; 3 round trips while building) |"
         ));
     }
 

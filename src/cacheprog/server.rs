@@ -111,8 +111,9 @@ impl Shared {
                     add(&self.counters.remote_round_trips, 1);
                 }
                 match remote.output(o, size).await {
-                    Ok(Some(body)) => match self.local.put_output(o, &body) {
+                    Ok(Some((body, wire))) => match self.local.put_output(o, &body) {
                         Ok(_) => {
+                            add(&self.counters.download_bytes, wire);
                             if prefetch {
                                 add(&self.counters.prefetched, 1);
                                 add(&self.counters.prefetched_bytes, size);

@@ -27,6 +27,7 @@ pub struct Counters {
     pub(super) corrupt: AtomicU64,
     pub(super) remote_errors: AtomicU64,
     pub(super) remote_round_trips: AtomicU64,
+    pub(super) download_bytes: AtomicU64,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -85,6 +86,10 @@ pub struct Stats {
     /// at start is not among them.
     #[serde(default)]
     pub remote_round_trips: u64,
+    /// Bytes downloaded (outputs as they travel, deflated; `remote_hit_bytes` counts them
+    /// inflated).
+    #[serde(default)]
+    pub download_bytes: u64,
     /// Warnings printed.
     pub warnings: Vec<String>,
 }
@@ -119,6 +124,7 @@ impl Counters {
             corrupt: g(&self.corrupt),
             remote_errors: g(&self.remote_errors),
             remote_round_trips: g(&self.remote_round_trips),
+            download_bytes: g(&self.download_bytes),
             warnings: self
                 .warnings
                 .lock()
@@ -159,6 +165,7 @@ impl Stats {
             t.corrupt += s.corrupt;
             t.remote_errors += s.remote_errors;
             t.remote_round_trips += s.remote_round_trips;
+            t.download_bytes += s.download_bytes;
             for w in &s.warnings {
                 if !t.warnings.contains(w) {
                     t.warnings.push(w.clone());
