@@ -485,7 +485,7 @@ mod tests {
             "shorter than said"
         );
         assert_eq!(unpack(&packed[..packed.len() / 2], body.len() as u64), None);
-        assert_eq!(unpack(&vec![b'x'; 64], 64), None, "not deflate");
+        assert_eq!(unpack(&[b'x'; 64], 64), None, "not deflate");
         assert_eq!(unpack(&pack(b""), 0), Some(Vec::new()));
     }
 
