@@ -5,11 +5,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 import * as core from '@actions/core';
 
 import { captured, classify, countBuildEntries, countEntries, parseToolkitLine, phaseTimes, prefilledWarning, restoreEntry, saveEntry, skipExistingFiles, TAR_LINES_SHOWN, timingArgs, toolkitClient } from '../src/cacheops.mjs';
+
+/** A temporary directory, removed when this file's tests are done. */
+const tempDirs = [];
+after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 const entry = { path: '/tmp/gomodcache', key: 'go-ci-cache-mod-v1-linux-0123456789abcdef', restore_keys: ['go-ci-cache-mod-v1-linux-'] };
 
@@ -245,7 +254,7 @@ test('the captured section keeps non-toolkit output', async () => {
 });
 
 test('prefilled roots: one warning naming setup-go and `cache: false`', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-pre-'));
+  const dir = tempDir('gcc-pre-');
   assert.equal(countEntries(path.join(dir, 'missing')), 0);
   fs.mkdirSync(path.join(dir, 'mod', 'cache'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'mod', 'example.com'));

@@ -4,10 +4,19 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { buildEnv, ChecksumError, install, MissingAssetError, sha256, sourceDigest, targetTriple } from '../src/install.mjs';
+
+/** A temporary directory, removed when this file's tests are done. */
+const tempDirs = [];
+after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -57,7 +66,7 @@ const name = `go-ci-cache-9.9.9-${triple}`;
 
 test('a good checksum installs into the tool cache, and a second install reuses it', async () => {
   const bytes = asset();
-  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const toolCache = tempDir('gcc-tc-');
   await withServer({ [name]: bytes }, async (baseUrl) => {
     const manifest = { version: '9.9.9', assets: { [triple]: { name, sha256: sha256(bytes) } } };
     const bin = await install({ actionDir: repo, manifest, toolCache, baseUrl });
@@ -71,7 +80,7 @@ test('a good checksum installs into the tool cache, and a second install reuses 
 });
 
 test('a wrong checksum is refused with a clear error and nothing is installed', async () => {
-  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const toolCache = tempDir('gcc-tc-');
   await withServer({ [name]: Buffer.from('not the binary') }, async (baseUrl) => {
     const manifest = { version: '9.9.9', assets: { [triple]: { name, sha256: 'a'.repeat(64) } } };
     await assert.rejects(install({ actionDir: repo, manifest, toolCache, baseUrl }), (e) => e instanceof ChecksumError && /checksum mismatch for go-ci-cache-9\.9\.9-.*expected sha256 a{64}, got [0-9a-f]{64}; refusing/.test(e.message));
@@ -80,7 +89,7 @@ test('a wrong checksum is refused with a clear error and nothing is installed', 
 });
 
 test('a 404 for an asset the manifest names is an error that says so, not a source build', async () => {
-  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const toolCache = tempDir('gcc-tc-');
   await withServer({}, async (baseUrl) => {
     const manifest = { version: '9.9.9', assets: { [triple]: { name, sha256: 'b'.repeat(64) } } };
     await assert.rejects(install({ actionDir: repo, manifest, toolCache, baseUrl }), (e) => e instanceof MissingAssetError && /release asset go-ci-cache-9\.9\.9-.* that dist\/manifest\.json names .* is missing: .* HTTP 404/.test(e.message));
@@ -98,7 +107,7 @@ test('downloads are retried on 5xx and network errors, and a 4xx is not retried'
     if (a instanceof Error) throw new TypeError('fetch failed', { cause: a });
     return { status: a.status, ok: a.status === 200, headers: new Headers(), arrayBuffer: async () => bytes };
   };
-  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const toolCache = tempDir('gcc-tc-');
   const logs = [];
   const bin = await install({ actionDir: repo, manifest, toolCache, baseUrl: 'http://x/y', fetchImpl, delayMs: 1, log: (l) => logs.push(l) });
   assert.equal(seen.length, 3);
@@ -111,7 +120,7 @@ test('downloads are retried on 5xx and network errors, and a 4xx is not retried'
     calls++;
     return { status: 403, ok: false, headers: new Headers() };
   };
-  await assert.rejects(install({ actionDir: repo, manifest, toolCache: fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-')), baseUrl: 'http://x/y', fetchImpl: forbidden, delayMs: 1 }), /HTTP 403/);
+  await assert.rejects(install({ actionDir: repo, manifest, toolCache: tempDir('gcc-tc-'), baseUrl: 'http://x/y', fetchImpl: forbidden, delayMs: 1 }), /HTTP 403/);
   assert.equal(calls, 1);
 });
 
@@ -139,7 +148,7 @@ test('a ref without assets builds from source once and keeps the build in the Ac
   const manifest = { version: '0.1.0-dev', assets: {} };
   const logs = [];
   const log = (l) => logs.push(l);
-  const toolCache = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tc-'));
+  const toolCache = tempDir('gcc-tc-');
   const first = await install({ actionDir: repo, manifest, toolCache, baseUrl: 'http://unused', sourceCache, log });
   assert.match(logs.join('\n'), /building from source once/);
   assert.deepEqual(saved, [`go-ci-cache-binary-${triple}-${sourceDigest(repo)}`]);

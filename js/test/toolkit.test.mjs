@@ -6,11 +6,20 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 import * as cache from '@actions/cache';
 
 import { restoreEntry, saveEntry, toolkitClient } from '../src/cacheops.mjs';
+
+/** A temporary directory, removed when this file's tests are done. */
+const tempDirs = [];
+after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+function tempDir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 function recorder() {
   const r = { info: [], notice: [], warning: [] };
@@ -24,7 +33,7 @@ async function withServer(handler, fn) {
     handler(req, res, `http://127.0.0.1:${server.address().port}`);
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcc-tk-'));
+  const tmp = tempDir('gcc-tk-');
   const saved = { ...process.env };
   Object.assign(process.env, {
     ACTIONS_CACHE_URL: `http://127.0.0.1:${server.address().port}/`,
