@@ -738,10 +738,11 @@ fn action_keeps_the_build_cache_fresh_in_act() {
     assert!(r.log.contains("pruned 1 superseded entry"), "{}", r.log);
     assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
     let seen = api.seen.lock().unwrap().clone();
-    // prefix-build-schema-os-arch-go-fingerprint: the configuration, without deps and run.
+    // prefix-build-schema-os-arch-go-fingerprint-project: the configuration and project,
+    // without deps and run.
     let build_prefix = r.outputs["build-key"]
         .split('-')
-        .take(9)
+        .take(10)
         .collect::<Vec<_>>()
         .join("-");
     let lists: Vec<_> = seen
