@@ -55,6 +55,21 @@ impl Manifest {
             .collect()
     }
 
+    /// Both manifests' entries, the later use of an action winning.
+    pub fn union(&self, other: &Manifest) -> Manifest {
+        let mut by: HashMap<&str, &Entry> = HashMap::new();
+        for e in self.entries.iter().chain(&other.entries) {
+            let keep = by.get(e.action.as_str()).is_none_or(|k| k.used < e.used);
+            if keep {
+                by.insert(&e.action, e);
+            }
+        }
+        Manifest {
+            version: VERSION,
+            entries: by.into_values().cloned().collect(),
+        }
+    }
+
     /// This manifest with `used` (used at `now`) merged in, stale entries dropped, newest first.
     pub fn merged(&self, used: &HashMap<Id, Record>, now: i64) -> Manifest {
         let mut by: HashMap<String, Entry> = self
@@ -86,6 +101,35 @@ impl Manifest {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_union_keeps_every_action_at_its_latest_use() {
+        let e = |a: &str, used: i64| Entry {
+            action: a.into(),
+            record: Record {
+                output: "00".repeat(32),
+                size: 1,
+                time: String::new(),
+            },
+            used,
+        };
+        let a = Manifest {
+            version: VERSION,
+            entries: vec![e("aa", 1), e("bb", 5)],
+        };
+        let b = Manifest {
+            version: VERSION,
+            entries: vec![e("bb", 9), e("cc", 2)],
+        };
+        let mut got: Vec<(String, i64)> = a
+            .union(&b)
+            .entries
+            .into_iter()
+            .map(|e| (e.action, e.used))
+            .collect();
+        got.sort();
+        assert_eq!(got, [("aa".into(), 1), ("bb".into(), 9), ("cc".into(), 2)]);
+    }
     use super::*;
 
     fn rec(o: u8) -> Record {

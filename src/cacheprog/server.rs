@@ -31,6 +31,8 @@ struct Shared {
     fetches: Mutex<HashMap<Id, Arc<OnceCell<bool>>>>,
     /// The previous run's manifests: action → (read-namespace index, record).
     index: OnceCell<HashMap<Id, (usize, Record)>>,
+    /// The manifest of the namespace this process writes, as it was read at start.
+    previous: Mutex<Option<Manifest>>,
     /// Actions whose local record this process fetched from the remote (their hits are the
     /// remote tier's).
     from_remote: Mutex<HashSet<Id>>,
@@ -173,7 +175,12 @@ impl Shared {
         for (i, ans) in answers.into_iter().enumerate().rev() {
             match ans {
                 Ok(Some(bytes)) => match Manifest::parse(&bytes) {
-                    Some(m) => index.extend(m.index().into_iter().map(|(a, r)| (a, (i, r)))),
+                    Some(m) => {
+                        index.extend(m.index().into_iter().map(|(a, r)| (a, (i, r))));
+                        if self.cfg.namespaces.read[i] == self.cfg.namespaces.write {
+                            *lock(&self.previous) = Some(m);
+                        }
+                    }
                     None => self.warn(
                         "manifest",
                         &format!(
@@ -382,6 +389,7 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         counters: Counters::default(),
         fetches: Mutex::new(HashMap::new()),
         index: OnceCell::new(),
+        previous: Mutex::new(None),
         from_remote: Mutex::new(HashSet::new()),
         used: Mutex::new(HashMap::new()),
         transfers,
@@ -523,10 +531,21 @@ async fn write_manifest(sh: &Arc<Shared>) {
         super::namespace::segment(&sh.cfg.manifest)
     );
     let path = sh.local.meta_path(&rel);
-    let before = std::fs::read(&path)
+    let mut before = std::fs::read(&path)
         .ok()
         .and_then(|b| Manifest::parse(&b))
         .unwrap_or_default();
+    // A small go command (the `go env` of this tool's own steps, a `go version` or a narrow
+    // `go list` of the job) adds to the manifest the previous job left instead of replacing
+    // it, or the job's build, which starts after it, would find nothing to prefetch.
+    if !sh.index.initialized() {
+        sh.index.get_or_init(|| sh.load_index()).await;
+    }
+    if let Some(prev) = lock(&sh.previous).as_ref()
+        && used.len() * 2 < prev.entries.len()
+    {
+        before = prev.union(&before);
+    }
     let m = before.merged(&used, now_unix());
     let body = serde_json::to_vec(&m).expect("a manifest serializes");
     if let Err(e) = super::local::write_atomic(&path, &body) {

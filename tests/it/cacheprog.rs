@@ -377,6 +377,20 @@ fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
         "the job's manifest"
     );
 
+    // A small go command on another fresh machine (this tool's own `go env` in `keys` and
+    // `prepare`, or a job's `go version`) adds to the job's manifest and never shrinks it, so
+    // the build that starts after it still prefetches everything.
+    let manifest = || objects(&w, "fill", "m/trusted")[0].1;
+    let full = manifest();
+    let small = Runner::new(&t, &w, "small", "fill");
+    let out = small.go(&dir, &["env", "-json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(manifest() >= full, "{} < {full} bytes", manifest());
+
     // A fresh machine: empty GOCACHE, empty local tier.
     let warm = Runner::new(&t, &w, "warm", "fill");
     let (deps, out) = warm.test(&dir);
