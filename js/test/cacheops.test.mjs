@@ -3,22 +3,14 @@
 // undefined / -1, and tar writes to stderr. The code under test sees only those.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 
 import * as core from '@actions/core';
 
 import { captured, classify, countBuildEntries, countEntries, parseToolkitLine, phaseTimes, prefilledWarning, restoreEntry, saveEntry, skipExistingFiles, TAR_LINES_SHOWN, timingArgs, toolkitClient } from '../src/cacheops.mjs';
+import { tempDir } from '../testlib/tempdir.mjs';
 
-/** A temporary directory, removed when this file's tests are done. */
-const tempDirs = [];
-after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-function tempDir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 const entry = { path: '/tmp/gomodcache', key: 'go-ci-cache-mod-v1-linux-0123456789abcdef', restore_keys: ['go-ci-cache-mod-v1-linux-'] };
 

@@ -4,19 +4,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { buildEnv, ChecksumError, install, MissingAssetError, sha256, sourceDigest, targetTriple } from '../src/install.mjs';
+import { tempDir } from '../testlib/tempdir.mjs';
 
-/** A temporary directory, removed when this file's tests are done. */
-const tempDirs = [];
-after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-function tempDir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -4,22 +4,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 
 import * as cache from '@actions/cache';
 
 import { restoreEntry, saveEntry, toolkitClient } from '../src/cacheops.mjs';
+import { tempDir } from '../testlib/tempdir.mjs';
 
-/** A temporary directory, removed when this file's tests are done. */
-const tempDirs = [];
-after(() => tempDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-function tempDir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
 
 function recorder() {
   const r = { info: [], notice: [], warning: [] };
