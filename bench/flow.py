@@ -1111,9 +1111,10 @@ def remote_goal(rows, names, labels, by, meta):
            "| strategy | wall | vs persistent runner | deps compiled | jobs that compiled a dependency | restored or fetched |",
            "|---|---|---|---|---|---|"]
     for n in names:
-        w = sum(r["wall_s"] for r in pick(n))
-        out.append(f"| {labels[n]} | {w:.1f} s | {w / ideal:.2f}× | {sum(r['dep_compiles'] for r in pick(n))} | "
-                   f"{sum(1 for r in pick(n) if r['dep_compiles'])} | {sum(r['restored_bytes'] for r in pick(n)) / MIB:.0f} MiB |")
+        mine = pick(n)
+        w = sum(r["wall_s"] for r in mine)
+        out.append(f"| {labels[n]} | {w:.1f} s | {w / ideal:.2f}× | {sum(r['dep_compiles'] for r in mine)} | "
+                   f"{sum(1 for r in mine if r['dep_compiles'])} | {sum(r['restored_bytes'] for r in mine) / MIB:.0f} MiB |")
     deps = sum(r["dep_compiles"] for r in rs)
     compiling = sum(1 for r in rs if r["dep_compiles"])
     w = sum(r["wall_s"] for r in rs)

@@ -538,9 +538,7 @@ async fn write_manifest(sh: &Arc<Shared>) {
     // A small go command (the `go env` of this tool's own steps, a `go version` or a narrow
     // `go list` of the job) adds to the manifest the previous job left instead of replacing
     // it, or the job's build, which starts after it, would find nothing to prefetch.
-    if !sh.index.initialized() {
-        sh.index.get_or_init(|| sh.load_index()).await;
-    }
+    sh.index.get_or_init(|| sh.load_index()).await;
     if let Some(prev) = lock(&sh.previous).as_ref()
         && used.len() * 2 < prev.entries.len()
     {
