@@ -72,13 +72,33 @@ pub trait GoRunner {
 
     /// `go env -json NAME…` in `dir` (all variables when `names` is empty).
     fn go_env(&self, dir: &Path, names: &[&str]) -> Result<GoEnv> {
-        let mut args = vec!["env".to_string(), "-json".to_string()];
-        args.extend(names.iter().map(|n| (*n).to_string()));
-        let out = self.run_go(dir, &args, &[])?;
-        if !out.exit.ok {
-            return Err(env_failed(dir, &out.exit.desc, &out.stderr));
-        }
-        GoEnv::parse(out.stdout.as_bytes())
+        run_go_env(self, dir, names)
+    }
+}
+
+fn run_go_env(go: &(impl GoRunner + ?Sized), dir: &Path, names: &[&str]) -> Result<GoEnv> {
+    let mut args = vec!["env".to_string(), "-json".to_string()];
+    args.extend(names.iter().map(|n| (*n).to_string()));
+    let out = go.run_go(dir, &args, &[])?;
+    if !out.exit.ok {
+        return Err(env_failed(dir, &out.exit.desc, &out.stderr));
+    }
+    GoEnv::parse(out.stdout.as_bytes())
+}
+
+/// Whether a go command is one of the tool's own queries (`go env`, a `go list` without
+/// `-export`: the warm-up's compile step builds), which build nothing. They run without the job's GOCACHEPROG from the environment: under it each would
+/// start a cache program whose prefetch, remote lookups and manifest write are wasted on a
+/// query (a full `go env` probes the C compiler through the cache; `go list` fills the module
+/// index), and whose writes the job's own build would then find local but missing remotely.
+/// A GOCACHEPROG set only with `go env -w` still applies.
+fn own_query(args: &[String]) -> bool {
+    match args.first().map(String::as_str) {
+        Some("env") => true,
+        Some("list") => !args
+            .iter()
+            .any(|a| a == "-export" || a.starts_with("-export=")),
+        _ => false,
     }
 }
 
@@ -153,6 +173,9 @@ impl Go {
     fn tool_command(&self, dir: &Path, args: &[String]) -> Command {
         let mut cmd = self.command(dir);
         cmd.args(args);
+        if own_query(args) {
+            cmd.env_remove("GOCACHEPROG");
+        }
         if args.first().is_some_and(|a| a != "env")
             && let Some(g) = self.goflags.borrow().as_deref()
         {
@@ -163,6 +186,18 @@ impl Go {
 }
 
 impl GoRunner for Go {
+    /// `go env -json`, without the cache program (see [`own_query`]); GOCACHEPROG in the
+    /// answer is still the job's, as the environment gives it.
+    fn go_env(&self, dir: &Path, names: &[&str]) -> Result<GoEnv> {
+        let mut env = run_go_env(self, dir, names)?;
+        if let Some(v) = std::env::var_os("GOCACHEPROG").filter(|v| !v.is_empty())
+            && (names.is_empty() || names.contains(&"GOCACHEPROG"))
+        {
+            env.set("GOCACHEPROG", &v.to_string_lossy());
+        }
+        Ok(env)
+    }
+
     fn use_goflags(&self, goflags: &str) {
         *self.goflags.borrow_mut() = crate::flags::goflags_for_tools(goflags);
     }
@@ -449,6 +484,18 @@ pub mod fake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_queries_run_without_the_cache_program() {
+        let q = |a: &[&str]| own_query(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(q(&["env", "-json"]));
+        assert!(q(&["list", "-e", "-deps", "./..."]));
+        assert!(!q(&["list", "-e", "-export", "-deps", "./..."]));
+        assert!(!q(&["list", "-export=true", "./..."]));
+        assert!(!q(&["test", "-x", "./..."]));
+        assert!(!q(&["vet", "./..."]));
+        assert!(!q(&[]));
+    }
 
     #[test]
     fn build_id_in_text_form() {

@@ -391,6 +391,26 @@ fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
     );
     assert!(manifest() >= full, "{} < {full} bytes", manifest());
 
+    // This tool's own steps ask `go env` and `go list` without the cache program: `keys` and
+    // `trim` on a machine with GOCACHEPROG set start none (no statistics file appears).
+    let own = Runner::new(&t, &w, "own", "fill");
+    for args in [
+        &["keys", "--format", "json"][..],
+        &["trim", "--caches", "modules"][..],
+    ] {
+        let out = own.bin(&dir, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        stats::load(&own.local(), 0).len(),
+        0,
+        "the tool's own go commands started a cache program"
+    );
+
     // A fresh machine: empty GOCACHE, empty local tier.
     let warm = Runner::new(&t, &w, "warm", "fill");
     let (deps, out) = warm.test(&dir);
