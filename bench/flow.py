@@ -520,7 +520,7 @@ class GoCiCacheRemote(GoCiCache):
 
     name, label = "go-ci-cache-remote", "go-ci-cache, remote build cache"
     needs_store = True
-    concurrency = 16
+    concurrency = 32  # passed as GO_CI_CACHE_REMOTE_CONCURRENCY
 
     def job(self, ctx):
         local = os.path.join(ctx.home, ".cache", "go-ci-cache", "cacheprog")
@@ -530,6 +530,7 @@ class GoCiCacheRemote(GoCiCache):
             GO_CI_CACHE_LOCAL_DIR=local,
             GO_CI_CACHE_READ_ONLY="false" if ctx.run.ref == self.bench.default_ref else "true",
             GO_CI_CACHE_REMOTE_MANIFEST=f"{ctx.job['name']}",
+            GO_CI_CACHE_REMOTE_CONCURRENCY=str(self.concurrency),
             GO_CI_CACHE_DEFAULT_BRANCH=self.bench.default_ref.split("/")[-1],
             GITHUB_REF=ctx.run.ref, **self.bench.s3.env)
         keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)

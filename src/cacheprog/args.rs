@@ -53,8 +53,9 @@ pub struct CacheprogArgs {
     /// `$CI_JOB_NAME`, plus `$RUNNER_OS-$RUNNER_ARCH` when set, else `default`.
     #[arg(long, env = "GO_CI_CACHE_REMOTE_MANIFEST")]
     pub manifest: Option<String>,
-    /// Uploads and prefetch downloads in flight at once.
-    #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value_t = 16)]
+    /// Uploads and prefetch downloads in flight at once. A warm job's prefetch waits about one
+    /// round trip per this many outputs.
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value_t = 32)]
     pub concurrency: usize,
     /// Seconds the end of a go command waits for its uploads; what is left is dropped with a
     /// warning.

@@ -1,8 +1,10 @@
 //! The manifest: the action → output records a job used, written to its namespace at the end of
 //! each go command and read by the next job at start, so it downloads what it will need in bulk
-//! instead of one round trip per package.
+//! instead of one round trip per package. Entries are kept newest use first and, within one go
+//! command, in the order it asked for them, so the prefetch downloads first what the build
+//! needs first.
 
-use std::collections::HashMap;
+use indexmap::IndexMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,8 +48,8 @@ impl Manifest {
         (m.version == VERSION).then_some(m)
     }
 
-    /// The entries as action → record, malformed ones dropped.
-    pub fn index(&self) -> HashMap<Id, Record> {
+    /// The entries as action → record, in manifest order, malformed ones dropped.
+    pub fn index(&self) -> IndexMap<Id, Record> {
         self.entries
             .iter()
             .filter(|e| e.record.output_id().is_some())
@@ -55,43 +57,45 @@ impl Manifest {
             .collect()
     }
 
-    /// Both manifests' entries, the later use of an action winning.
+    /// Both manifests' entries, the later use of an action winning; newest use first, ties in
+    /// the order of `self`, then `other`.
     pub fn union(&self, other: &Manifest) -> Manifest {
-        let mut by: HashMap<&str, &Entry> = HashMap::new();
+        let mut by: IndexMap<&str, &Entry> = IndexMap::new();
         for e in self.entries.iter().chain(&other.entries) {
             let keep = by.get(e.action.as_str()).is_none_or(|k| k.used < e.used);
             if keep {
                 by.insert(&e.action, e);
             }
         }
-        Manifest {
-            version: VERSION,
-            entries: by.into_values().cloned().collect(),
-        }
+        Manifest::newest_first(by.into_values().cloned().collect())
     }
 
-    /// This manifest with `used` (used at `now`) merged in, stale entries dropped, newest first.
-    pub fn merged(&self, used: &HashMap<Id, Record>, now: i64) -> Manifest {
-        let mut by: HashMap<String, Entry> = self
-            .entries
+    /// This manifest with `used` (used at `now`, in the order of use) merged in, stale entries
+    /// dropped: what `used` lists first, in its order, then the rest, newest use first.
+    pub fn merged(&self, used: &IndexMap<Id, Record>, now: i64) -> Manifest {
+        let mut entries: Vec<Entry> = used
             .iter()
-            .filter(|e| now - e.used <= MAX_AGE_SECS)
-            .map(|e| (e.action.clone(), e.clone()))
+            .map(|(a, r)| Entry {
+                action: hex(a),
+                record: r.clone(),
+                used: now,
+            })
             .collect();
-        for (a, r) in used {
-            let action = hex(a);
-            by.insert(
-                action.clone(),
-                Entry {
-                    action,
-                    record: r.clone(),
-                    used: now,
-                },
-            );
-        }
-        let mut entries: Vec<Entry> = by.into_values().collect();
-        entries.sort_by(|a, b| b.used.cmp(&a.used).then_with(|| a.action.cmp(&b.action)));
-        entries.truncate(MAX_ENTRIES);
+        entries.extend(
+            self.entries
+                .iter()
+                .filter(|e| now - e.used <= MAX_AGE_SECS)
+                .filter(|e| parse_hex(&e.action).is_none_or(|a| !used.contains_key(&a)))
+                .cloned(),
+        );
+        let mut m = Manifest::newest_first(entries);
+        m.entries.truncate(MAX_ENTRIES);
+        m
+    }
+
+    /// Entries sorted by last use, newest first; a stable sort, so ties keep their order.
+    fn newest_first(mut entries: Vec<Entry>) -> Manifest {
+        entries.sort_by_key(|e| std::cmp::Reverse(e.used));
         Manifest {
             version: VERSION,
             entries,
@@ -158,12 +162,17 @@ mod tests {
                 },
             ],
         };
-        let used = HashMap::from([([1u8; 32], rec(9)), ([3u8; 32], rec(3))]);
+        let used = IndexMap::from([([3u8; 32], rec(3)), ([1u8; 32], rec(9))]);
         let m = old.merged(&used, now);
         let idx = m.index();
         assert_eq!(idx.len(), 2);
         assert_eq!(idx[&[1u8; 32]], rec(9));
         assert!(idx.contains_key(&[3u8; 32]));
+        // In the order of use: what the next job's prefetch downloads first.
+        assert_eq!(
+            idx.keys().copied().collect::<Vec<_>>(),
+            [[3u8; 32], [1u8; 32]]
+        );
         let back = Manifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap();
         assert_eq!(back, m);
         assert_eq!(Manifest::parse(br#"{"version":2,"entries":[]}"#), None);

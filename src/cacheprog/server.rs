@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use indexmap::IndexMap;
 use tokio::sync::{OnceCell, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -29,15 +30,16 @@ struct Shared {
     counters: Counters,
     /// Output downloads, one per OutputID per process, however many ask for it.
     fetches: Mutex<HashMap<Id, Arc<OnceCell<bool>>>>,
-    /// The previous run's manifests: action → (read-namespace index, record).
-    index: OnceCell<HashMap<Id, (usize, Record)>>,
+    /// The previous run's manifests: action → (read-namespace index, record), in the order
+    /// the first namespace's manifest lists them (the order its job asked), then the others'.
+    index: OnceCell<IndexMap<Id, (usize, Record)>>,
     /// The manifest of the namespace this process writes, as it was read at start.
     previous: Mutex<Option<Manifest>>,
     /// Actions whose local record this process fetched from the remote (their hits are the
     /// remote tier's).
     from_remote: Mutex<HashSet<Id>>,
-    /// Actions this process answered or stored, for the manifest.
-    used: Mutex<HashMap<Id, Record>>,
+    /// Actions this process answered or stored, in the order of first use, for the manifest.
+    used: Mutex<IndexMap<Id, Record>>,
     /// Bounds uploads and prefetch downloads in flight.
     transfers: Arc<Semaphore>,
     /// Outputs whose remote copy failed verification: their puts upload again, so the store
@@ -159,8 +161,8 @@ impl Shared {
 
     /// The read namespaces' manifests: action → (namespace index, record); read once, by
     /// the prefetch or the first request that needs it, whichever comes first.
-    async fn load_index(&self) -> HashMap<Id, (usize, Record)> {
-        let mut index: HashMap<Id, (usize, Record)> = HashMap::new();
+    async fn load_index(&self) -> IndexMap<Id, (usize, Record)> {
+        let mut index: IndexMap<Id, (usize, Record)> = IndexMap::new();
         let Some(remote) = &self.remote else {
             return index;
         };
@@ -171,12 +173,14 @@ impl Shared {
             .iter()
             .map(|ns| remote.manifest(ns, &self.cfg.manifest));
         let answers = futures::future::join_all(asks).await;
-        // Later namespaces first, so the earlier ones overwrite: read order wins.
-        for (i, ans) in answers.into_iter().enumerate().rev() {
+        // Read order wins: an action an earlier namespace lists keeps its record and place.
+        for (i, ans) in answers.into_iter().enumerate() {
             match ans {
                 Ok(Some(bytes)) => match Manifest::parse(&bytes) {
                     Some(m) => {
-                        index.extend(m.index().into_iter().map(|(a, r)| (a, (i, r))));
+                        for (a, r) in m.index() {
+                            index.entry(a).or_insert((i, r));
+                        }
                         if self.cfg.namespaces.read[i] == self.cfg.namespaces.write {
                             *lock(&self.previous) = Some(m);
                         }
@@ -348,7 +352,8 @@ fn put(
     Response::stored(id, path.to_string_lossy().into_owned())
 }
 
-/// Downloads what the previous run's manifests list that is not local.
+/// Downloads what the previous run's manifests list that is not local, in manifest order (the
+/// semaphore is fair, so downloads start in that order too).
 async fn prefetch(sh: Arc<Shared>) {
     let index = sh.index.get_or_init(|| sh.load_index()).await;
     let todo: Vec<(Id, usize, Record)> = index
@@ -391,7 +396,7 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         index: OnceCell::new(),
         previous: Mutex::new(None),
         from_remote: Mutex::new(HashSet::new()),
-        used: Mutex::new(HashMap::new()),
+        used: Mutex::new(IndexMap::new()),
         transfers,
         corrupt: Mutex::new(HashSet::new()),
         warned: Mutex::new(HashSet::new()),
