@@ -87,11 +87,11 @@ fn run_go_env(go: &(impl GoRunner + ?Sized), dir: &Path, names: &[&str]) -> Resu
 }
 
 /// Whether a go command is one of the tool's own queries (`go env`, a `go list` without
-/// `-export`: the warm-up's compile step builds), which build nothing. They run without the job's GOCACHEPROG from the environment: under it each would
-/// start a cache program whose prefetch, remote lookups and manifest write are wasted on a
-/// query (a full `go env` probes the C compiler through the cache; `go list` fills the module
-/// index), and whose writes the job's own build would then find local but missing remotely.
-/// A GOCACHEPROG set only with `go env -w` still applies.
+/// `-export`; the warm-up's `go list -export` builds). They build nothing, so they run without
+/// the job's GOCACHEPROG from the environment: under it each would start a cache program whose
+/// prefetch, remote lookups and manifest write are wasted on a query (a full `go env` probes
+/// the C compiler through the cache, `go list` fills the module index). A GOCACHEPROG set only
+/// with `go env -w` still applies.
 fn own_query(args: &[String]) -> bool {
     match args.first().map(String::as_str) {
         Some("env") => true,
