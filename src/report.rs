@@ -107,6 +107,17 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
             "–".into(),
             format!("{} of {} lookups", c.misses, c.gets),
         ));
+        if c.local_trimmed > 0 {
+            rows.push((
+                "trimmed (local)",
+                "–".into(),
+                format!(
+                    "{} files ({}) unused for longer than the maximum age",
+                    c.local_trimmed,
+                    human_bytes(c.local_trimmed_bytes)
+                ),
+            ));
+        }
         if c.remote.is_some() {
             let mut up = format!(
                 "{} objects ({}), {} already there",
@@ -349,6 +360,8 @@ mod cacheprog_tests {
                 uploads: 4,
                 upload_bytes: 512,
                 upload_failures: 1,
+                local_trimmed: 7,
+                local_trimmed_bytes: 4096,
                 warnings: vec!["remote cache `s3://b/p` is off".into()],
                 ..Stats::default()
             }),
@@ -361,6 +374,7 @@ mod cacheprog_tests {
             "hits (remote tier)  – | 6 (1.0 MiB, 300.0 KiB downloaded; 5 prefetched; 3 round trips while building)",
             "misses (compiled)   – | 1 of 10 lookups",
             "uploaded            – | 4 objects (512 B), 0 already there, 1 failed",
+            "trimmed (local)     – | 7 files (4.0 KiB) unused for longer than the maximum age",
             "warning: remote cache `s3://b/p` is off",
         ] {
             assert!(t.contains(want), "{want:?} in\n{t}");

@@ -61,6 +61,11 @@ pub struct CacheprogArgs {
     /// warning.
     #[arg(long, env = "GO_CI_CACHE_FLUSH_TIMEOUT", default_value_t = 120)]
     pub flush_timeout: u64,
+    /// The local tier trims itself, at most once a day, of files unused for longer than this
+    /// (`5d`, `36h`; Go trims its own cache the same way), or `off`. The go command trims
+    /// nothing under GOCACHEPROG.
+    #[arg(long, env = "GO_CI_CACHE_LOCAL_MAX_AGE", default_value = "5d")]
+    pub local_max_age: String,
 }
 
 /// `cacheprog-gc` arguments.

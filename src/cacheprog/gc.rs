@@ -10,6 +10,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::CacheprogGcArgs;
+use super::local::{Local, Removed};
 use super::remote::Remote;
 use crate::error::usage;
 
@@ -33,19 +34,6 @@ pub fn parse_age(s: &str) -> Result<Duration> {
         Some(s) if s > 0 => Ok(Duration::from_secs(s)),
         _ => Err(usage(format!("age `{s}` is out of range"), hint)),
     }
-}
-
-/// What was (or would be) removed from one tier.
-#[derive(Debug, Default, Serialize)]
-pub struct Removed {
-    /// Objects or files looked at.
-    pub listed: u64,
-    /// Removed (or, with --dry-run, to remove).
-    pub removed: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Failures.
-    pub errors: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +89,11 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
     }
     if a.local {
         let dir = super::local_dir(&a.store);
-        let r = trim_local(&dir, cutoff, a.dry_run);
+        let r = if dir.is_dir() {
+            Local::open(&dir)?.trim(cutoff, a.dry_run)
+        } else {
+            Removed::default()
+        };
         if !a.json {
             println!(
                 "{} {} of {} files ({}) older than {} from {}",
@@ -156,30 +148,6 @@ async fn trim_remote(remote: &Remote, cutoff: i64, dry_run: bool) -> Result<Remo
         }
     }
     Ok(r)
-}
-
-fn trim_local(dir: &std::path::Path, cutoff: SystemTime, dry_run: bool) -> Removed {
-    let mut r = Removed::default();
-    for sub in ["o", "a", "meta"] {
-        for e in walkdir::WalkDir::new(dir.join(sub)).into_iter().flatten() {
-            if !e.file_type().is_file() {
-                continue;
-            }
-            r.listed += 1;
-            let Ok(m) = e.metadata() else { continue };
-            if m.modified().is_ok_and(|t| t < cutoff) {
-                if dry_run {
-                    println!("{}", e.path().display());
-                } else if std::fs::remove_file(e.path()).is_err() {
-                    r.errors += 1;
-                    continue;
-                }
-                r.removed += 1;
-                r.bytes += m.len();
-            }
-        }
-    }
-    r
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! The local disk tier: outputs by OutputID (`o/<2 hex>/<hex>`, no file extension, as Go's own
 //! cache names them) and action → output records per namespace (`a/<namespace>/<2 hex>/<hex>`).
 //! Files are written to a temporary name and renamed, so a reader never sees half a file.
+//! Under GOCACHEPROG the go command trims nothing (go-caches.md §5), so the tier trims itself as
+//! Go trims its own cache: a file is touched when used (at most hourly), and at most once a day
+//! the end of a go command removes what went unused for longer than the maximum age.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -67,23 +71,22 @@ impl Local {
         std::fs::metadata(self.output_path(output)).is_ok_and(|m| m.len() == size)
     }
 
-    /// Refreshes a used output's mtime (at most hourly, as Go does for its own cache), so
-    /// `cacheprog-gc --local` removes what went unused.
+    /// Refreshes a used output's mtime (at most hourly, as Go does for its own cache), so the
+    /// trim keeps it.
     pub fn touch(&self, output: &Id) {
-        let p = self.output_path(output);
-        let now = filetime::FileTime::now();
-        let stale = std::fs::metadata(&p)
-            .map(|m| filetime::FileTime::from_last_modification_time(&m))
-            .is_ok_and(|t| now.unix_seconds() - t.unix_seconds() > 3600);
-        if stale {
-            let _ = filetime::set_file_mtime(&p, now);
-        }
+        touch_path(&self.output_path(output));
+    }
+
+    /// Refreshes a used record's mtime, as [`Local::touch`] does an output's.
+    pub fn touch_record(&self, ns: &str, action: &Id) {
+        touch_path(&self.record_path(ns, action));
     }
 
     /// Stores an output body (already verified or produced by the go command); returns its path.
     pub fn put_output(&self, output: &Id, body: &[u8]) -> Result<PathBuf> {
         let path = self.output_path(output);
         if std::fs::metadata(&path).is_ok_and(|m| m.len() == body.len() as u64) {
+            touch_path(&path);
             return Ok(path);
         }
         write_atomic(&path, body)?;
@@ -108,6 +111,102 @@ impl Local {
     /// A file in the tier's own bookkeeping directory (manifests used, statistics).
     pub fn meta_path(&self, rel: &str) -> PathBuf {
         self.root.join("meta").join(rel)
+    }
+
+    /// Trims the tier when its last trim is [`TRIM_EVERY`] old: removes the files unused for
+    /// longer than `max_age` (see [`Local::trim`]). A tier without a trim stamp gets one now and
+    /// is first trimmed a day later, as Go does with its cache's `trim.txt`. The stamp is
+    /// written before the walk, so of the go commands that end at once only one trims.
+    pub fn trim_if_due(&self, max_age: Duration, now: SystemTime) -> Option<Removed> {
+        let stamp = self.meta_path(TRIM_STAMP);
+        let now_s = unix(now);
+        let last = std::fs::read_to_string(&stamp)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok());
+        let due = last.is_some_and(|t| now_s.saturating_sub(t) >= TRIM_EVERY.as_secs() as i64);
+        if last.is_some() && !due {
+            return None;
+        }
+        write_atomic(&stamp, format!("{now_s}\n").as_bytes()).ok()?;
+        due.then(|| {
+            self.trim(
+                now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH),
+                false,
+            )
+        })
+    }
+
+    /// Removes the files of `o/`, `a/` and `meta/` (the trim stamp aside) last modified before
+    /// `cutoff`; with `dry_run`, prints their paths instead. Used files are touched at most
+    /// hourly, so with a cutoff hours in the past nothing a live go command uses goes. Only
+    /// files under those three directories are ever removed; directories stay.
+    pub fn trim(&self, cutoff: SystemTime, dry_run: bool) -> Removed {
+        let mut r = Removed::default();
+        let stamp = self.meta_path(TRIM_STAMP);
+        for sub in ["o", "a", "meta"] {
+            for e in walkdir::WalkDir::new(self.root.join(sub))
+                .into_iter()
+                .flatten()
+            {
+                if !e.file_type().is_file() || e.path() == stamp {
+                    continue;
+                }
+                r.listed += 1;
+                let Ok(m) = e.metadata() else { continue };
+                if !m.modified().is_ok_and(|t| t < cutoff) {
+                    continue;
+                }
+                if dry_run {
+                    println!("{}", e.path().display());
+                } else if let Err(err) = std::fs::remove_file(e.path()) {
+                    // Another go command's trim got there first.
+                    if err.kind() != std::io::ErrorKind::NotFound {
+                        r.errors += 1;
+                    }
+                    continue;
+                }
+                r.removed += 1;
+                r.bytes += m.len();
+            }
+        }
+        r
+    }
+}
+
+/// How often the tier trims itself, at most (Go's own cache: once a day).
+pub const TRIM_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// The trim stamp under `meta/`: the Unix time of the last trim.
+const TRIM_STAMP: &str = "trim.txt";
+
+/// What a trim removed (or would remove).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// Objects or files looked at.
+    pub listed: u64,
+    /// Removed (or, with --dry-run, to remove).
+    pub removed: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Failures.
+    pub errors: u64,
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Sets a file's mtime to now when it is more than an hour old (Go's own granularity: a
+/// touch per use would cost a write per lookup).
+fn touch_path(p: &Path) {
+    let now = filetime::FileTime::now();
+    let stale = std::fs::metadata(p)
+        .map(|m| filetime::FileTime::from_last_modification_time(&m))
+        .is_ok_and(|t| now.unix_seconds() - t.unix_seconds() > 3600);
+    if stale {
+        let _ = filetime::set_file_mtime(p, now);
     }
 }
 
@@ -157,5 +256,74 @@ mod tests {
         l.put_record("ref-refs/pull/1/merge", &a, &rec).unwrap();
         assert_eq!(l.record("ref-refs/pull/1/merge", &a), Some(rec));
         assert_eq!(l.record("trusted", &a), None);
+    }
+
+    fn age(p: &Path, secs: i64) {
+        let t =
+            filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - secs, 0);
+        filetime::set_file_mtime(p, t).unwrap();
+    }
+
+    #[test]
+    fn trims_once_a_day_what_went_unused() {
+        const DAY: i64 = 86_400;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("c");
+        let l = Local::open(&root).unwrap();
+        let rec = |o: &Id| Record {
+            output: hex(o),
+            size: 4,
+            time: "2026-01-01T00:00:00Z".into(),
+        };
+        // Old and unused; old but used now (a hit touches output and record); fresh.
+        let (old_a, old_o) = ([1u8; 32], [2u8; 32]);
+        let (used_a, used_o) = ([3u8; 32], [4u8; 32]);
+        let (new_a, new_o) = ([5u8; 32], [6u8; 32]);
+        for (a, o) in [(old_a, old_o), (used_a, used_o), (new_a, new_o)] {
+            l.put_output(&o, b"body").unwrap();
+            l.put_record("trusted", &a, &rec(&o)).unwrap();
+        }
+        let stats = root.join("meta/stats/1-1.json");
+        write_atomic(&stats, b"{}").unwrap();
+        let outside = dir.path().join("beside.txt");
+        std::fs::write(&outside, "not the tier's").unwrap();
+        for p in [
+            l.output_path(&old_o),
+            l.record_path("trusted", &old_a),
+            l.output_path(&used_o),
+            l.record_path("trusted", &used_a),
+            stats.clone(),
+            outside.clone(),
+        ] {
+            age(&p, 10 * DAY);
+        }
+        l.touch(&used_o);
+        l.touch_record("trusted", &used_a);
+        let five = Duration::from_secs(5 * DAY as u64);
+        let now = SystemTime::now();
+
+        // No stamp yet: one is written and nothing goes (as a new Go cache does).
+        assert_eq!(l.trim_if_due(five, now), None);
+        assert!(l.has_output(&old_o, 4));
+        // A day has not passed.
+        assert_eq!(l.trim_if_due(five, now + Duration::from_secs(3600)), None);
+        assert!(l.has_output(&old_o, 4));
+
+        let record_bytes = std::fs::metadata(l.record_path("trusted", &old_a))
+            .unwrap()
+            .len();
+        let later = now + TRIM_EVERY;
+        let r = l.trim_if_due(five, later).expect("a day later it trims");
+        assert_eq!(
+            (r.listed, r.removed, r.bytes, r.errors),
+            (7, 3, 4 + record_bytes + 2, 0)
+        );
+        assert!(!l.has_output(&old_o, 4) && l.record("trusted", &old_a).is_none());
+        assert!(!stats.exists());
+        assert!(l.has_output(&used_o, 4) && l.record("trusted", &used_a).is_some());
+        assert!(l.has_output(&new_o, 4) && l.record("trusted", &new_a).is_some());
+        assert!(outside.exists(), "nothing outside the tier is touched");
+        // The stamp moved: not again the same day.
+        assert_eq!(l.trim_if_due(five, later + Duration::from_secs(60)), None);
     }
 }

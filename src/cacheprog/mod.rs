@@ -52,6 +52,28 @@ pub struct Config {
     pub flush_timeout: Duration,
     /// Transfers in flight at once.
     pub concurrency: usize,
+    /// The local tier's trim: files unused longer than this go (none: never trimmed).
+    pub local_max_age: Option<Duration>,
+}
+
+/// The shortest `--local-max-age`: a used file is touched at most hourly and must stay until
+/// the go command that was given it ends, so a tighter trim could pull a file from under a
+/// long test run.
+const MIN_LOCAL_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+
+/// Parses `--local-max-age`: an age of at least six hours, or `off`.
+pub fn local_max_age(raw: &str) -> Result<Option<Duration>> {
+    let t = raw.trim();
+    if matches!(t, "off" | "never") {
+        return Ok(None);
+    }
+    let hint = "give an age of at least `6h`, such as `5d` or `36h`, or `off`";
+    let age = gc::parse_age(t)
+        .map_err(|_| usage(format!("local max age `{raw}` is not an age"), hint))?;
+    if age < MIN_LOCAL_MAX_AGE {
+        return Err(usage(format!("local max age `{raw}` is too short"), hint));
+    }
+    Ok(Some(age))
 }
 
 /// The local tier's default directory.
@@ -180,6 +202,7 @@ pub fn config(a: &CacheprogArgs) -> Result<Config> {
         timeout,
         flush_timeout: Duration::from_secs(a.flush_timeout.max(1)),
         concurrency: a.concurrency,
+        local_max_age: local_max_age(&a.local_max_age)?,
     })
 }
 
@@ -289,5 +312,23 @@ mod tests {
             "test-Linux-X64"
         );
         assert_eq!(default_manifest(env(&[("CI_JOB_NAME", "unit")])), "unit");
+    }
+
+    #[test]
+    fn local_max_ages() {
+        assert_eq!(
+            local_max_age("5d").unwrap(),
+            Some(Duration::from_secs(5 * 86_400))
+        );
+        assert_eq!(
+            local_max_age(" 6h ").unwrap(),
+            Some(Duration::from_secs(6 * 3600))
+        );
+        assert_eq!(local_max_age("off").unwrap(), None);
+        for bad in ["5h", "90m", "soon", ""] {
+            let e = local_max_age(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code(&e), 2, "{bad}");
+            assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The request loop: announces the commands, answers every request in its own task (so answers
 //! go out in whatever order they finish), uploads puts in the background with bounded
 //! concurrency, prefetches the previous run's manifest, and on `close` flushes the uploads
-//! (bounded), writes the manifest and the counters, answers and returns.
+//! (bounded), writes the manifest, trims the local tier when a day has passed since its last
+//! trim, writes the counters, answers and returns.
 //!
 //! Remote trouble is never an error here: a request the remote cannot answer falls back to the
 //! local tier, then to a miss (the go command compiles), with one warning per kind of trouble.
@@ -146,7 +147,11 @@ impl Shared {
         self.cfg.namespaces.read.iter().find_map(|ns| {
             let rec = self.local.record(ns, a)?;
             let o = rec.output_id()?;
-            self.local.has_output(&o, rec.size).then_some(rec)
+            if !self.local.has_output(&o, rec.size) {
+                return None;
+            }
+            self.local.touch_record(ns, a);
+            Some(rec)
         })
     }
 
@@ -496,6 +501,12 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
     }
     if sh.writes_remote() {
         write_manifest(&sh).await;
+    }
+    if let Some(age) = sh.cfg.local_max_age
+        && let Some(r) = sh.local.trim_if_due(age, std::time::SystemTime::now())
+    {
+        add(&sh.counters.local_trimmed, r.removed);
+        add(&sh.counters.local_trimmed_bytes, r.bytes);
     }
     write_stats(&sh, started_at);
     if let Some(id) = close_id {

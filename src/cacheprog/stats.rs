@@ -28,6 +28,8 @@ pub struct Counters {
     pub(super) remote_errors: AtomicU64,
     pub(super) remote_round_trips: AtomicU64,
     pub(super) download_bytes: AtomicU64,
+    pub(super) local_trimmed: AtomicU64,
+    pub(super) local_trimmed_bytes: AtomicU64,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -90,6 +92,13 @@ pub struct Stats {
     /// inflated).
     #[serde(default)]
     pub download_bytes: u64,
+    /// Files the local tier's daily trim removed at the end of this process (unused longer
+    /// than `--local-max-age`).
+    #[serde(default)]
+    pub local_trimmed: u64,
+    /// Bytes of those.
+    #[serde(default)]
+    pub local_trimmed_bytes: u64,
     /// Warnings printed.
     pub warnings: Vec<String>,
 }
@@ -125,6 +134,8 @@ impl Counters {
             remote_errors: g(&self.remote_errors),
             remote_round_trips: g(&self.remote_round_trips),
             download_bytes: g(&self.download_bytes),
+            local_trimmed: g(&self.local_trimmed),
+            local_trimmed_bytes: g(&self.local_trimmed_bytes),
             warnings: self
                 .warnings
                 .lock()
@@ -166,6 +177,8 @@ impl Stats {
             t.remote_errors += s.remote_errors;
             t.remote_round_trips += s.remote_round_trips;
             t.download_bytes += s.download_bytes;
+            t.local_trimmed += s.local_trimmed;
+            t.local_trimmed_bytes += s.local_trimmed_bytes;
             for w in &s.warnings {
                 if !t.warnings.contains(w) {
                     t.warnings.push(w.clone());

@@ -891,3 +891,97 @@ fn answers_go_out_in_the_order_they_are_ready() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("go-ci-cache: warning: remote cache"), "{err}");
 }
+
+/// Under GOCACHEPROG the go command trims nothing, so the local tier trims itself as Go trims
+/// its own cache: once a day, what went unused for `--local-max-age`. Checked with the real go
+/// command on the local tier alone (no store): a build after the tier aged keeps all it used,
+/// and only the test's packages, unused by it, are compiled again afterwards.
+#[test]
+fn the_local_tier_trims_itself_of_what_went_unused() {
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let local = t.root().join("trim-local");
+    let go = |args: &[&str]| {
+        let out = t
+            .go(&dir)
+            .args(args)
+            .env("GOCACHE", t.root().join("trim-gocache"))
+            .env("GOCACHEPROG", format!("{} cacheprog", binary().display()))
+            .env("GO_CI_CACHE_LOCAL_DIR", &local)
+            .env_remove("GO_CI_CACHE_REMOTE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "go {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        deps_compiled(&out.stderr)
+    };
+    let files = || -> Vec<PathBuf> {
+        walkdir::WalkDir::new(&local)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect()
+    };
+    let stamp = local.join("meta/trim.txt");
+    assert!(
+        go(&["test", "-x", "./..."]).contains(&"example.com/testonly".to_string()),
+        "a cold tier compiles the test-only dependency"
+    );
+    assert!(stamp.exists(), "the first go command stamps the tier");
+    let before = files().len();
+
+    // Ten days pass; the last trim was two days ago.
+    let now = filetime::FileTime::now().unix_seconds();
+    for f in files() {
+        filetime::set_file_mtime(&f, filetime::FileTime::from_unix_time(now - 10 * 86_400, 0))
+            .unwrap();
+    }
+    std::fs::write(&stamp, format!("{}\n", now - 2 * 86_400)).unwrap();
+
+    assert_eq!(go(&["build", "-x", "."]), Vec::<String>::new(), "all hits");
+    let last = stats::load(&local, 0)
+        .into_iter()
+        .max_by_key(|s| s.finished_at)
+        .unwrap();
+    assert!(
+        last.local_trimmed > 0 && last.local_trimmed_bytes > 0,
+        "{last:?}"
+    );
+    assert!(files().len() < before, "the trim removed files");
+    let stamped: i64 = std::fs::read_to_string(&stamp)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(stamped >= now, "the stamp moved to this trim");
+
+    // What the build used stayed; the test-only dependency it did not use went.
+    assert_eq!(
+        go(&["build", "-x", "."]),
+        Vec::<String>::new(),
+        "the build's set stayed"
+    );
+    let again = go(&["test", "-x", "./..."]);
+    assert!(
+        again.contains(&"example.com/testonly".to_string()),
+        "{again:?}"
+    );
+    assert!(
+        !again.contains(&"example.com/greet".to_string()),
+        "{again:?}"
+    );
+
+    // An age shorter than six hours is a usage error naming the input.
+    let bad = t
+        .bin(&["cacheprog", "--local-max-age", "1h"])
+        .env("GO_CI_CACHE_LOCAL_DIR", &local)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("`1h`") && err.contains("hint:"), "{err}");
+}
