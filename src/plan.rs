@@ -31,6 +31,8 @@ pub struct PlanDoc {
 pub struct RemoteCachePlan {
     /// The local tier's directory.
     pub local_dir: String,
+    /// The local tier's trim: files unused this many seconds go (`None`: never trimmed).
+    pub local_max_age_seconds: Option<u64>,
     /// The remote store, if any.
     pub remote: Option<String>,
     /// `AWS_ENDPOINT_URL`, if set.
@@ -180,7 +182,18 @@ fn or_none(v: &str) -> &str {
 /// The GOCACHEPROG section of the preview.
 fn remote_section(s: &mut String, r: &RemoteCachePlan) {
     let _ = writeln!(s, "\nRemote build cache (GOCACHEPROG)");
-    row(s, "local tier", &r.local_dir);
+    let trim = match r.local_max_age_seconds {
+        Some(secs) if secs % 86_400 == 0 => format!("{}d", secs / 86_400),
+        Some(secs) if secs % 3_600 == 0 => format!("{}h", secs / 3_600),
+        Some(secs) => format!("{secs}s"),
+        None => String::new(),
+    };
+    let trim = if trim.is_empty() {
+        " (never trimmed: --local-max-age off)".to_string()
+    } else {
+        format!(" (trimmed daily of files unused for {trim})")
+    };
+    row(s, "local tier", &format!("{}{trim}", r.local_dir));
     match &r.remote {
         Some(u) => {
             let at = r
@@ -272,6 +285,7 @@ mod remote_cache_tests {
     fn renders_the_remote_cache() {
         let mut r = RemoteCachePlan {
             local_dir: "/home/u/.cache/go-ci-cache/cacheprog".into(),
+            local_max_age_seconds: Some(5 * 86_400),
             remote: Some("s3://b/ci".into()),
             endpoint: Some("http://127.0.0.1:8333".into()),
             write_namespace: Some("ref-refs/pull/7/merge".into()),
@@ -285,7 +299,7 @@ mod remote_cache_tests {
         assert_eq!(
             s,
             "\nRemote build cache (GOCACHEPROG)\n\
-             \x20 local tier   /home/u/.cache/go-ci-cache/cacheprog\n\
+             \x20 local tier   /home/u/.cache/go-ci-cache/cacheprog (trimmed daily of files unused for 5d)\n\
              \x20 remote       s3://b/ci at http://127.0.0.1:8333\n\
              \x20 store        does not answer: connection refused\n\
              \x20 writes       `ref-refs/pull/7/merge` (the job's ref (the default branch is `main`))\n\
@@ -298,5 +312,15 @@ mod remote_cache_tests {
         remote_section(&mut s, &r);
         assert!(s.contains("store        answers\n"), "{s}");
         assert!(s.contains("nothing to the store (read-only)"), "{s}");
+        for (age, want) in [
+            (Some(36 * 3600), "unused for 36h)"),
+            (Some(90 * 60), "unused for 5400s)"),
+            (None, "(never trimmed: --local-max-age off)"),
+        ] {
+            r.local_max_age_seconds = age;
+            let mut s = String::new();
+            remote_section(&mut s, &r);
+            assert!(s.contains(want), "{s}");
+        }
     }
 }

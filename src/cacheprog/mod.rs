@@ -269,6 +269,7 @@ pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
     };
     Ok(Some(crate::plan::RemoteCachePlan {
         local_dir: cfg.local_dir.display().to_string(),
+        local_max_age_seconds: cfg.local_max_age.map(|d| d.as_secs()),
         remote: cfg.remote.as_ref().map(ToString::to_string),
         endpoint: std::env::var("AWS_ENDPOINT_URL")
             .ok()
