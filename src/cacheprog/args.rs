@@ -74,9 +74,14 @@ pub struct CacheprogGcArgs {
     #[command(flatten)]
     /// Where the caches are.
     pub store: StoreOpts,
-    /// Remove objects last written longer ago than this: `30d`, `12h`, `90m`.
+    /// Remove objects last written longer ago than this (`30d`, `12h`, `90m`), except the
+    /// outputs and records that manifests written within it list.
     #[arg(long, env = "GO_CI_CACHE_GC_OLDER_THAN")]
     pub older_than: String,
+    /// Sweep by age alone: also remove old outputs and records that the live manifests (those
+    /// written within the age) list, as a lifecycle rule would.
+    #[arg(long)]
+    pub by_age: bool,
     /// Also remove old files of the local tier (the remote is listed and trimmed only when
     /// `--remote` is given).
     #[arg(long)]

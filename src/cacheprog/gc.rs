@@ -1,16 +1,26 @@
-//! `cacheprog-gc`: removes objects older than an age from the store (for stores without
-//! lifecycle rules) and, with `--local`, old files from the local tier. It lists and deletes
-//! only under the cache's own layout (`<prefix>/v1/` in the bucket; `o/`, `a/` and `meta/` in
-//! the local directory), never anything else.
+//! `cacheprog-gc`: removes objects older than an age from the store and, with `--local`, old
+//! files from the local tier. It lists and deletes only under the cache's own layout
+//! (`<prefix>/v1/` in the bucket; `o/`, `a/` and `meta/` in the local directory), never
+//! anything else.
+//!
+//! Objects are written once, so in the store age is "last written", not "last used". A sweep by
+//! age alone (what a lifecycle rule does) would also expire what every job still uses, all of a
+//! week's writes in the same week. So the sweep first marks what the live manifests list (those
+//! written within the age: each job rewrites its own at every run, with what it used in the last
+//! seven days) and keeps those outputs and records however old; `--by-age` sweeps by age alone.
 
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
 
 use anyhow::Result;
 use serde::Serialize;
 
 use super::CacheprogGcArgs;
 use super::local::{Local, Removed};
+use super::manifest::Manifest;
 use super::remote::Remote;
 use crate::error::usage;
 
@@ -67,11 +77,11 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
     };
     if let Some(url) = url {
         let remote = Remote::new(url, super::timeout(&a.store)?)?;
-        out.remote = Some(rt.block_on(trim_remote(&remote, cutoff_unix, a.dry_run))?);
+        out.remote = Some(rt.block_on(trim_remote(&remote, cutoff_unix, a.dry_run, !a.by_age))?);
         if !a.json {
             let r = out.remote.as_ref().expect("just set");
             println!(
-                "{} {} of {} objects ({}) last written before {} from {}{}",
+                "{} {} of {} objects ({}) last written before {} from {}{}{}",
                 if a.dry_run { "would remove" } else { "removed" },
                 r.removed,
                 r.listed,
@@ -79,6 +89,14 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
                 jiff::Timestamp::from_second(cutoff_unix)
                     .map_or_else(|_| "?".into(), |t| t.to_string()),
                 remote.url(),
+                if r.kept_in_use > 0 {
+                    format!(
+                        "; kept {} older ones that live manifests list",
+                        r.kept_in_use
+                    )
+                } else {
+                    String::new()
+                },
                 if r.errors > 0 {
                     format!(" ({} could not be removed)", r.errors)
                 } else {
@@ -113,26 +131,126 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-async fn trim_remote(remote: &Remote, cutoff: i64, dry_run: bool) -> Result<Removed> {
+/// Deletes and manifest reads in flight at once.
+const GC_CONCURRENCY: usize = 32;
+
+/// What the live manifests list: outputs and actions, by hex id. An action is kept in every
+/// namespace (a pull request's manifest lists the `trusted` records it read).
+#[derive(Debug, Default)]
+pub struct Marked {
+    outputs: HashSet<String>,
+    actions: HashSet<String>,
+}
+
+impl Marked {
+    /// Adds a manifest's entries.
+    pub fn add(&mut self, m: &Manifest) {
+        for e in &m.entries {
+            self.outputs.insert(e.record.output.clone());
+            self.actions.insert(e.action.clone());
+        }
+    }
+}
+
+/// Whether an object last written before the cutoff goes (pure). `rel` is its path under the
+/// cache's root (`o/<OutputID>`, `a/<namespace>/<ActionID>`, `m/<namespace>/<name>.json`); with
+/// `marked` (the live manifests' entries), outputs and records they list stay. An old manifest
+/// is not live, so it goes, as does anything else old under the root.
+pub fn removable(rel: &str, marked: Option<&Marked>) -> bool {
+    let Some(m) = marked else { return true };
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts.as_slice() {
+        ["o", out] => !m.outputs.contains(*out),
+        ["a", _, action] => !m.actions.contains(*action),
+        _ => true,
+    }
+}
+
+/// The manifests that are live: written at or after the cutoff.
+fn is_live_manifest(rel: &str, time: i64, cutoff: i64) -> bool {
+    rel.starts_with("m/") && rel.ends_with(".json") && time >= cutoff
+}
+
+async fn trim_remote(
+    remote: &Remote,
+    cutoff: i64,
+    dry_run: bool,
+    keep_listed: bool,
+) -> Result<Removed> {
+    let root = remote.root();
     let all = remote.list_all().await?;
+    let rel_of = |p: &object_store::path::Path| -> String {
+        p.prefix_match(&root)
+            .map(|parts| {
+                parts
+                    .map(|x| x.as_ref().to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_default()
+    };
+    let mut marked = None;
+    if keep_listed {
+        // Mark: every live manifest must be read, or nothing is swept (an output a manifest
+        // lists could go while a job still uses it).
+        let live: Vec<_> = all
+            .iter()
+            .filter(|(p, _, t)| is_live_manifest(&rel_of(p), *t, cutoff))
+            .map(|(p, _, _)| p.clone())
+            .collect();
+        let reads: Vec<_> = futures::stream::iter(live.iter())
+            .map(|p| async move { (p, remote.get_path(p).await) })
+            .buffer_unordered(GC_CONCURRENCY)
+            .collect()
+            .await;
+        let mut m = Marked::default();
+        for (p, got) in reads {
+            match got {
+                Ok(Some(bytes)) => match Manifest::parse(&bytes) {
+                    Some(man) => m.add(&man),
+                    None => anyhow::bail!(
+                        "manifest `{p}` is not one this version reads, so what it lists is unknown; nothing was removed\n\
+                         hint: run the go-ci-cache version that writes it, or `--by-age` to sweep by age alone"
+                    ),
+                },
+                // Removed since the listing: nothing to keep for it.
+                Ok(None) => {}
+                Err(e) => anyhow::bail!(
+                    "reading manifest `{p}`: {e}; nothing was removed\n\
+                     hint: run it again when the store answers, or `--by-age` to sweep by age alone"
+                ),
+            }
+        }
+        marked = Some(m);
+    }
     let mut r = Removed {
         listed: all.len() as u64,
         ..Removed::default()
     };
-    let old: Vec<_> = all.into_iter().filter(|(_, _, t)| *t < cutoff).collect();
+    let mut old = Vec::new();
+    for (p, size, t) in all {
+        if t >= cutoff {
+            continue;
+        }
+        if removable(&rel_of(&p), marked.as_ref()) {
+            old.push((p, size));
+        } else {
+            r.kept_in_use += 1;
+        }
+    }
     if dry_run {
-        for (p, size, _) in &old {
+        for (p, size) in &old {
             println!("{p}");
             r.removed += 1;
             r.bytes += size;
         }
         return Ok(r);
     }
-    let results = futures::future::join_all(
-        old.iter()
-            .map(|(p, size, _)| async move { (remote.delete(p).await, *size) }),
-    )
-    .await;
+    let results: Vec<_> = futures::stream::iter(old.iter())
+        .map(|(p, size)| async move { (remote.delete(p).await, *size) })
+        .buffer_unordered(GC_CONCURRENCY)
+        .collect()
+        .await;
     for (res, size) in results {
         match res {
             Ok(()) => {
@@ -165,5 +283,43 @@ mod tests {
             assert_eq!(crate::error::exit_code(&e), 2, "{bad}");
             assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
         }
+    }
+
+    #[test]
+    fn the_sweep_keeps_what_live_manifests_list() {
+        use super::super::local::Record;
+        use super::super::manifest::Entry;
+        let (o1, o2) = ("11".repeat(32), "22".repeat(32));
+        let (a1, a2) = ("aa".repeat(32), "bb".repeat(32));
+        let mut m = Marked::default();
+        m.add(&Manifest {
+            version: super::super::manifest::VERSION,
+            entries: vec![Entry {
+                action: a1.clone(),
+                record: Record {
+                    output: o1.clone(),
+                    size: 3,
+                    time: "2026-01-01T00:00:00Z".into(),
+                },
+                used: 0,
+            }],
+        });
+        for (rel, by_age, kept) in [
+            (format!("o/{o1}"), true, false),
+            (format!("o/{o1}"), false, true),
+            (format!("o/{o2}"), false, false),
+            (format!("a/trusted/{a1}"), false, true),
+            (format!("a/ref-refs_2fpull_2f7_2fmerge/{a1}"), false, true),
+            (format!("a/trusted/{a2}"), false, false),
+            // An old manifest is not live; anything else old under the root goes.
+            ("m/trusted/test.json".to_string(), false, false),
+            ("probe".to_string(), false, false),
+        ] {
+            let marked = (!by_age).then_some(&m);
+            assert_eq!(removable(&rel, marked), !kept, "{rel} by_age={by_age}");
+        }
+        assert!(is_live_manifest("m/trusted/test.json", 100, 100));
+        assert!(!is_live_manifest("m/trusted/test.json", 99, 100));
+        assert!(!is_live_manifest(&format!("o/{o1}"), 100, 100));
     }
 }

@@ -190,6 +190,8 @@ pub struct Removed {
     pub bytes: u64,
     /// Failures.
     pub errors: u64,
+    /// Older than the age but kept: live manifests list them (the store's sweep only).
+    pub kept_in_use: u64,
 }
 
 fn unix(t: SystemTime) -> i64 {

@@ -399,6 +399,19 @@ impl Remote {
         Ok(v)
     }
 
+    /// One object's bytes by its path (for `cacheprog-gc`, which reads the manifests it lists).
+    pub async fn get_path(&self, path: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
+        let (store, path) = (self.store.clone(), path.clone());
+        let got = self
+            .call(
+                "reading a manifest",
+                self.transfer_limit(8 << 20),
+                async move { store.get(&path).await?.bytes().await },
+            )
+            .await?;
+        Ok(got.map(|b| b.to_vec()))
+    }
+
     /// Deletes one object (for `cacheprog-gc`).
     pub async fn delete(&self, path: &Path) -> Result<()> {
         tokio::time::timeout(self.timeout, self.store.delete(path))

@@ -700,10 +700,15 @@ fn a_store_that_never_answers_costs_a_bounded_wait() {
 fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
     let Some(w) = Weed::start() else { return };
     let t = TestEnv::new();
+    let (out1, act1) = ("11".repeat(32), "aa".repeat(32));
+    let used_output = format!("gc/v1/o/{out1}");
+    let used_record = format!("gc/v1/a/trusted/{act1}");
     for k in [
         "gc/v1/o/aa",
         "gc/v1/a/trusted/bb",
         "gc/v1/m/trusted/job.json",
+        used_output.as_str(),
+        used_record.as_str(),
         "gc/other/keep",
         "gcx/v1/o/keep",
     ] {
@@ -711,6 +716,15 @@ fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
     }
     std::thread::sleep(Duration::from_secs(3));
     w.put("gc/v1/o/fresh", b"new".to_vec());
+    // A job's manifest, rewritten at its last run, lists one old output and its record.
+    let manifest = serde_json::json!({"version": 1, "entries": [{
+        "action": act1, "output": out1, "size": 3, "time": "2026-01-01T00:00:00Z", "used": 0
+    }]});
+    w.put(
+        "gc/v1/m/trusted/live.json",
+        serde_json::to_vec(&manifest).unwrap(),
+    );
+    w.put("gc/v1/m/trusted/other.json", b"not a manifest".to_vec());
     let gc = |extra: &[&str]| {
         let mut c = t.bin(&[
             "cacheprog-gc",
@@ -724,7 +738,10 @@ fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
             .env("AWS_ACCESS_KEY_ID", KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET)
             .env("AWS_ENDPOINT_URL", w.endpoint());
-        let out = c.output().unwrap();
+        c.output().unwrap()
+    };
+    let ok = |extra: &[&str]| {
+        let out = gc(extra);
         assert!(
             out.status.success(),
             "{}",
@@ -739,17 +756,55 @@ fn cacheprog_gc_removes_old_objects_under_its_prefix_only() {
             .map(|(k, _)| k)
             .collect::<Vec<_>>()
     };
-    let dry = gc(&["--dry-run"]);
+    // A live manifest it cannot read: what it lists is unknown, so nothing goes.
+    let refused = gc(&[]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        dry.contains("gc/v1/o/aa") && !dry.contains("fresh"),
+        err.contains("other.json") && err.contains("nothing was removed") && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(all("gc").len(), 9, "a refused sweep removes nothing");
+    w.put(
+        "gc/v1/m/trusted/other.json",
+        br#"{"version":1,"entries":[]}"#.to_vec(),
+    );
+
+    let dry = ok(&["--dry-run"]);
+    assert!(
+        dry.contains("gc/v1/o/aa") && !dry.contains("fresh") && !dry.contains(&out1),
         "{dry}"
     );
-    assert_eq!(all("gc").len(), 5, "a dry run removes nothing");
-    let out = gc(&[]);
+    assert_eq!(all("gc").len(), 9, "a dry run removes nothing");
+    let out = ok(&[]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["remote"]["removed"], 3, "{out}");
-    assert_eq!(all("gc"), ["gc/other/keep", "gc/v1/o/fresh"]);
+    assert_eq!(v["remote"]["kept_in_use"], 2, "{out}");
+    let mut left = vec![
+        used_record.clone(),
+        "gc/v1/m/trusted/live.json".into(),
+        "gc/v1/m/trusted/other.json".into(),
+        used_output.clone(),
+        "gc/v1/o/fresh".into(),
+        "gc/other/keep".into(),
+    ];
+    left.sort();
+    let mut now = all("gc");
+    now.sort();
+    assert_eq!(
+        now, left,
+        "old and unlisted objects went, listed ones stayed"
+    );
     assert_eq!(all("gcx"), ["gcx/v1/o/keep"]);
+
+    // By age alone, as a lifecycle rule: the listed old output and record go too.
+    let v: serde_json::Value = serde_json::from_str(&ok(&["--by-age"])).unwrap();
+    assert_eq!(v["remote"]["removed"], 2);
+    let now = all("gc");
+    assert!(
+        !now.contains(&used_output) && !now.contains(&used_record),
+        "{now:?}"
+    );
 
     let bad = t
         .bin(&[
