@@ -505,8 +505,9 @@ class GoCiCacheRemote(GoCiCache):
     127.0.0.1, one bucket prefix per strategy). A fresh runner has an empty local tier; the
     job's namespace follows its ref (default branch: `trusted`; a pull request: its own, read
     first, then `trusted`), and, as with the action's default `save: default-branch`, a pull
-    request only reads. The manifest is per job name, so a job prefetches the set its previous
-    run used.
+    request only reads. Manifests are named as the action names them (configuration, job,
+    project), so a job prefetches the set its previous run used, and a job's first run the set
+    of a sibling module's job.
 
     Network model: bytes fetched or uploaded ÷ bandwidth, plus the round trips the build waited
     for (the cache program's `remote_round_trips`: a record asked of the read namespaces, an
@@ -529,11 +530,11 @@ class GoCiCacheRemote(GoCiCache):
             GO_CI_CACHE_REMOTE=f"s3://{self.bench.s3.bucket}/{self.name}",
             GO_CI_CACHE_LOCAL_DIR=local,
             GO_CI_CACHE_READ_ONLY="false" if ctx.run.ref == self.bench.default_ref else "true",
-            GO_CI_CACHE_REMOTE_MANIFEST=f"{ctx.job['name']}",
             GO_CI_CACHE_REMOTE_CONCURRENCY=str(self.concurrency),
             GO_CI_CACHE_DEFAULT_BRANCH=self.bench.default_ref.split("/")[-1],
             GITHUB_REF=ctx.run.ref, **self.bench.s3.env)
         keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
+        ctx.extra_env.update(self.manifest_names(keys["build"]))
         e = keys["modules"]
         m = ctx.restore("restore.modules", e["key"], e["restore_keys"])
         exact = m is not None and m.lower() == e["key"].lower()
@@ -560,6 +561,18 @@ class GoCiCacheRemote(GoCiCache):
         ctx.timed("trim", self.invoke, ctx, "trim", "--caches", "modules")
         if ctx.save("save.modules", e["key"], [e["path"]], lookup_first=True) and self.keep:
             self.prune(ctx, e)
+
+    @staticmethod
+    def manifest_names(build):
+        """The action's manifest names (js/src/inputs.mjs manifestNames): every matrix entry of
+        the one job `test` gets `<configuration>-test-<project>`, and a first run starts from a
+        sibling of the same configuration."""
+        prefix = build.get("prune_prefix") or build["key"]
+        project = next((l["value"] for l in build.get("layers", []) if l["name"] == "project"), "")
+        conf = prefix[: -(len(project) + 1)] if project and prefix.endswith(f"-{project}-") else prefix
+        c = hashlib.sha256(conf.encode()).hexdigest()[:12]
+        return dict(GO_CI_CACHE_REMOTE_MANIFEST=f"{c}-test-{project or 'any'}",
+                    GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS=f"{c}-test-,{c}-")
 
     def store_bytes(self):
         return self.bench.s3.bytes(self.name)

@@ -15,6 +15,7 @@ import {
   info,
   isFeatureAvailable,
   judgeBuildHit,
+  manifestNames,
   notice,
   prefilledWarning,
   readBudget,
@@ -37,11 +38,10 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-LN7C7MNM.mjs";
+} from "./shared-63PADYOR.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
-import { createHash as createHash2 } from "node:crypto";
 import fs2 from "node:fs";
 
 // src/install.mjs
@@ -325,8 +325,7 @@ async function run() {
   let k = early || keys(bin, env);
   if (!k) return;
   const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || "", defaultBranch: defaultBranch(), exactHit: false, cacheMode: "", lookupOnly: inputs.lookupOnly }).save;
-  const config = createHash2("sha256").update(k.build.prune_prefix || k.build.key).digest("hex").slice(0, 12);
-  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, manifest: `${process.env.GITHUB_JOB || "job"}-${config}` });
+  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, ...manifestNames(process.env.GITHUB_JOB, k.build) });
   inputs.buildCache = remote.buildCache;
   if (remote.note) notice(`go-ci-cache: ${remote.note}`);
   for (const [name, value] of Object.entries(remote.vars)) {

@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-LN7C7MNM.mjs";
+} from "./shared-63PADYOR.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

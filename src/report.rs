@@ -102,6 +102,13 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
                 ),
             ));
         }
+        if c.sibling_manifests > 0 {
+            rows.push((
+                "manifest",
+                "–".into(),
+                "a sibling job's of the same configuration (this job had none yet)".into(),
+            ));
+        }
         rows.push((
             "misses (compiled)",
             "–".into(),
@@ -362,6 +369,7 @@ mod cacheprog_tests {
                 upload_failures: 1,
                 local_trimmed: 7,
                 local_trimmed_bytes: 4096,
+                sibling_manifests: 1,
                 warnings: vec!["remote cache `s3://b/p` is off".into()],
                 ..Stats::default()
             }),
@@ -375,6 +383,7 @@ mod cacheprog_tests {
             "misses (compiled)   – | 1 of 10 lookups",
             "uploaded            – | 4 objects (512 B), 0 already there, 1 failed",
             "trimmed (local)     – | 7 files (4.0 KiB) unused for longer than the maximum age",
+            "manifest            – | a sibling job's of the same configuration (this job had none yet)",
             "warning: remote cache `s3://b/p` is off",
         ] {
             assert!(t.contains(want), "{want:?} in\n{t}");

@@ -2,6 +2,8 @@
 // go-ci-cache binary receives. Inputs reach the binary as GO_CI_CACHE_* variables, never through
 // a shell.
 
+import { createHash } from 'node:crypto';
+
 /** Closed sets of allowed values, by input name. */
 export const CHOICES = {
   warm: ['never', 'always', 'auto'],
@@ -102,14 +104,31 @@ function goQuote(path) {
 }
 
 /**
+ * The remote build cache's manifest names for this job (pure over the keys JSON's `build`
+ * entry): `<configuration>-<job>-<project>`, where the configuration is a digest of the build
+ * key's layers before `project` (Go, target, fingerprint) and the project is that layer. Each
+ * matrix entry and each module of a monorepo so gets its own manifest, and a job without one
+ * yet (its first run) starts from a sibling's: the same job of another project first, then any
+ * job of the same configuration (`GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS`).
+ */
+export function manifestNames(job, build) {
+  const prefix = (build && (build.prune_prefix || build.key)) || '';
+  const project = ((build && build.layers) || []).find((l) => l.name === 'project')?.value || '';
+  const conf = project && prefix.endsWith(`-${project}-`) ? prefix.slice(0, -(project.length + 1)) : prefix;
+  const c = createHash('sha256').update(conf).digest('hex').slice(0, 12);
+  const name = job || 'job';
+  return { manifest: `${c}-${name}-${project || 'any'}`, siblings: `${c}-${name}-,${c}-` };
+}
+
+/**
  * Whether this job uses the remote build cache, and what that sets (pure). `ctx`: the Go that
  * runs (`goVersion`), the binary, the job's environment, whether it may write a cache
- * (`writes`, from the save policy) and a manifest name for this job and configuration.
+ * (`writes`, from the save policy) and the manifest names of [`manifestNames`].
  * Returns `{ on, note, vars, buildCache }`: the variables to export (GOCACHEPROG and the cache
  * program's own), a line for the log when the remote stays off, and whether the GOCACHE archive
  * is used (the `build-cache` input; by default off while the remote serves the builds).
  */
-export function resolveRemote(inputs, { goVersion, bin, env, writes, manifest }) {
+export function resolveRemote(inputs, { goVersion, bin, env, writes, manifest, siblings }) {
   const userProg = (env.GOCACHEPROG || '').trim() !== '';
   const archive = (on) => (inputs.buildCache === null ? !on : inputs.buildCache);
   if (!inputs.remote) return { on: false, note: '', vars: {}, buildCache: archive(userProg) };
@@ -126,7 +145,10 @@ export function resolveRemote(inputs, { goVersion, bin, env, writes, manifest })
     GO_CI_CACHE_REMOTE: inputs.remote,
     GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly || !writes),
   };
-  if (!env.GO_CI_CACHE_REMOTE_MANIFEST && manifest) vars.GO_CI_CACHE_REMOTE_MANIFEST = manifest;
+  if (!env.GO_CI_CACHE_REMOTE_MANIFEST && manifest) {
+    vars.GO_CI_CACHE_REMOTE_MANIFEST = manifest;
+    if (!env.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS && siblings) vars.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS = siblings;
+  }
   return { on: true, note: '', vars, buildCache: archive(true) };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, resolveRemote, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
+import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, manifestNames, MAX_KEEP, pruneArgs, readInputs, resolveRemote, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
 
 const get = (over) => (n) => over[n] ?? '';
 
@@ -224,7 +224,34 @@ test('remote: GOCACHEPROG, the namespaces written, and the archive it replaces',
   assert.equal(resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'self-hosted' } })).on, true);
   assert.equal(resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'github-hosted', AWS_WEB_IDENTITY_TOKEN_FILE: '/t' } })).on, true);
 
+  // Sibling prefixes go with the manifest name the action chose, never beside the user's.
+  const withSiblings = resolveRemote(on, ctx({ siblings: 'abc-test-,abc-' })).vars;
+  assert.equal(withSiblings.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS, 'abc-test-,abc-');
+  assert.equal('GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS' in resolveRemote(on, ctx({ siblings: 'abc-', env: { ...hosted, GO_CI_CACHE_REMOTE_MANIFEST: 'mine' } })).vars, false);
+
   // No remote: nothing set, the archive as the input says.
   const none = resolveRemote(readInputs(get({})), ctx());
   assert.deepEqual([none.on, none.vars, none.buildCache], [false, {}, true]);
 });
+
+test('manifest names: configuration, job and project; siblings share the configuration', () => {
+  const build = (fp, project) => ({
+    key: `go-ci-cache-build-v1-linux-amd64-go1.26.8-${fp}-${project}-deps-r1.1`,
+    prune_prefix: `go-ci-cache-build-v1-linux-amd64-go1.26.8-${fp}-${project}-`,
+    layers: [{ name: 'prefix', value: 'go-ci-cache' }, { name: 'fingerprint', value: fp }, { name: 'project', value: project }],
+  });
+  const a = manifestNames('test', build('f1', 'p1'));
+  const b = manifestNames('test', build('f1', 'p2'));
+  const other = manifestNames('test', build('f2', 'p1'));
+  const conf = a.manifest.split('-')[0];
+  assert.match(conf, /^[0-9a-f]{12}$/);
+  assert.equal(a.manifest, `${conf}-test-p1`);
+  assert.equal(b.manifest, `${conf}-test-p2`, 'another module of the same configuration');
+  assert.equal(a.siblings, `${conf}-test-,${conf}-`);
+  assert.ok(b.manifest.startsWith(a.siblings.split(',')[0]), "a sibling's name matches the first prefix");
+  assert.notEqual(other.manifest.split('-')[0], conf, 'another configuration is no sibling');
+  assert.equal(manifestNames('', build('f1', 'p1')).manifest, `${conf}-job-p1`);
+  // Keys without a project layer still get a name.
+  assert.match(manifestNames('lint', { key: 'k', layers: [] }).manifest, /^[0-9a-f]{12}-lint-any$/);
+});
+

@@ -53,6 +53,17 @@ pub struct CacheprogArgs {
     /// `$CI_JOB_NAME`, plus `$RUNNER_OS-$RUNNER_ARCH` when set, else `default`.
     #[arg(long, env = "GO_CI_CACHE_REMOTE_MANIFEST")]
     pub manifest: Option<String>,
+    /// When no read namespace has this job's manifest (its first run, a new matrix entry),
+    /// prefetch the newest manifest whose name starts with one of these prefixes instead, tried
+    /// in order (comma-separated), up to 256 MiB of its outputs. The action passes its
+    /// configuration's digest, so a job starts from a sibling job of the same Go, target and
+    /// flags.
+    #[arg(
+        long = "manifest-siblings",
+        env = "GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS",
+        value_delimiter = ','
+    )]
+    pub manifest_siblings: Vec<String>,
     /// Uploads and prefetch downloads in flight at once. A warm job's prefetch waits about one
     /// round trip per this many outputs.
     #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value_t = 32)]

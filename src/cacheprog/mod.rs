@@ -46,6 +46,9 @@ pub struct Config {
     pub read_only: bool,
     /// The manifest's name.
     pub manifest: String,
+    /// Name prefixes of manifests to start from when this job's is missing, escaped as
+    /// object names are, in order.
+    pub manifest_siblings: Vec<String>,
     /// One remote request's limit.
     pub timeout: Duration,
     /// How long close waits for uploads.
@@ -193,12 +196,28 @@ pub fn config(a: &CacheprogArgs) -> Result<Config> {
             "use up to 200 printable characters",
         ));
     }
+    let mut manifest_siblings = Vec::new();
+    for p in a
+        .manifest_siblings
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+    {
+        if !namespace::valid_name(p) || p.starts_with('.') {
+            return Err(usage(
+                format!("manifest sibling prefix `{p}` is not a usable name"),
+                "use up to 200 printable characters, not starting with `.`",
+            ));
+        }
+        manifest_siblings.push(namespace::segment(p));
+    }
     Ok(Config {
         local_dir: local_dir(&a.store),
         remote,
         namespaces,
         read_only: a.read_only,
         manifest,
+        manifest_siblings,
         timeout,
         flush_timeout: Duration::from_secs(a.flush_timeout.max(1)),
         concurrency: a.concurrency,

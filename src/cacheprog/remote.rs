@@ -399,6 +399,38 @@ impl Remote {
         Ok(v)
     }
 
+    /// The manifests of a namespace: (escaped name without `.json`, last written in Unix
+    /// seconds). One listing request (a page holds a thousand).
+    pub async fn list_manifests(&self, ns: &str) -> Result<Vec<(String, i64)>, RemoteError> {
+        let dir = self.path(&format!("m/{}", segment(ns)));
+        let store = self.store.clone();
+        let got = self
+            .call("listing manifests", self.timeout, async move {
+                let mut s = store.list(Some(&dir));
+                let mut v = Vec::new();
+                while let Some(m) = s.next().await {
+                    let m = m?;
+                    if let Some(name) = m.location.filename().and_then(|f| f.strip_suffix(".json"))
+                    {
+                        v.push((name.to_string(), m.last_modified.timestamp()));
+                    }
+                }
+                Ok(v)
+            })
+            .await?;
+        Ok(got.unwrap_or_default())
+    }
+
+    /// A manifest by its escaped name, as [`Remote::list_manifests`] gives it.
+    pub async fn manifest_escaped(
+        &self,
+        ns: &str,
+        escaped: &str,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.get_path(&self.path(&format!("m/{}/{escaped}.json", segment(ns))))
+            .await
+    }
+
     /// One object's bytes by its path (for `cacheprog-gc`, which reads the manifests it lists).
     pub async fn get_path(&self, path: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
         let (store, path) = (self.store.clone(), path.clone());

@@ -36,6 +36,9 @@ struct Shared {
     index: OnceCell<IndexMap<Id, (usize, Record)>>,
     /// The manifest of the namespace this process writes, as it was read at start.
     previous: Mutex<Option<Manifest>>,
+    /// Set when the index came from a sibling job's manifest: the prefetch stops at this many
+    /// bytes of outputs (a sibling may use far more than this job).
+    prefetch_limit: Mutex<Option<u64>>,
     /// Actions whose local record this process fetched from the remote (their hits are the
     /// remote tier's).
     from_remote: Mutex<HashSet<Id>>,
@@ -178,6 +181,7 @@ impl Shared {
             .iter()
             .map(|ns| remote.manifest(ns, &self.cfg.manifest));
         let answers = futures::future::join_all(asks).await;
+        let found = answers.iter().any(|a| matches!(a, Ok(Some(_))));
         // Read order wins: an action an earlier namespace lists keeps its record and place.
         for (i, ans) in answers.into_iter().enumerate() {
             match ans {
@@ -202,7 +206,48 @@ impl Shared {
                 Err(e) => self.remote_trouble(&e),
             }
         }
+        if !found
+            && !self.cfg.manifest_siblings.is_empty()
+            && let Some((i, m)) = self.sibling_manifest(remote).await
+        {
+            add(&self.counters.sibling_manifests, 1);
+            for (a, r) in m.index() {
+                index.entry(a).or_insert((i, r));
+            }
+            *lock(&self.prefetch_limit) = Some(SIBLING_PREFETCH_BYTES);
+        }
         index
+    }
+
+    /// This job has no manifest yet: the newest manifest of the first sibling prefix (in
+    /// order) that a read namespace (in order) has. A manifest is as trusted as the namespace
+    /// it is in, so this reads nothing the job could not read anyway. Two round trips (the
+    /// listings at once, then one manifest), which the build's first lookups wait for.
+    async fn sibling_manifest(&self, remote: &Remote) -> Option<(usize, Manifest)> {
+        let read = &self.cfg.namespaces.read;
+        let lists =
+            futures::future::join_all(read.iter().map(|ns| remote.list_manifests(ns))).await;
+        add(&self.counters.remote_round_trips, 1);
+        let own = super::namespace::segment(&self.cfg.manifest);
+        let lists: Vec<Vec<(String, i64)>> = lists
+            .into_iter()
+            .map(|l| {
+                l.unwrap_or_else(|e| {
+                    self.remote_trouble(&e);
+                    Vec::new()
+                })
+            })
+            .collect();
+        let (i, name) = pick_sibling(&self.cfg.manifest_siblings, &own, &lists)?;
+        add(&self.counters.remote_round_trips, 1);
+        match remote.manifest_escaped(&read[i], &name).await {
+            Ok(Some(bytes)) => Manifest::parse(&bytes).map(|m| (i, m)),
+            Ok(None) => None,
+            Err(e) => {
+                self.remote_trouble(&e);
+                None
+            }
+        }
     }
 
     async fn remote_lookup(&self, a: &Id) -> Option<Record> {
@@ -357,10 +402,34 @@ fn put(
     Response::stored(id, path.to_string_lossy().into_owned())
 }
 
+/// A sibling's manifest is prefetched up to this many bytes of outputs (in its order of use);
+/// the rest of it still spares the build a record lookup each.
+const SIBLING_PREFETCH_BYTES: u64 = 256 << 20;
+
+/// The sibling manifest to start from (pure): for each prefix in order, the newest manifest of
+/// the first read namespace, in order, that has one with that prefix, this job's own name
+/// aside. Returns the namespace's index and the escaped name.
+fn pick_sibling(
+    prefixes: &[String],
+    own: &str,
+    lists: &[Vec<(String, i64)>],
+) -> Option<(usize, String)> {
+    prefixes.iter().find_map(|p| {
+        lists.iter().enumerate().find_map(|(i, l)| {
+            l.iter()
+                .filter(|(n, _)| n.starts_with(p.as_str()) && n != own)
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                .map(|(n, _)| (i, n.clone()))
+        })
+    })
+}
+
 /// Downloads what the previous run's manifests list that is not local, in manifest order (the
 /// semaphore is fair, so downloads start in that order too).
 async fn prefetch(sh: Arc<Shared>) {
     let index = sh.index.get_or_init(|| sh.load_index()).await;
+    let limit = *lock(&sh.prefetch_limit);
+    let mut budget = limit.unwrap_or(u64::MAX);
     let todo: Vec<(Id, usize, Record)> = index
         .iter()
         .filter(|(a, (i, rec))| {
@@ -369,6 +438,11 @@ async fn prefetch(sh: Arc<Shared>) {
                 || !rec
                     .output_id()
                     .is_some_and(|o| sh.local.has_output(&o, rec.size))
+        })
+        .take_while(|(_, (_, r))| {
+            let fits = r.size <= budget;
+            budget = budget.saturating_sub(r.size);
+            fits
         })
         .map(|(a, (i, r))| (*a, *i, r.clone()))
         .collect();
@@ -400,6 +474,7 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         fetches: Mutex::new(HashMap::new()),
         index: OnceCell::new(),
         previous: Mutex::new(None),
+        prefetch_limit: Mutex::new(None),
         from_remote: Mutex::new(HashSet::new()),
         used: Mutex::new(IndexMap::new()),
         transfers,
@@ -534,6 +609,9 @@ async fn flush(uploads: &mut JoinSet<()>, limit: std::time::Duration) -> usize {
     }
 }
 
+/// The fewest actions a go command must use to write a job's first manifest.
+const MIN_FIRST_MANIFEST: usize = 32;
+
 /// Merges this process's used actions into the job's manifest and uploads it.
 async fn write_manifest(sh: &Arc<Shared>) {
     let used = lock(&sh.used).clone();
@@ -559,6 +637,12 @@ async fn write_manifest(sh: &Arc<Shared>) {
         && used.len() * 2 < prev.entries.len()
     {
         before = prev.union(&before);
+    }
+    // A job's first manifest comes from a build, not from a `go env` or `go version` (a
+    // handful of actions): written from those, it would stand for the job's set, and the
+    // build after it would neither find a useful manifest nor fall back to a sibling's.
+    if before.entries.is_empty() && used.len() < MIN_FIRST_MANIFEST {
+        return;
     }
     let m = before.merged(&used, now_unix());
     let body = serde_json::to_vec(&m).expect("a manifest serializes");
@@ -594,5 +678,42 @@ fn write_stats(sh: &Arc<Shared>, started_at: i64) {
     let body = serde_json::to_vec_pretty(&s).expect("stats serialize");
     if let Err(e) = super::local::write_atomic(&path, &body) {
         sh.warn("local", &format!("local cache: {e:#}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_sibling;
+
+    #[test]
+    fn picks_the_newest_sibling_by_prefix_then_namespace_order() {
+        let l = |v: &[(&str, i64)]| -> Vec<(String, i64)> {
+            v.iter().map(|(n, t)| (n.to_string(), *t)).collect()
+        };
+        let own_ns = l(&[("c1-lint-p1", 50)]);
+        let trusted = l(&[
+            ("c1-test-p1", 10),
+            ("c1-test-p2", 30),
+            ("c1-test-me", 99),
+            ("c2-test-p1", 90),
+            ("c1-lint-p2", 80),
+        ]);
+        let prefixes = ["c1-test-".to_string(), "c1-".to_string()];
+        let lists = [own_ns.clone(), trusted.clone()];
+        // The same job's newest sibling in trusted beats any job's in the own namespace; the
+        // job's own name is never its sibling.
+        assert_eq!(
+            pick_sibling(&prefixes, "c1-test-me", &lists),
+            Some((1, "c1-test-p2".into()))
+        );
+        // No sibling of the same job: any job of the configuration, namespaces in order.
+        let lists = [own_ns, l(&[("c1-lint-p2", 80), ("c2-test-p1", 90)])];
+        assert_eq!(
+            pick_sibling(&prefixes, "c1-test-me", &lists),
+            Some((0, "c1-lint-p1".into()))
+        );
+        let lists = [Vec::new(), l(&[("c2-test-p1", 90)])];
+        assert_eq!(pick_sibling(&prefixes, "c1-test-me", &lists), None);
+        assert_eq!(pick_sibling(&[], "x", &[trusted]), None);
     }
 }

@@ -29,6 +29,7 @@ pub struct Counters {
     pub(super) remote_round_trips: AtomicU64,
     pub(super) download_bytes: AtomicU64,
     pub(super) local_trimmed: AtomicU64,
+    pub(super) sibling_manifests: AtomicU64,
     pub(super) local_trimmed_bytes: AtomicU64,
     warnings: Mutex<Vec<String>>,
 }
@@ -92,6 +93,9 @@ pub struct Stats {
     /// inflated).
     #[serde(default)]
     pub download_bytes: u64,
+    /// Go commands that started from a sibling job's manifest (this job had none yet).
+    #[serde(default)]
+    pub sibling_manifests: u64,
     /// Files the local tier's daily trim removed at the end of this process (unused longer
     /// than `--local-max-age`).
     #[serde(default)]
@@ -135,6 +139,7 @@ impl Counters {
             remote_round_trips: g(&self.remote_round_trips),
             download_bytes: g(&self.download_bytes),
             local_trimmed: g(&self.local_trimmed),
+            sibling_manifests: g(&self.sibling_manifests),
             local_trimmed_bytes: g(&self.local_trimmed_bytes),
             warnings: self
                 .warnings
@@ -178,6 +183,7 @@ impl Stats {
             t.remote_round_trips += s.remote_round_trips;
             t.download_bytes += s.download_bytes;
             t.local_trimmed += s.local_trimmed;
+            t.sibling_manifests += s.sibling_manifests;
             t.local_trimmed_bytes += s.local_trimmed_bytes;
             for w in &s.warnings {
                 if !t.warnings.contains(w) {

@@ -806,7 +806,8 @@ fn action_with_a_remote_build_cache_in_act() {
     let job = r#"      - run: |
           rm -rf "$RESULT_DIR/../ws" && cp -r . "$RESULT_DIR/../ws" && cd "$RESULT_DIR/../ws"
           go test -x ./... > "$RESULT_DIR/test.txt" 2> "$RESULT_DIR/trace.txt"
-          printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt""#;
+          printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt"
+          printf '%s\n' "$GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS" > "$RESULT_DIR/siblings.txt""#;
     let count = |kind: &str| weed.list(&format!("act/v1/{kind}")).unwrap().len();
 
     // A default-branch run on a fresh runner compiles, and fills the trusted namespace.
@@ -822,6 +823,23 @@ fn action_with_a_remote_build_cache_in_act() {
     assert_eq!(r.outputs["build-status"], "off", "{}", r.log);
     assert!(!a.dep_compiles("trace.txt").is_empty());
     assert!(count("o/") > 0 && count("a/trusted/") > 0, "{}", r.log);
+    // The job's manifest is named `<configuration>-<job>-<project>`, and a job without one
+    // would start from a sibling of its configuration.
+    let manifests = weed.list("act/v1/m/trusted/").unwrap();
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    let name = manifests[0].0.rsplit('/').next().unwrap().to_string();
+    let conf = &name[..12];
+    assert!(
+        conf.bytes().all(|b| b.is_ascii_hexdigit()) && name.ends_with(".json"),
+        "{name}"
+    );
+    let siblings = std::fs::read_to_string(a.results.join("siblings.txt")).unwrap();
+    let job_name = name[13..].rsplit_once('-').unwrap().0;
+    assert_eq!(
+        siblings.trim(),
+        format!("{conf}-{job_name}-,{conf}-"),
+        "{name}"
+    );
     assert!(r.log.contains("saved the modules cache"), "{}", r.log);
     assert!(!r.log.contains("saved the build cache"), "{}", r.log);
     assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);

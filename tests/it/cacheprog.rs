@@ -528,6 +528,56 @@ fn warm_fills_the_store_for_the_jobs_after_it() {
     assert_eq!(deps, Vec::<String>::new());
 }
 
+/// A job's first run (a new job, a new matrix entry, a new module of a monorepo) has no
+/// manifest of its own: with sibling prefixes it starts from the newest manifest of the same
+/// configuration instead of asking the store per package.
+#[test]
+fn a_new_job_starts_from_a_sibling_jobs_manifest() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let runner = |name: &str, manifest: &str, siblings: &str| {
+        Runner::new(&t, &w, name, "siblings")
+            .with("GO_CI_CACHE_REMOTE_MANIFEST", manifest)
+            .with("GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS", siblings)
+    };
+    runner("cold", "c1-test-p1", "").test(&dir);
+
+    let alone = runner("alone", "c1-test-p2", "");
+    assert_eq!(alone.test(&dir).0, Vec::<String>::new());
+    let a = alone.stats();
+    assert_eq!((a.sibling_manifests, a.prefetched), (0, 0), "{a:?}");
+
+    let sib = runner("sib", "c1-test-p3", "c1-test-,c1-");
+    assert_eq!(sib.test(&dir).0, Vec::<String>::new());
+    let s = sib.stats();
+    assert_eq!(s.sibling_manifests, 1, "{s:?}");
+    assert!(s.prefetched > 0 && s.misses <= a.misses, "{s:?}\n{a:?}");
+    assert!(
+        s.remote_round_trips * 4 < a.remote_round_trips,
+        "with a sibling's manifest the build waited for {} round trips, alone for {}",
+        s.remote_round_trips,
+        a.remote_round_trips
+    );
+
+    // A `go env` before the build writes no first manifest of a handful of entries, so the
+    // build after it still starts from the sibling's.
+    let env_first = runner("env-first", "c1-test-p4", "c1-test-,c1-");
+    let out = env_first.go(&dir, &["env", "-json"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(env_first.test(&dir).0, Vec::<String>::new());
+    assert_eq!(env_first.stats().sibling_manifests, 2);
+
+    // Its own manifest now exists, so the next run reads that; another configuration's
+    // siblings are not used.
+    let again = runner("again", "c1-test-p3", "c1-test-,c1-");
+    again.test(&dir);
+    assert_eq!(again.stats().sibling_manifests, 0);
+    let other = runner("other", "c2-test-p1", "c2-test-,c2-");
+    other.test(&dir);
+    assert_eq!(other.stats().sibling_manifests, 0);
+}
+
 #[test]
 fn a_pull_request_cannot_decide_what_the_default_branch_builds() {
     let Some(w) = Weed::start() else { return };

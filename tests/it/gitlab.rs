@@ -890,6 +890,15 @@ test:
         !weed.list("gl/v1/a/trusted/").unwrap().is_empty(),
         "the default branch writes `trusted`:\n{log}"
     );
+    // The test job had no manifest yet: it started from the warm job's.
+    let stats = go_ci_cache::cacheprog::stats::load(
+        &t.root().join("home1/.cache/go-ci-cache/cacheprog"),
+        0,
+    );
+    assert!(
+        stats.iter().any(|s| s.sibling_manifests == 1),
+        "{stats:?}\n{log}"
+    );
     // A second pipeline on new machines: the modules archive and the store serve everything.
     let log = run("home2");
     assert_eq!(deps(), Vec::<String>::new(), "{log}");
