@@ -65,10 +65,7 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
         ));
     }
     let cutoff = SystemTime::now() - age;
-    let cutoff_unix = cutoff
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let cutoff_unix = super::local::unix(cutoff);
     let mut out = Outcome {
         older_than_seconds: age.as_secs(),
         dry_run: a.dry_run,
@@ -178,28 +175,35 @@ async fn trim_remote(
     keep_listed: bool,
 ) -> Result<Removed> {
     let root = remote.root();
-    let all = remote.list_all().await?;
-    let rel_of = |p: &object_store::path::Path| -> String {
-        p.prefix_match(&root)
-            .map(|parts| {
-                parts
-                    .map(|x| x.as_ref().to_string())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
-            .unwrap_or_default()
-    };
+    // Each object with its path under the root, worked out once.
+    let all: Vec<_> = remote
+        .list_all()
+        .await?
+        .into_iter()
+        .map(|(p, size, t)| {
+            let rel = p
+                .prefix_match(&root)
+                .map(|parts| {
+                    parts
+                        .map(|x| x.as_ref().to_string())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .unwrap_or_default();
+            (p, rel, size, t)
+        })
+        .collect();
     let mut marked = None;
     if keep_listed {
         // Mark: every live manifest must be read, or nothing is swept (an output a manifest
         // lists could go while a job still uses it).
         let live: Vec<_> = all
             .iter()
-            .filter(|(p, _, t)| is_live_manifest(&rel_of(p), *t, cutoff))
-            .map(|(p, _, _)| p.clone())
+            .filter(|(_, rel, _, t)| is_live_manifest(rel, *t, cutoff))
+            .map(|(p, _, _, _)| p.clone())
             .collect();
         let reads: Vec<_> = futures::stream::iter(live.iter())
-            .map(|p| async move { (p, remote.get_path(p).await) })
+            .map(|p| async move { (p, remote.manifest_at(p).await) })
             .buffer_unordered(GC_CONCURRENCY)
             .collect()
             .await;
@@ -228,11 +232,11 @@ async fn trim_remote(
         ..Removed::default()
     };
     let mut old = Vec::new();
-    for (p, size, t) in all {
+    for (p, rel, size, t) in all {
         if t >= cutoff {
             continue;
         }
-        if removable(&rel_of(&p), marked.as_ref()) {
+        if removable(&rel, marked.as_ref()) {
             old.push((p, size));
         } else {
             r.kept_in_use += 1;

@@ -194,7 +194,8 @@ pub struct Removed {
     pub kept_in_use: u64,
 }
 
-fn unix(t: SystemTime) -> i64 {
+/// A time as Unix seconds (0 before the epoch).
+pub fn unix(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)

@@ -204,7 +204,11 @@ impl Remote {
     }
 
     fn manifest_path(&self, ns: &str, name: &str) -> Path {
-        self.path(&format!("m/{}/{}.json", segment(ns), segment(name)))
+        self.manifest_path_escaped(ns, &segment(name))
+    }
+
+    fn manifest_path_escaped(&self, ns: &str, escaped: &str) -> Path {
+        self.path(&format!("m/{}/{escaped}.json", segment(ns)))
     }
 
     /// The prefix every object of this cache lives under (for `cacheprog-gc`).
@@ -347,16 +351,7 @@ impl Remote {
 
     /// A namespace's manifest, raw.
     pub async fn manifest(&self, ns: &str, name: &str) -> Result<Option<Vec<u8>>, RemoteError> {
-        let path = self.manifest_path(ns, name);
-        let store = self.store.clone();
-        let got = self
-            .call(
-                "reading the manifest",
-                self.transfer_limit(8 << 20),
-                async move { store.get(&path).await?.bytes().await },
-            )
-            .await?;
-        Ok(got.map(|b| b.to_vec()))
+        self.manifest_at(&self.manifest_path(ns, name)).await
     }
 
     /// Writes a namespace's manifest.
@@ -427,16 +422,16 @@ impl Remote {
         ns: &str,
         escaped: &str,
     ) -> Result<Option<Vec<u8>>, RemoteError> {
-        self.get_path(&self.path(&format!("m/{}/{escaped}.json", segment(ns))))
+        self.manifest_at(&self.manifest_path_escaped(ns, escaped))
             .await
     }
 
-    /// One object's bytes by its path (for `cacheprog-gc`, which reads the manifests it lists).
-    pub async fn get_path(&self, path: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
+    /// A manifest by its object path, raw (`cacheprog-gc` reads the manifests it lists).
+    pub async fn manifest_at(&self, path: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
         let (store, path) = (self.store.clone(), path.clone());
         let got = self
             .call(
-                "reading a manifest",
+                "reading the manifest",
                 self.transfer_limit(8 << 20),
                 async move { store.get(&path).await?.bytes().await },
             )
