@@ -26,6 +26,7 @@ import {
   restoreEntry,
   rollingSuffix,
   runBinary,
+  runBinaryAsync,
   runsInstalledGo,
   saveCache,
   saveDecision,
@@ -38,7 +39,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-63PADYOR.mjs";
+} from "./shared-AVJY2XZP.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -337,6 +338,7 @@ async function run() {
     info(`go-ci-cache: remote build cache ${inputs.remote}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? "" : "; the GOCACHE archive is off"}`);
   }
   if (!inputs.modulesCache && !inputs.buildCache) info("go-ci-cache: no archive to restore or save (modules-cache is off and the remote serves the builds)");
+  const prefetchP = remote.on && !inputs.lookupOnly ? runBinaryAsync(bin, ["cacheprog", "--prefetch-only"], env) : null;
   const counted = (p, root, count) => before && before[root] === p ? before.counts[root] : count(p);
   const counts = {
     modules: inputs.modulesCache ? counted(k.modules.path, "modules", countEntries) : 0,
@@ -381,6 +383,13 @@ async function run() {
   bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
   if (bld.hit && !bld.exact) info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
   info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
+  if (prefetchP) {
+    const t0 = performance.now();
+    const p = await prefetchP;
+    timings["restore.remote.prefetch"] = (performance.now() - t0) / 1e3;
+    if (p.stderr) process.stderr.write(p.stderr);
+    if (p.status !== 0) warning(`go-ci-cache: the remote cache's prefetch ended with status ${p.status}; the job's go commands fetch what they need`);
+  }
   const budget = await budgetP;
   info(`go-ci-cache: ${budgetLine(budget)}`);
   const caches = inputs.modulesCache && inputs.buildCache ? "both" : inputs.modulesCache ? "modules" : "build";

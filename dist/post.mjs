@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-63PADYOR.mjs";
+} from "./shared-AVJY2XZP.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

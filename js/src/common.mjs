@@ -1,6 +1,6 @@
 // Shared by main and post: locating the action, running the binary, logging.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,39 @@ export function runBinary(bin, args, env, { capture = false, captureStderr = fal
   });
   if (r.error) throw new Error(`cannot run ${bin}: ${r.error.message}`);
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/**
+ * Runs the binary in the background (never through a shell), its output held back; resolves to
+ * { status, stdout, stderr } when it ends, or after `timeoutMs` with the process killed
+ * (status null). Never rejects: a binary that cannot start resolves with status null.
+ */
+export function runBinaryAsync(bin, args, env, { timeoutMs = 180_000 } = {}) {
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let child;
+    try {
+      child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      resolve({ status: null, stdout, stderr: `cannot run ${bin}: ${e.message}\n` });
+      return;
+    }
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      stderr += `go-ci-cache: ${args.join(' ')} did not end within ${Math.round(timeoutMs / 1000)}s and was stopped\n`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ status: null, stdout, stderr: stderr + `cannot run ${bin}: ${e.message}\n` });
+    });
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
 }
 
 /** The default branch from the event payload, if the event has a repository. */

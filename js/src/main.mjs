@@ -1,6 +1,7 @@
 // The action's main step: install → keys (toolchain switching off) → restore both entries at
 // once when that Go is the one that runs the job, else restore modules → keys → restore build →
-// prepare → warm → outputs.
+// prepare → warm → outputs. With the remote build cache on, `cacheprog --prefetch-only` runs
+// beside the restores and the step waits for it before prepare.
 //
 // The modules entry is restored before any `go` command may switch toolchains: with a go.mod
 // `toolchain` line newer than the runner's Go, `go env` under GOTOOLCHAIN=auto downloads that
@@ -20,7 +21,7 @@ import * as core from '@actions/core';
 
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
-import { actionDir, defaultBranch, readManifest, runBinary, statePath } from './common.mjs';
+import { actionDir, defaultBranch, readManifest, runBinary, runBinaryAsync, statePath } from './common.mjs';
 import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, manifestNames, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, saveDecision, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
@@ -177,6 +178,10 @@ async function run() {
     core.info(`go-ci-cache: remote build cache ${inputs.remote}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? '' : '; the GOCACHE archive is off'}`);
   }
   if (!inputs.modulesCache && !inputs.buildCache) core.info('go-ci-cache: no archive to restore or save (modules-cache is off and the remote serves the builds)');
+  // The remote's prefetch runs beside the restores: the outputs the job's previous run used
+  // (or a sibling job's) are on disk before its first go command, which then waits for no
+  // download. The step waits for it after the restores, bounded by the flush timeout.
+  const prefetchP = remote.on && !inputs.lookupOnly ? runBinaryAsync(bin, ['cacheprog', '--prefetch-only'], env) : null;
 
   // 2. Anything already in the roots came from an earlier step (on an ephemeral runner).
   const counted = (p, root, count) => (before && before[root] === p ? before.counts[root] : count(p));
@@ -230,6 +235,14 @@ async function run() {
   bld = judgeBuildHit(bld, k.build, Boolean(inputs.rollingSuffix));
   if (bld.hit && !bld.exact) core.info(`build: ${bld.matched} has this dependency set and configuration (the newest such entry); this run's own key is ${k.build.key}`);
   core.info(`go-ci-cache: restore status: modules ${mod.status}, build ${bld.status}`);
+
+  if (prefetchP) {
+    const t0 = performance.now();
+    const p = await prefetchP;
+    timings['restore.remote.prefetch'] = (performance.now() - t0) / 1000;
+    if (p.stderr) process.stderr.write(p.stderr);
+    if (p.status !== 0) core.warning(`go-ci-cache: the remote cache's prefetch ended with status ${p.status}; the job's go commands fetch what they need`);
+  }
 
   const budget = await budgetP;
   core.info(`go-ci-cache: ${budgetLine(budget)}`);

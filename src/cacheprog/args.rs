@@ -77,6 +77,12 @@ pub struct CacheprogArgs {
     /// nothing under GOCACHEPROG.
     #[arg(long, env = "GO_CI_CACHE_LOCAL_MAX_AGE", default_value = "5d")]
     pub local_max_age: String,
+    /// Serve no go command: download what the job's manifest (or a sibling's) lists into the
+    /// local tier, then exit. A step runs this beside the modules restore, so the job's first
+    /// go command finds its outputs on disk; that go command's hits on them still count as
+    /// the remote tier's. Bounded by `--flush-timeout`.
+    #[arg(long)]
+    pub prefetch_only: bool,
 }
 
 /// `cacheprog-gc` arguments.

@@ -245,7 +245,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// `cacheprog`: serves the go command on stdin/stdout until it closes.
+/// `cacheprog`: serves the go command on stdin/stdout until it closes (or, with
+/// `--prefetch-only`, fills the local tier from the manifest and exits).
 pub fn run(a: &CacheprogArgs) -> Result<ExitCode> {
     let cfg = config(a)?;
     let local = local::Local::open(&cfg.local_dir)?;
@@ -254,7 +255,11 @@ pub fn run(a: &CacheprogArgs) -> Result<ExitCode> {
         None => None,
     };
     let rt = runtime()?;
-    let result = rt.block_on(server::serve(cfg, local, remote));
+    let result = if a.prefetch_only {
+        rt.block_on(server::prefetch_only(cfg, local, remote))
+    } else {
+        rt.block_on(server::serve(cfg, local, remote))
+    };
     rt.shutdown_timeout(Duration::from_secs(1));
     result?;
     Ok(ExitCode::SUCCESS)

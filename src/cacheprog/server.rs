@@ -2,13 +2,15 @@
 //! go out in whatever order they finish), uploads puts in the background with bounded
 //! concurrency, prefetches the previous run's manifest, and on `close` flushes the uploads
 //! (bounded), writes the manifest, trims the local tier when a day has passed since its last
-//! trim, writes the counters, answers and returns.
+//! trim, writes the counters, answers and returns. `--prefetch-only` runs the prefetch alone,
+//! ahead of the job's go commands, and hands what it fetched over to the next cache program.
 //!
 //! Remote trouble is never an error here: a request the remote cannot answer falls back to the
 //! local tier, then to a miss (the go command compiles), with one warning per kind of trouble.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
@@ -462,11 +464,9 @@ async fn prefetch(sh: Arc<Shared>) {
     while set.join_next().await.is_some() {}
 }
 
-/// Serves the go command until `close` or the end of input.
-pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<()> {
-    let started_at = now_unix();
+fn shared(cfg: Config, local: Local, remote: Option<Remote>) -> Arc<Shared> {
     let transfers = Arc::new(Semaphore::new(cfg.concurrency));
-    let sh = Arc::new(Shared {
+    Arc::new(Shared {
         cfg,
         local,
         remote,
@@ -480,7 +480,122 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         transfers,
         corrupt: Mutex::new(HashSet::new()),
         warned: Mutex::new(HashSet::new()),
-    });
+    })
+}
+
+/// Where `--prefetch-only` leaves the actions it fetched for the job's next cache program.
+const HANDOVER: &str = "prefetched.json";
+
+/// A hand-over older than this belongs to no job that is still running its steps.
+const HANDOVER_MAX_AGE_SECONDS: i64 = 3600;
+
+/// What an early prefetch leaves the cache program that serves the job's first go command
+/// after it: the actions it fetched from the remote (whose hits are the remote tier's) and its
+/// counters (summed into that process's statistics, which the job's report reads: the
+/// prefetch ends before `prepare` starts the job's window).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Handover {
+    written_at: i64,
+    actions: Vec<String>,
+    stats: Stats,
+}
+
+/// A recent `--prefetch-only`'s hand-over, claimed by this process (the file is renamed away
+/// first, so of go commands that start at once only one claims it); `None` when there is none,
+/// or it is stale or unreadable.
+fn claim_handover(local: &Local, now: i64) -> Option<Handover> {
+    let path = local.meta_path(HANDOVER);
+    let mine = local.meta_path(&format!("{HANDOVER}.{}", std::process::id()));
+    std::fs::rename(&path, &mine).ok()?;
+    let body = std::fs::read(&mine).ok();
+    let _ = std::fs::remove_file(&mine);
+    let h = serde_json::from_slice::<Handover>(&body?).ok()?;
+    (now.saturating_sub(h.written_at) <= HANDOVER_MAX_AGE_SECONDS).then_some(h)
+}
+
+/// `--prefetch-only`: downloads what the job's manifest (or a sibling's) lists into the local
+/// tier, bounded by the flush timeout, says what it did on stderr, and leaves the fetched
+/// actions and its counters in the hand-over for the job's next cache program. Nothing is
+/// written to the remote and nothing is trimmed.
+pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) -> Result<()> {
+    let started_at = now_unix();
+    let sh = shared(cfg, local, remote);
+    let Some(url) = sh.remote.as_ref().map(|r| r.url().to_string()) else {
+        eprintln!("go-ci-cache: nothing to prefetch: no remote cache is set");
+        return Ok(());
+    };
+    let limit = sh.cfg.flush_timeout;
+    let done = tokio::time::timeout(limit, prefetch(sh.clone()))
+        .await
+        .is_ok();
+    if !done {
+        sh.warn(
+            "prefetch",
+            &format!(
+                "the prefetch from `{url}` did not finish within {}s; the job fetches the rest as it needs it",
+                limit.as_secs()
+            ),
+        );
+    }
+    // Nothing waited for these round trips: they ran beside the step's other work.
+    let c = &sh.counters;
+    c.remote_round_trips.store(0, Relaxed);
+    let listed = sh.index.get().map_or(0, IndexMap::len);
+    let (n, bytes, wire) = (
+        c.prefetched.load(Relaxed),
+        c.prefetched_bytes.load(Relaxed),
+        c.download_bytes.load(Relaxed),
+    );
+    let sibling = c.sibling_manifests.load(Relaxed) > 0;
+    let whose = if sibling {
+        "a sibling job's"
+    } else {
+        "this job's"
+    };
+    let failed = c.remote_errors.load(Relaxed) > 0 || c.corrupt.load(Relaxed) > 0;
+    let msg = if n == 0 && failed {
+        format!(
+            "go-ci-cache: nothing prefetched from `{url}`: it did not answer well (the warning above says how); the job's go commands ask it again"
+        )
+    } else if listed == 0 {
+        format!(
+            "go-ci-cache: nothing to prefetch from `{url}`: no manifest of this job or a sibling job in the read namespaces"
+        )
+    } else if n == 0 {
+        format!(
+            "go-ci-cache: {listed} actions in {whose} manifest; nothing to prefetch from `{url}` (the local tier has them, or the store answered nothing)"
+        )
+    } else {
+        format!(
+            "go-ci-cache: prefetched {n} build outputs ({}, {} downloaded) of the {listed} actions in {whose} manifest from `{url}`",
+            crate::fsutil::human_bytes(bytes),
+            crate::fsutil::human_bytes(wire)
+        )
+    };
+    eprintln!("{msg}");
+    let mut actions: Vec<String> = lock(&sh.from_remote).iter().map(protocol::hex).collect();
+    actions.sort();
+    let h = Handover {
+        written_at: now_unix(),
+        actions,
+        stats: stats_now(&sh, started_at),
+    };
+    let body = serde_json::to_vec(&h).expect("a hand-over serializes");
+    if let Err(e) = super::local::write_atomic(&sh.local.meta_path(HANDOVER), &body) {
+        sh.warn("local", &format!("local cache: {e:#}"));
+    }
+    Ok(())
+}
+
+/// Serves the go command until `close` or the end of input.
+pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<()> {
+    let started_at = now_unix();
+    let sh = shared(cfg, local, remote);
+    let early = claim_handover(&sh.local, started_at);
+    if let Some(h) = &early {
+        let ids = h.actions.iter().filter_map(|a| protocol::parse_hex(a));
+        lock(&sh.from_remote).extend(ids);
+    }
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let send = |out: &Mutex<std::io::Stdout>, r: &Response| -> Result<()> {
         let mut o = lock(out);
@@ -583,7 +698,7 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
         add(&sh.counters.local_trimmed, r.removed);
         add(&sh.counters.local_trimmed_bytes, r.bytes);
     }
-    write_stats(&sh, started_at);
+    write_stats(&sh, started_at, early.map(|h| h.stats));
     if let Some(id) = close_id {
         send(&out, &Response::stored(id, String::new()))?;
     }
@@ -662,7 +777,8 @@ async fn write_manifest(sh: &Arc<Shared>) {
     }
 }
 
-fn write_stats(sh: &Arc<Shared>, started_at: i64) {
+/// This process's counters now.
+fn stats_now(sh: &Arc<Shared>, started_at: i64) -> Stats {
     let base = Stats {
         started_at,
         finished_at: now_unix(),
@@ -672,7 +788,16 @@ fn write_stats(sh: &Arc<Shared>, started_at: i64) {
         read_namespaces: sh.cfg.namespaces.read.clone(),
         ..Stats::default()
     };
-    let s = sh.counters.snapshot(base);
+    sh.counters.snapshot(base)
+}
+
+/// Writes this process's counters, plus an early prefetch's it claimed, for `report`.
+fn write_stats(sh: &Arc<Shared>, started_at: i64, early: Option<Stats>) {
+    let mine = stats_now(sh, started_at);
+    let s = match early {
+        Some(e) => Stats::sum(&[e, mine]).expect("two stats"),
+        None => mine,
+    };
     let path =
         stats::dir(sh.local.root()).join(format!("{}-{}.json", s.finished_at, std::process::id()));
     let body = serde_json::to_vec_pretty(&s).expect("stats serialize");
@@ -683,7 +808,42 @@ fn write_stats(sh: &Arc<Shared>, started_at: i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::pick_sibling;
+    use super::{HANDOVER, Handover, claim_handover, pick_sibling};
+    use crate::cacheprog::local::{Local, write_atomic};
+
+    #[test]
+    fn a_hand_over_is_claimed_once_and_only_while_fresh() {
+        let d = tempfile::tempdir().unwrap();
+        let local = Local::open(d.path()).unwrap();
+        let write = |at: i64, actions: Vec<String>| {
+            let h = Handover {
+                written_at: at,
+                actions,
+                ..Handover::default()
+            };
+            write_atomic(&local.meta_path(HANDOVER), &serde_json::to_vec(&h).unwrap()).unwrap();
+        };
+        assert!(claim_handover(&local, 1000).is_none());
+        write(1000, vec!["ab".repeat(32)]);
+        let h = claim_handover(&local, 1000 + 3600).unwrap();
+        assert_eq!(h.actions, vec!["ab".repeat(32)]);
+        // Claimed: gone, so the job's second go command counts its hits as local ones.
+        assert!(claim_handover(&local, 1000 + 3600).is_none());
+        assert!(!local.meta_path(HANDOVER).exists());
+        // Left by a prefetch whose job ran no go command (a persistent runner's earlier job).
+        write(1000, vec!["cd".repeat(32)]);
+        assert!(claim_handover(&local, 1000 + 3601).is_none());
+        assert!(!local.meta_path(HANDOVER).exists());
+        // Unreadable: nothing claimed, nothing left behind.
+        write_atomic(&local.meta_path(HANDOVER), b"{").unwrap();
+        assert!(claim_handover(&local, 1000).is_none());
+        let left = std::fs::read_dir(local.meta_path("")).unwrap().flatten();
+        assert_eq!(
+            left.filter(|e| e.file_name().to_string_lossy().starts_with("prefetched"))
+                .count(),
+            0
+        );
+    }
 
     #[test]
     fn picks_the_newest_sibling_by_prefix_then_namespace_order() {

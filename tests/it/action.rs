@@ -842,13 +842,30 @@ fn action_with_a_remote_build_cache_in_act() {
     );
     assert!(r.log.contains("saved the modules cache"), "{}", r.log);
     assert!(!r.log.contains("saved the build cache"), "{}", r.log);
+    assert!(r.log.contains("nothing to prefetch from"), "{}", r.log);
     assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
 
     // The next fresh runner restores the modules archive and compiles no dependency: every
-    // package comes from the store.
+    // package comes from the store, prefetched in the main step beside the restore.
     let r = a.run(&with, job, main);
     assert!(r.ok, "{}", r.log);
     assert_eq!(r.outputs["modules-status"], "hit", "{}", r.log);
+    assert!(
+        r.log.contains("go-ci-cache: prefetched ") && r.log.contains("in this job's manifest"),
+        "{}",
+        r.log
+    );
+    // The post step's report counts what the main step prefetched as the remote tier's.
+    let remote_line = r
+        .log
+        .lines()
+        .find(|l| l.contains("hits (remote tier)"))
+        .unwrap_or_default();
+    assert!(
+        remote_line.contains(" prefetched;") && !remote_line.contains("; 0 prefetched;"),
+        "{}",
+        r.log
+    );
     assert_eq!(
         a.dep_compiles("trace.txt"),
         Vec::<String>::new(),

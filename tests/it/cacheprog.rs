@@ -579,6 +579,91 @@ fn a_new_job_starts_from_a_sibling_jobs_manifest() {
 }
 
 #[test]
+fn an_early_prefetch_fills_the_local_tier_before_the_build() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    let runner =
+        |name: &str| Runner::new(&t, &w, name, "early").with("GO_CI_CACHE_REMOTE_MANIFEST", "job");
+    runner("cold").test(&dir);
+
+    // The action's main step: the prefetch alone, beside the modules restore.
+    let fresh = runner("fresh");
+    let out = fresh
+        .bin(&dir, &["cacheprog", "--prefetch-only"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("go-ci-cache: prefetched ") && err.contains("in this job's manifest"),
+        "{err}"
+    );
+    // Its counters wait in the hand-over for the job's first go command (the prefetch ends
+    // before `prepare` opens the job's window for `report`).
+    assert!(stats::load(&fresh.local(), 0).is_empty());
+    let handover = fresh.local().join("meta/prefetched.json");
+    let h: serde_json::Value = serde_json::from_slice(&std::fs::read(&handover).unwrap()).unwrap();
+    let early: Stats = serde_json::from_value(h["stats"].clone()).unwrap();
+    assert!(
+        early.prefetched > 0 && early.download_bytes > 0,
+        "{early:?}"
+    );
+    assert_eq!(
+        (early.gets, early.remote_round_trips, early.uploads),
+        (0, 0, 0),
+        "{early:?}"
+    );
+    // Actions whose outputs are the same bytes share one download.
+    assert!(h["actions"].as_array().unwrap().len() as u64 >= early.prefetched);
+
+    // The build then downloads nothing, compiles no dependency, and its hits on what the
+    // prefetch brought are the remote tier's; it claimed the hand-over.
+    assert_eq!(fresh.test(&dir).0, Vec::<String>::new());
+    let all = fresh.stats();
+    assert_eq!(
+        (all.prefetched, all.download_bytes),
+        (early.prefetched, early.download_bytes),
+        "{all:?}"
+    );
+    assert!(all.remote_hits > 0 && all.misses < all.gets, "{all:?}");
+    assert!(!handover.exists());
+    // A second go command's hits are the local tier's, as they would be without the prefetch.
+    fresh.test(&dir);
+    let after = fresh.stats();
+    assert_eq!(after.remote_hits, all.remote_hits, "{after:?}");
+
+    // Run again on the same runner: the local tier has it all, nothing is fetched.
+    let out = fresh
+        .bin(&dir, &["cacheprog", "--prefetch-only"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("nothing to prefetch"),
+        "{err}"
+    );
+    let h: serde_json::Value = serde_json::from_slice(&std::fs::read(&handover).unwrap()).unwrap();
+    assert_eq!(h["actions"], serde_json::json!([]));
+
+    // A store that is down: a warning, exit 0, and soon.
+    let mut down = runner("down").with("GO_CI_CACHE_REMOTE_TIMEOUT", "2");
+    down.endpoint = format!("http://127.0.0.1:{}", free_ports(1)[0]);
+    let t0 = Instant::now();
+    let out = down
+        .bin(&dir, &["cacheprog", "--prefetch-only"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("nothing prefetched"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+}
+
+#[test]
 fn a_pull_request_cannot_decide_what_the_default_branch_builds() {
     let Some(w) = Weed::start() else { return };
     let t = TestEnv::new();

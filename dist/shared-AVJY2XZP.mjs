@@ -69085,7 +69085,7 @@ async function saveOnce(client, name, entry, log2, clock, t0, timing) {
 }
 
 // src/common.mjs
-import { spawnSync } from "node:child_process";
+import { spawn as spawn2, spawnSync } from "node:child_process";
 import fs9 from "node:fs";
 import path13 from "node:path";
 import { fileURLToPath as fileURLToPath2 } from "node:url";
@@ -69105,6 +69105,36 @@ function runBinary(bin, args, env, { capture = false, captureStderr = false } = 
   });
   if (r.error) throw new Error(`cannot run ${bin}: ${r.error.message}`);
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+function runBinaryAsync(bin, args, env, { timeoutMs = 18e4 } = {}) {
+  return new Promise((resolve3) => {
+    let stdout = "";
+    let stderr = "";
+    let child2;
+    try {
+      child2 = spawn2(bin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      resolve3({ status: null, stdout, stderr: `cannot run ${bin}: ${e.message}
+` });
+      return;
+    }
+    child2.stdout.setEncoding("utf8").on("data", (d) => stdout += d);
+    child2.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
+    const timer = setTimeout(() => {
+      stderr += `go-ci-cache: ${args.join(" ")} did not end within ${Math.round(timeoutMs / 1e3)}s and was stopped
+`;
+      child2.kill("SIGKILL");
+    }, timeoutMs);
+    child2.on("error", (e) => {
+      clearTimeout(timer);
+      resolve3({ status: null, stdout, stderr: stderr + `cannot run ${bin}: ${e.message}
+` });
+    });
+    child2.on("close", (status) => {
+      clearTimeout(timer);
+      resolve3({ status, stdout, stderr });
+    });
+  });
 }
 function defaultBranch() {
   try {
@@ -69356,6 +69386,7 @@ export {
   actionDir,
   readManifest,
   runBinary,
+  runBinaryAsync,
   defaultBranch,
   statePath,
   InputError,
