@@ -574,11 +574,19 @@ pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) ->
     };
     eprintln!("{msg}");
     let mut actions: Vec<String> = lock(&sh.from_remote).iter().map(protocol::hex).collect();
+    let mut stats = stats_now(&sh, started_at);
+    // A second prefetch before any go command (the action used twice in one job, for two
+    // modules) adds to the first one's hand-over instead of dropping it.
+    if let Some(prev) = claim_handover(&sh.local, now_unix()) {
+        actions.extend(prev.actions);
+        stats = Stats::sum(&[prev.stats, stats]).expect("two stats");
+    }
     actions.sort();
+    actions.dedup();
     let h = Handover {
         written_at: now_unix(),
         actions,
-        stats: stats_now(&sh, started_at),
+        stats,
     };
     let body = serde_json::to_vec(&h).expect("a hand-over serializes");
     if let Err(e) = super::local::write_atomic(&sh.local.meta_path(HANDOVER), &body) {

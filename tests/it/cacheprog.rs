@@ -617,6 +617,17 @@ fn an_early_prefetch_fills_the_local_tier_before_the_build() {
     // Actions whose outputs are the same bytes share one download.
     assert!(h["actions"].as_array().unwrap().len() as u64 >= early.prefetched);
 
+    // A second prefetch before any go command (the action used twice in a job) adds to the
+    // hand-over: nothing more to fetch, nothing of the first one's lost.
+    let out = fresh
+        .bin(&dir, &["cacheprog", "--prefetch-only"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let h2: serde_json::Value = serde_json::from_slice(&std::fs::read(&handover).unwrap()).unwrap();
+    assert_eq!(h2["actions"], h["actions"]);
+    assert_eq!(h2["stats"]["prefetched"], h["stats"]["prefetched"]);
+
     // The build then downloads nothing, compiles no dependency, and its hits on what the
     // prefetch brought are the remote tier's; it claimed the hand-over.
     assert_eq!(fresh.test(&dir).0, Vec::<String>::new());
