@@ -587,14 +587,24 @@ fn an_early_prefetch_fills_the_local_tier_before_the_build() {
         |name: &str| Runner::new(&t, &w, name, "early").with("GO_CI_CACHE_REMOTE_MANIFEST", "job");
     runner("cold").test(&dir);
 
+    // `cacheprog --prefetch-only` succeeds whatever the store does; returns what it said.
+    let prefetch = |r: &Runner| {
+        let out = r
+            .bin(&dir, &["cacheprog", "--prefetch-only"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let handover_of = |r: &Runner| -> serde_json::Value {
+        let b = std::fs::read(r.local().join("meta/prefetched.json")).unwrap();
+        serde_json::from_slice(&b).unwrap()
+    };
+
     // The action's main step: the prefetch alone, beside the modules restore.
     let fresh = runner("fresh");
-    let out = fresh
-        .bin(&dir, &["cacheprog", "--prefetch-only"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = prefetch(&fresh);
     assert!(
         err.contains("go-ci-cache: prefetched ") && err.contains("in this job's manifest"),
         "{err}"
@@ -602,8 +612,7 @@ fn an_early_prefetch_fills_the_local_tier_before_the_build() {
     // Its counters wait in the hand-over for the job's first go command (the prefetch ends
     // before `prepare` opens the job's window for `report`).
     assert!(stats::load(&fresh.local(), 0).is_empty());
-    let handover = fresh.local().join("meta/prefetched.json");
-    let h: serde_json::Value = serde_json::from_slice(&std::fs::read(&handover).unwrap()).unwrap();
+    let h = handover_of(&fresh);
     let early: Stats = serde_json::from_value(h["stats"].clone()).unwrap();
     assert!(
         early.prefetched > 0 && early.download_bytes > 0,
@@ -619,12 +628,8 @@ fn an_early_prefetch_fills_the_local_tier_before_the_build() {
 
     // A second prefetch before any go command (the action used twice in a job) adds to the
     // hand-over: nothing more to fetch, nothing of the first one's lost.
-    let out = fresh
-        .bin(&dir, &["cacheprog", "--prefetch-only"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let h2: serde_json::Value = serde_json::from_slice(&std::fs::read(&handover).unwrap()).unwrap();
+    prefetch(&fresh);
+    let h2 = handover_of(&fresh);
     assert_eq!(h2["actions"], h["actions"]);
     assert_eq!(h2["stats"]["prefetched"], h["stats"]["prefetched"]);
 
@@ -638,35 +643,22 @@ fn an_early_prefetch_fills_the_local_tier_before_the_build() {
         "{all:?}"
     );
     assert!(all.remote_hits > 0 && all.misses < all.gets, "{all:?}");
-    assert!(!handover.exists());
+    assert!(!fresh.local().join("meta/prefetched.json").exists());
     // A second go command's hits are the local tier's, as they would be without the prefetch.
     fresh.test(&dir);
     let after = fresh.stats();
     assert_eq!(after.remote_hits, all.remote_hits, "{after:?}");
 
     // Run again on the same runner: the local tier has it all, nothing is fetched.
-    let out = fresh
-        .bin(&dir, &["cacheprog", "--prefetch-only"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && err.contains("nothing to prefetch"),
-        "{err}"
-    );
-    let h: serde_json::Value = serde_json::from_slice(&std::fs::read(&handover).unwrap()).unwrap();
-    assert_eq!(h["actions"], serde_json::json!([]));
+    let err = prefetch(&fresh);
+    assert!(err.contains("nothing to prefetch"), "{err}");
+    assert_eq!(handover_of(&fresh)["actions"], serde_json::json!([]));
 
     // A store that is down: a warning, exit 0, and soon.
     let mut down = runner("down").with("GO_CI_CACHE_REMOTE_TIMEOUT", "2");
     down.endpoint = format!("http://127.0.0.1:{}", free_ports(1)[0]);
     let t0 = Instant::now();
-    let out = down
-        .bin(&dir, &["cacheprog", "--prefetch-only"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = prefetch(&down);
     assert!(
         err.contains("warning:") && err.contains("nothing prefetched"),
         "{err}"
