@@ -552,7 +552,7 @@ pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) ->
     } else {
         "this job's"
     };
-    let failed = c.remote_errors.load(Relaxed) > 0 || c.corrupt.load(Relaxed) > 0;
+    let failed = !done || c.remote_errors.load(Relaxed) > 0 || c.corrupt.load(Relaxed) > 0;
     let msg = if n == 0 && failed {
         format!(
             "go-ci-cache: nothing prefetched from `{url}`: it did not answer well (the warning above says how); the job's go commands ask it again"
