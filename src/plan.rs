@@ -47,6 +47,10 @@ pub struct RemoteCachePlan {
     pub manifest: String,
     /// Whether the store answered: `Ok` or the reason it did not (`None`: no remote).
     pub store: Option<Result<(), String>>,
+    /// When a go command on this machine gave up on the store minutes ago, so the ones that
+    /// start now leave it alone: for how many more seconds, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<(i64, String)>,
 }
 
 /// Renders the preview (pure).
@@ -208,6 +212,15 @@ fn remote_section(s: &mut String, r: &RemoteCachePlan) {
                 None => "not checked".to_string(),
             };
             row(s, "store", &status);
+            if let Some((secs, why)) = &r.skipped {
+                row(
+                    s,
+                    "skipped",
+                    &format!(
+                        "by go commands starting here in the next {secs}s: one gave up on the store ({why})"
+                    ),
+                );
+            }
         }
         None => row(
             s,
@@ -293,6 +306,7 @@ mod remote_cache_tests {
             read_namespaces: vec!["ref-refs/pull/7/merge".into(), "trusted".into()],
             manifest: "test".into(),
             store: Some(Err("connection refused".into())),
+            skipped: None,
         };
         let mut s = String::new();
         remote_section(&mut s, &r);
@@ -306,6 +320,14 @@ mod remote_cache_tests {
              \x20 reads        `ref-refs/pull/7/merge`, then `trusted`\n\
              \x20 manifest     test\n"
         );
+        r.skipped = Some((240, "no answer within 10s".into()));
+        let mut s = String::new();
+        remote_section(&mut s, &r);
+        assert!(
+            s.contains("  skipped      by go commands starting here in the next 240s: one gave up on the store (no answer within 10s)\n"),
+            "{s}"
+        );
+        r.skipped = None;
         r.store = Some(Ok(()));
         r.write_namespace = None;
         let mut s = String::new();

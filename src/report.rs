@@ -102,6 +102,30 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
                 ),
             ));
         }
+        if c.remote_off > 0 {
+            rows.push((
+                "remote tier off",
+                "–".into(),
+                format!(
+                    "for {} go command{}: another go command on this machine had given up on the store minutes before (see the warning)",
+                    c.remote_off,
+                    if c.remote_off == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        if c.manifest_requests > 0 || c.manifests_unchanged > 0 {
+            rows.push((
+                "manifest requests",
+                "–".into(),
+                format!(
+                    "{} ({}); {} go command{} left it as it was",
+                    c.manifest_requests,
+                    human_bytes(c.manifest_bytes),
+                    c.manifests_unchanged,
+                    if c.manifests_unchanged == 1 { "" } else { "s" }
+                ),
+            ));
+        }
         if c.sibling_manifests > 0 {
             rows.push((
                 "manifest",

@@ -18,10 +18,11 @@ pub struct StoreOpts {
     /// `~/.cache/…`).
     #[arg(long, env = "GO_CI_CACHE_LOCAL_DIR")]
     pub local_dir: Option<PathBuf>,
-    /// Seconds one remote request may take before the remote tier is off for the rest of the
-    /// go command (transfers get a second more per 4 MiB).
-    #[arg(long, env = "GO_CI_CACHE_REMOTE_TIMEOUT", default_value_t = 10)]
-    pub remote_timeout: u64,
+    /// How long one remote request may take (`10s`, `1m`; a bare number is seconds; 1 s to
+    /// 10 min) before the remote tier is off for the rest of the go command and, on this
+    /// machine, for the go commands of the next minutes (transfers get a second more per 4 MiB).
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_TIMEOUT", default_value = "10s")]
+    pub remote_timeout: String,
 }
 
 /// `cacheprog` arguments.
@@ -68,10 +69,10 @@ pub struct CacheprogArgs {
     /// round trip per this many outputs.
     #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value_t = 32)]
     pub concurrency: usize,
-    /// Seconds the end of a go command waits for its uploads; what is left is dropped with a
-    /// warning.
-    #[arg(long, env = "GO_CI_CACHE_FLUSH_TIMEOUT", default_value_t = 120)]
-    pub flush_timeout: u64,
+    /// How long the end of a go command waits for its uploads (`120s`, `5m`; a bare number is
+    /// seconds; 1 s to 1 h); what is left is dropped with a warning.
+    #[arg(long, env = "GO_CI_CACHE_FLUSH_TIMEOUT", default_value = "120s")]
+    pub flush_timeout: String,
     /// The local tier trims itself, at most once a day, of files unused for longer than this
     /// (`5d`, `36h`; Go trims its own cache the same way), or `off`. The go command trims
     /// nothing under GOCACHEPROG.

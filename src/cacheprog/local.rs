@@ -33,6 +33,40 @@ impl Record {
     }
 }
 
+/// How long a store that one go command gave up on stays off for the other go commands that
+/// share its local tier: the rest of a job's steps, or the next jobs of a persistent runner.
+/// Without it, each go command of a job (a `go generate` may start a hundred) would wait for
+/// the same dead store and print the same warning.
+pub const DOWN_FOR_SECS: i64 = 300;
+
+/// The note a go command leaves when it gives up on a store (`meta/remote-down.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownNote {
+    /// The store: its URL and endpoint ([`super::remote::Remote::store_id`]).
+    pub store: String,
+    /// Unix seconds when it was given up on.
+    pub at: i64,
+    /// Why.
+    pub reason: String,
+}
+
+impl DownNote {
+    /// Whether the note keeps `store` off at `now` (pure): the same store, given up on less
+    /// than [`DOWN_FOR_SECS`] ago and not more than a minute in the future (a clock that
+    /// jumped back must not keep a store off for long).
+    pub fn applies(&self, store: &str, now: i64) -> bool {
+        self.store == store && now - self.at < DOWN_FOR_SECS && self.at - now <= 60
+    }
+}
+
+const DOWN_NOTE: &str = "remote-down.json";
+
+/// The down note of the local tier at `root`, read without creating anything (for `plan`).
+pub fn down_note_in(root: &Path) -> Option<DownNote> {
+    let path = root.join("meta").join(DOWN_NOTE);
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
 /// The local tier rooted at a directory.
 #[derive(Debug, Clone)]
 pub struct Local {
@@ -106,6 +140,24 @@ impl Local {
         let bytes = std::fs::read(self.record_path(ns, action)).ok()?;
         let rec: Record = serde_json::from_slice(&bytes).ok()?;
         rec.output_id().map(|_| rec)
+    }
+
+    /// The note that a go command gave up on a store, if any is readable.
+    pub fn down_note(&self) -> Option<DownNote> {
+        down_note_in(&self.root)
+    }
+
+    /// Leaves the note that this go command gave up on `store`.
+    pub fn note_down(&self, store: &str, reason: &str, now: i64) -> Result<()> {
+        let note = DownNote {
+            store: store.to_string(),
+            at: now,
+            reason: reason.to_string(),
+        };
+        write_atomic(
+            &self.meta_path(DOWN_NOTE),
+            &serde_json::to_vec(&note).expect("a note serializes"),
+        )
     }
 
     /// A file in the tier's own bookkeeping directory (manifests used, statistics).
@@ -259,6 +311,36 @@ mod tests {
         l.put_record("ref-refs/pull/1/merge", &a, &rec).unwrap();
         assert_eq!(l.record("ref-refs/pull/1/merge", &a), Some(rec));
         assert_eq!(l.record("trusted", &a), None);
+    }
+
+    #[test]
+    fn a_down_note_keeps_the_same_store_off_for_a_while() {
+        let n = DownNote {
+            store: "s3://b/p at http://127.0.0.1:9000".into(),
+            at: 1_000_000,
+            reason: "no answer within 10s".into(),
+        };
+        let s = n.store.clone();
+        for (store, now, off) in [
+            (s.as_str(), 1_000_000, true),
+            (s.as_str(), 1_000_000 + DOWN_FOR_SECS - 1, true),
+            (s.as_str(), 1_000_000 + DOWN_FOR_SECS, false),
+            // Another store, or the same bucket through another endpoint, is asked.
+            ("s3://b/p", 1_000_001, false),
+            ("s3://b/q at http://127.0.0.1:9000", 1_000_001, false),
+            // A clock set back by more than a minute does not keep the store off.
+            (s.as_str(), 1_000_000 - 60, true),
+            (s.as_str(), 1_000_000 - 61, false),
+        ] {
+            assert_eq!(n.applies(store, now), off, "{store} at {now}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let l = Local::open(dir.path()).unwrap();
+        assert_eq!(l.down_note(), None);
+        l.note_down(&n.store, &n.reason, n.at).unwrap();
+        assert_eq!(l.down_note(), Some(n));
+        std::fs::write(l.meta_path(DOWN_NOTE), b"{").unwrap();
+        assert_eq!(l.down_note(), None);
     }
 
     fn age(p: &Path, secs: i64) {

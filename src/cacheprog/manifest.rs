@@ -17,6 +17,10 @@ pub const VERSION: u32 = 1;
 /// Entries unused for this long leave the manifest.
 pub const MAX_AGE_SECS: i64 = 7 * 24 * 3600;
 
+/// A job's manifest is written again at least this often while jobs use it, even when it
+/// already lists everything they used.
+pub const REFRESH_SECS: i64 = 3600;
+
 /// At most this many entries (the most recently used stay).
 pub const MAX_ENTRIES: usize = 200_000;
 
@@ -93,6 +97,25 @@ impl Manifest {
         m
     }
 
+    /// The newest use any entry records (0 when empty): about when the manifest was last
+    /// written, since a write stamps what the go command used with its end.
+    pub fn newest_use(&self) -> i64 {
+        self.entries.iter().map(|e| e.used).max().unwrap_or(0)
+    }
+
+    /// Whether a go command that used `used` may leave the store's copy of the job's manifest as
+    /// it is (pure): that copy (`stored`, as far as this machine knows it, last written at
+    /// `written_at`) lists every action it used with the same record, and was written less than
+    /// [`REFRESH_SECS`] ago. The rewrite that staleness forces keeps the manifest live for
+    /// `cacheprog-gc` and its entries' last use current, so what jobs use never ages out.
+    pub fn covers(&self, written_at: i64, used: &IndexMap<Id, Record>, now: i64) -> bool {
+        if self.entries.is_empty() || now - written_at >= REFRESH_SECS || written_at > now + 60 {
+            return false;
+        }
+        let have = self.index();
+        used.iter().all(|(a, r)| have.get(a) == Some(r))
+    }
+
     /// Entries sorted by last use, newest first; a stable sort, so ties keep their order.
     fn newest_first(mut entries: Vec<Entry>) -> Manifest {
         entries.sort_by_key(|e| std::cmp::Reverse(e.used));
@@ -142,6 +165,80 @@ mod tests {
             size: 1,
             time: "2026-01-01T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn a_manifest_that_lists_what_was_used_is_not_written_again_for_an_hour() {
+        let now = 1_000_000_000;
+        let entry = |a: u8, o: u8| Entry {
+            action: hex(&[a; 32]),
+            record: rec(o),
+            used: now - 100,
+        };
+        let stored = Manifest {
+            version: VERSION,
+            entries: vec![entry(1, 1), entry(2, 2), entry(3, 3)],
+        };
+        let used = |v: &[(u8, u8)]| -> IndexMap<Id, Record> {
+            v.iter().map(|&(a, o)| ([a; 32], rec(o))).collect()
+        };
+        let written = now - 100;
+        for (what, m, at, u, covered) in [
+            (
+                "a subset, fresh",
+                &stored,
+                written,
+                used(&[(2, 2), (1, 1)]),
+                true,
+            ),
+            ("nothing used", &stored, written, used(&[]), true),
+            (
+                "a new action",
+                &stored,
+                written,
+                used(&[(1, 1), (4, 4)]),
+                false,
+            ),
+            (
+                "another output for an action",
+                &stored,
+                written,
+                used(&[(1, 9)]),
+                false,
+            ),
+            (
+                "written an hour ago",
+                &stored,
+                now - REFRESH_SECS,
+                used(&[(1, 1)]),
+                false,
+            ),
+            (
+                "written just under an hour ago",
+                &stored,
+                now - REFRESH_SECS + 1,
+                used(&[(1, 1)]),
+                true,
+            ),
+            (
+                "written in the future",
+                &stored,
+                now + 61,
+                used(&[(1, 1)]),
+                false,
+            ),
+            (
+                "no manifest yet",
+                &Manifest::default(),
+                written,
+                used(&[]),
+                false,
+            ),
+        ] {
+            assert_eq!(m.covers(at, &u, now), covered, "{what}");
+        }
+        assert_eq!(stored.newest_use(), now - 100);
+        assert_eq!(Manifest::default().newest_use(), 0);
     }
 
     #[test]

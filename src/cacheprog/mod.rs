@@ -127,13 +127,35 @@ pub fn remote_url(o: &StoreOpts) -> Result<Option<RemoteUrl>> {
 
 /// The request timeout of these options, checked.
 pub fn timeout(o: &StoreOpts) -> Result<Duration> {
-    if o.remote_timeout == 0 || o.remote_timeout > 600 {
-        return Err(usage(
-            format!("remote timeout `{}` is out of range", o.remote_timeout),
-            "give --remote-timeout in seconds, 1 to 600",
-        ));
+    limit("remote timeout", "--remote-timeout", &o.remote_timeout, 600)
+}
+
+/// Parses a time limit: a number and a unit (`10s`, `2m`, `1h`), or a bare number of seconds
+/// (what these flags took before they took units), from one second to `max_secs`.
+fn limit(what: &str, flag: &str, raw: &str, max_secs: u64) -> Result<Duration> {
+    let t = raw.trim();
+    let hint = || {
+        format!(
+            "give {flag} as seconds or with a unit, such as `10s` or `2m`, from `1s` to `{}`",
+            if max_secs.is_multiple_of(3600) {
+                format!("{}h", max_secs / 3600)
+            } else {
+                format!("{}m", max_secs / 60)
+            }
+        )
+    };
+    let parsed = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>().ok().map(Duration::from_secs)
+    } else {
+        gc::parse_age(t).ok()
+    };
+    match parsed {
+        None => Err(usage(format!("{what} `{raw}` is not a time"), hint())),
+        Some(d) if d.is_zero() || d.as_secs() > max_secs => {
+            Err(usage(format!("{what} `{raw}` is out of range"), hint()))
+        }
+        Some(d) => Ok(d),
     }
-    Ok(Duration::from_secs(o.remote_timeout))
 }
 
 /// The GitHub event payload's `repository.default_branch`.
@@ -219,7 +241,7 @@ pub fn config(a: &CacheprogArgs) -> Result<Config> {
         manifest,
         manifest_siblings,
         timeout,
-        flush_timeout: Duration::from_secs(a.flush_timeout.max(1)),
+        flush_timeout: limit("flush timeout", "--flush-timeout", &a.flush_timeout, 3600)?,
         concurrency: a.concurrency,
         local_max_age: local_max_age(&a.local_max_age)?,
     })
@@ -281,9 +303,15 @@ pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
         return Ok(None);
     }
     let cfg = config(a)?;
+    let mut skipped = None;
     let store = match &cfg.remote {
         Some(u) => {
             let remote = remote::Remote::new(u.clone(), cfg.timeout)?;
+            let now = local::unix(std::time::SystemTime::now());
+            let note = local::down_note_in(&cfg.local_dir);
+            if let Some(n) = note.filter(|n| n.applies(&remote.store_id(), now)) {
+                skipped = Some((n.at + local::DOWN_FOR_SECS - now, n.reason));
+            }
             let rt = runtime()?;
             let r = rt.block_on(remote.probe());
             rt.shutdown_timeout(Duration::from_secs(1));
@@ -303,6 +331,7 @@ pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
         read_namespaces: cfg.namespaces.read.clone(),
         manifest: cfg.manifest.clone(),
         store,
+        skipped,
     }))
 }
 
@@ -337,6 +366,27 @@ mod tests {
             "test-Linux-X64"
         );
         assert_eq!(default_manifest(env(&[("CI_JOB_NAME", "unit")])), "unit");
+    }
+
+    #[test]
+    fn time_limits_take_seconds_or_units() {
+        for (raw, secs) in [
+            ("10", 10),
+            ("10s", 10),
+            (" 2m ", 120),
+            ("1h", 3600),
+            ("600", 600),
+        ] {
+            let d = limit("remote timeout", "--remote-timeout", raw, 3600).unwrap();
+            assert_eq!(d, Duration::from_secs(secs), "{raw}");
+        }
+        for bad in ["0", "0s", "3s5", "soon", "", "-1", "2h"] {
+            let e = limit("remote timeout", "--remote-timeout", bad, 3600).unwrap_err();
+            assert_eq!(crate::error::exit_code(&e), 2, "{bad}");
+            let msg = crate::error::render(&e);
+            assert!(msg.contains(&format!("`{bad}`")), "{msg}");
+            assert!(msg.contains("`10s`"), "{msg}");
+        }
     }
 
     #[test]

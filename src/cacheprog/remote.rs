@@ -1,6 +1,7 @@
 //! The remote tier: an S3-compatible bucket through `object_store`, every request bounded by a
-//! timeout, and a breaker that stops asking a store that timed out or failed repeatedly, so a
-//! dead store costs the build seconds, not minutes.
+//! timeout, and a breaker that stops asking a store that timed out or failed repeatedly (the
+//! server notes it for the machine's next go commands), so a dead store costs a job seconds,
+//! not minutes.
 //!
 //! Layout under the URL's prefix (`s3://bucket/prefix`):
 //! - `v1/o/<OutputID hex>`: output bodies, content-addressed, shared by every namespace;
@@ -112,6 +113,7 @@ impl std::fmt::Display for RemoteError {
 pub struct Remote {
     store: Arc<dyn ObjectStore>,
     url: RemoteUrl,
+    endpoint: Option<String>,
     timeout: Duration,
     failures: AtomicU32,
     down: AtomicBool,
@@ -140,8 +142,12 @@ impl Remote {
         let allow_http = endpoint
             .as_deref()
             .is_some_and(|e| e.starts_with("http://"));
+        // Each request's limit is [`Remote::call`]'s, whose timeout gives up on the store at
+        // once. A client timeout as short would fire first as an ordinary failure, so a store
+        // that never answers cost three full timeouts per go command instead of one, and it
+        // would cut a large transfer off at the plain request limit.
         let client = ClientOptions::new()
-            .with_timeout(timeout)
+            .with_timeout_disabled()
             .with_connect_timeout(timeout.min(Duration::from_secs(5)))
             .with_allow_http(allow_http);
         let retry = RetryConfig {
@@ -162,7 +168,7 @@ impl Remote {
         {
             b = b.with_region("us-east-1");
         }
-        if let Some(e) = endpoint {
+        if let Some(e) = &endpoint {
             // Self-hosted stores (MinIO, SeaweedFS, Ceph) answer path-style requests.
             b = b.with_endpoint(e).with_virtual_hosted_style_request(false);
         }
@@ -175,6 +181,7 @@ impl Remote {
         Ok(Self {
             store: Arc::new(store),
             url,
+            endpoint,
             timeout,
             failures: AtomicU32::new(0),
             down: AtomicBool::new(false),
@@ -218,6 +225,20 @@ impl Remote {
         } else {
             Path::from(format!("{}/{LAYOUT}", self.url.prefix))
         }
+    }
+
+    /// The store as one string, URL and endpoint: what a note that it is down names.
+    pub fn store_id(&self) -> String {
+        match &self.endpoint {
+            Some(e) => format!("{} at {e}", self.url),
+            None => self.url.to_string(),
+        }
+    }
+
+    /// Gives up on the store before asking it anything (an earlier go command on this
+    /// machine found it down); every request then answers [`RemoteError::Down`] at once.
+    pub fn set_down(&self, why: String) {
+        self.give_up(why);
     }
 
     /// Whether the store was given up on, and why.

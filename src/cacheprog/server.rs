@@ -1,12 +1,16 @@
 //! The request loop: announces the commands, answers every request in its own task (so answers
 //! go out in whatever order they finish), uploads puts in the background with bounded
-//! concurrency, prefetches the previous run's manifest, and on `close` flushes the uploads
-//! (bounded), writes the manifest, trims the local tier when a day has passed since its last
-//! trim, writes the counters, answers and returns. `--prefetch-only` runs the prefetch alone,
-//! ahead of the job's go commands, and hands what it fetched over to the next cache program.
+//! concurrency, prefetches the previous run's manifest (fetched once for the go commands of the
+//! next minutes on the machine), and on `close` flushes the uploads (bounded), writes the
+//! manifest when it changed or is an hour old, trims the local tier when a day has passed since
+//! its last trim, writes the counters, answers and returns. `--prefetch-only` runs the prefetch
+//! alone, ahead of the job's go commands, and hands what it fetched over to the next cache
+//! program.
 //!
 //! Remote trouble is never an error here: a request the remote cannot answer falls back to the
 //! local tier, then to a miss (the go command compiles), with one warning per kind of trouble.
+//! A store given up on is noted in the local tier, and the go commands that start on the
+//! machine in the next minutes leave it alone, quietly.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -19,7 +23,7 @@ use tokio::sync::{OnceCell, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::Config;
-use super::local::{Local, Record};
+use super::local::{DOWN_FOR_SECS, Local, Record};
 use super::manifest::Manifest;
 use super::protocol::{self, Command, Id, Response};
 use super::remote::{Remote, RemoteError};
@@ -53,6 +57,9 @@ struct Shared {
     corrupt: Mutex<HashSet<Id>>,
     /// Kinds of warning already printed.
     warned: Mutex<HashSet<String>>,
+    /// Set once the store is off for a reason the local tier's down note holds (this process
+    /// wrote it, or found it at start).
+    noted_down: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -86,8 +93,9 @@ impl Shared {
                 let why = r.down_reason().unwrap_or_else(|| e.to_string());
                 let msg = if r.down_reason().is_some() {
                     format!(
-                        "remote cache `{}` is off for this go command ({why}); going on with the local tier and compiling what it lacks",
-                        r.url()
+                        "remote cache `{}` is off for this go command ({why}), and for the go commands that start on this machine in the next {} minutes; going on with the local tier and compiling what it lacks",
+                        r.url(),
+                        DOWN_FOR_SECS / 60
                     )
                 } else {
                     format!("remote cache `{}`: {why}; going on", r.url())
@@ -98,7 +106,32 @@ impl Shared {
                     "error"
                 };
                 self.warn(kind, &msg);
+                if r.down_reason().is_some() && !self.noted_down.swap(true, Relaxed) {
+                    let noted = self.local.note_down(&r.store_id(), &why, now_unix());
+                    if let Err(e) = noted {
+                        self.warn("local", &format!("local cache: {e:#}"));
+                    }
+                }
             }
+        }
+    }
+
+    /// At start: a store that a go command sharing this local tier gave up on moments ago is
+    /// not asked at all, and quietly (that go command said why): the job's later go commands
+    /// neither wait for it again nor repeat the warning. `report` counts them.
+    fn skip_if_noted_down(&self, now: i64) {
+        let Some(r) = &self.remote else { return };
+        let Some(note) = self.local.down_note() else {
+            return;
+        };
+        if note.applies(&r.store_id(), now) {
+            r.set_down(format!(
+                "a go command on this machine gave up on it {}s before: {}",
+                (now - note.at).max(0),
+                note.reason
+            ));
+            self.noted_down.store(true, Relaxed);
+            add(&self.counters.remote_off, 1);
         }
     }
 
@@ -170,48 +203,43 @@ impl Shared {
     }
 
     /// The read namespaces' manifests: action → (namespace index, record); read once, by
-    /// the prefetch or the first request that needs it, whichever comes first.
+    /// the prefetch or the first request that needs it, whichever comes first. A go command
+    /// that starts minutes after another one on this machine fetched them reuses that copy.
     async fn load_index(&self) -> IndexMap<Id, (usize, Record)> {
         let mut index: IndexMap<Id, (usize, Record)> = IndexMap::new();
         let Some(remote) = &self.remote else {
             return index;
         };
-        let asks = self
-            .cfg
-            .namespaces
-            .read
-            .iter()
-            .map(|ns| remote.manifest(ns, &self.cfg.manifest));
-        let answers = futures::future::join_all(asks).await;
-        let found = answers.iter().any(|a| matches!(a, Ok(Some(_))));
-        // Read order wins: an action an earlier namespace lists keeps its record and place.
-        for (i, ans) in answers.into_iter().enumerate() {
-            match ans {
-                Ok(Some(bytes)) => match Manifest::parse(&bytes) {
-                    Some(m) => {
-                        for (a, r) in m.index() {
-                            index.entry(a).or_insert((i, r));
-                        }
-                        if self.cfg.namespaces.read[i] == self.cfg.namespaces.write {
-                            *lock(&self.previous) = Some(m);
-                        }
+        let key = self.fetched_key(remote);
+        let now = now_unix();
+        let fetched = match self.fetched_before(&key, now) {
+            Some(f) => f,
+            None => {
+                let errors = self.counters.remote_errors.load(Relaxed);
+                let f = self.fetch_manifests(remote, key, now).await;
+                let clean = self.counters.remote_errors.load(Relaxed) == errors
+                    && remote.down_reason().is_none();
+                if clean {
+                    let body = serde_json::to_vec(&f).expect("fetched manifests serialize");
+                    let path = self.local.meta_path(&fetched_rel(&f.key));
+                    if let Err(e) = super::local::write_atomic(&path, &body) {
+                        self.warn("local", &format!("local cache: {e:#}"));
                     }
-                    None => self.warn(
-                        "manifest",
-                        &format!(
-                            "the manifest of namespace `{}` is not one this version reads; ignored",
-                            self.cfg.namespaces.read[i]
-                        ),
-                    ),
-                },
-                Ok(None) => {}
-                Err(e) => self.remote_trouble(&e),
+                }
+                f
+            }
+        };
+        // Read order wins: an action an earlier namespace lists keeps its record and place.
+        for (i, m) in fetched.own.into_iter().enumerate() {
+            let Some(m) = m else { continue };
+            for (a, r) in m.index() {
+                index.entry(a).or_insert((i, r));
+            }
+            if self.cfg.namespaces.read[i] == self.cfg.namespaces.write {
+                *lock(&self.previous) = Some(m);
             }
         }
-        if !found
-            && !self.cfg.manifest_siblings.is_empty()
-            && let Some((i, m)) = self.sibling_manifest(remote).await
-        {
+        if let Some((i, m)) = fetched.sibling {
             add(&self.counters.sibling_manifests, 1);
             for (a, r) in m.index() {
                 index.entry(a).or_insert((i, r));
@@ -219,6 +247,79 @@ impl Shared {
             *lock(&self.prefetch_limit) = Some(SIBLING_PREFETCH_BYTES);
         }
         index
+    }
+
+    /// What names the manifests this process reads: the store, the manifest, the namespaces
+    /// read and the sibling prefixes.
+    fn fetched_key(&self, remote: &Remote) -> String {
+        format!(
+            "{}\n{}\n{}\n{}",
+            remote.store_id(),
+            self.cfg.manifest,
+            self.cfg.namespaces.read.join(","),
+            self.cfg.manifest_siblings.join(",")
+        )
+    }
+
+    /// The manifests a go command on this machine fetched under `key` less than
+    /// [`FETCHED_FRESH_SECS`] ago, if any.
+    fn fetched_before(&self, key: &str, now: i64) -> Option<Fetched> {
+        let body = std::fs::read(self.local.meta_path(&fetched_rel(key))).ok()?;
+        let f: Fetched = serde_json::from_slice(&body).ok()?;
+        let fresh = f.key == key
+            && f.own.len() == self.cfg.namespaces.read.len()
+            && f.sibling.as_ref().is_none_or(|(i, _)| *i < f.own.len())
+            && (0..FETCHED_FRESH_SECS).contains(&(now - f.at));
+        fresh.then_some(f)
+    }
+
+    /// Asks the store for this job's manifest in every read namespace at once and, when none
+    /// has it, for a sibling job's.
+    async fn fetch_manifests(&self, remote: &Remote, key: String, now: i64) -> Fetched {
+        let asks = self
+            .cfg
+            .namespaces
+            .read
+            .iter()
+            .map(|ns| remote.manifest(ns, &self.cfg.manifest));
+        let answers = futures::future::join_all(asks).await;
+        add(&self.counters.manifest_requests, answers.len() as u64);
+        let found = answers.iter().any(|a| matches!(a, Ok(Some(_))));
+        let mut own = Vec::with_capacity(answers.len());
+        for (i, ans) in answers.into_iter().enumerate() {
+            own.push(match ans {
+                Ok(Some(bytes)) => {
+                    add(&self.counters.manifest_bytes, bytes.len() as u64);
+                    let m = Manifest::parse(&bytes);
+                    if m.is_none() {
+                        self.warn(
+                            "manifest",
+                            &format!(
+                                "the manifest of namespace `{}` is not one this version reads; ignored",
+                                self.cfg.namespaces.read[i]
+                            ),
+                        );
+                    }
+                    m
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    self.remote_trouble(&e);
+                    None
+                }
+            });
+        }
+        let sibling = if !found && !self.cfg.manifest_siblings.is_empty() {
+            self.sibling_manifest(remote).await
+        } else {
+            None
+        };
+        Fetched {
+            key,
+            at: now,
+            own,
+            sibling,
+        }
     }
 
     /// This job has no manifest yet: the newest manifest of the first sibling prefix (in
@@ -230,6 +331,7 @@ impl Shared {
         let lists =
             futures::future::join_all(read.iter().map(|ns| remote.list_manifests(ns))).await;
         add(&self.counters.remote_round_trips, 1);
+        add(&self.counters.manifest_requests, lists.len() as u64);
         let own = super::namespace::segment(&self.cfg.manifest);
         let lists: Vec<Vec<(String, i64)>> = lists
             .into_iter()
@@ -242,8 +344,12 @@ impl Shared {
             .collect();
         let (i, name) = pick_sibling(&self.cfg.manifest_siblings, &own, &lists)?;
         add(&self.counters.remote_round_trips, 1);
+        add(&self.counters.manifest_requests, 1);
         match remote.manifest_escaped(&read[i], &name).await {
-            Ok(Some(bytes)) => Manifest::parse(&bytes).map(|m| (i, m)),
+            Ok(Some(bytes)) => {
+                add(&self.counters.manifest_bytes, bytes.len() as u64);
+                Manifest::parse(&bytes).map(|m| (i, m))
+            }
             Ok(None) => None,
             Err(e) => {
                 self.remote_trouble(&e);
@@ -318,8 +424,13 @@ impl Shared {
         )
     }
 
+    /// Whether this process writes to the store: it has one, is not read-only, and has not
+    /// given up on it.
     fn writes_remote(&self) -> bool {
-        self.remote.is_some() && !self.cfg.read_only
+        self.remote
+            .as_ref()
+            .is_some_and(|r| r.down_reason().is_none())
+            && !self.cfg.read_only
     }
 }
 
@@ -466,7 +577,7 @@ async fn prefetch(sh: Arc<Shared>) {
 
 fn shared(cfg: Config, local: Local, remote: Option<Remote>) -> Arc<Shared> {
     let transfers = Arc::new(Semaphore::new(cfg.concurrency));
-    Arc::new(Shared {
+    let sh = Arc::new(Shared {
         cfg,
         local,
         remote,
@@ -480,7 +591,34 @@ fn shared(cfg: Config, local: Local, remote: Option<Remote>) -> Arc<Shared> {
         transfers,
         corrupt: Mutex::new(HashSet::new()),
         warned: Mutex::new(HashSet::new()),
-    })
+        noted_down: std::sync::atomic::AtomicBool::new(false),
+    });
+    sh.skip_if_noted_down(now_unix());
+    sh
+}
+
+/// What the read namespaces' manifests said when a go command on this machine fetched them
+/// (`meta/fetched/<digest of the key>.json`): this job's own, per read namespace, or, when
+/// none had it, a sibling job's with its namespace's index. A job's go commands that start
+/// soon after (and the first one after `--prefetch-only`) read this instead of downloading
+/// the same manifests again: a job of ten go commands asks once, not ten times. Written only
+/// when the store answered every request.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Fetched {
+    key: String,
+    at: i64,
+    own: Vec<Option<Manifest>>,
+    sibling: Option<(usize, Manifest)>,
+}
+
+/// How long fetched manifests stand for the store's (a job that writes its manifest meanwhile
+/// keeps its own copy of what it wrote; see [`write_manifest`]).
+const FETCHED_FRESH_SECS: i64 = 600;
+
+fn fetched_rel(key: &str) -> String {
+    use sha2::Digest;
+    let d: Id = sha2::Sha256::digest(key.as_bytes()).into();
+    format!("fetched/{}.json", &protocol::hex(&d)[..16])
 }
 
 /// Where `--prefetch-only` leaves the actions it fetched for the job's next cache program.
@@ -553,7 +691,15 @@ pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) ->
         "this job's"
     };
     let failed = !done || c.remote_errors.load(Relaxed) > 0 || c.corrupt.load(Relaxed) > 0;
-    let msg = if n == 0 && failed {
+    let noted_off = c.remote_off.load(Relaxed) > 0;
+    let msg = if let (true, Some(why)) =
+        (noted_off, sh.remote.as_ref().and_then(|r| r.down_reason()))
+    {
+        format!(
+            "go-ci-cache: nothing prefetched from `{url}`: {why}; the job's go commands skip it for up to {} minutes",
+            DOWN_FOR_SECS / 60
+        )
+    } else if n == 0 && failed {
         format!(
             "go-ci-cache: nothing prefetched from `{url}`: it did not answer well (the warning above says how); the job's go commands ask it again"
         )
@@ -735,7 +881,12 @@ async fn flush(uploads: &mut JoinSet<()>, limit: std::time::Duration) -> usize {
 /// The fewest actions a go command must use to write a job's first manifest.
 const MIN_FIRST_MANIFEST: usize = 32;
 
-/// Merges this process's used actions into the job's manifest and uploads it.
+/// Merges this process's used actions into the job's manifest and uploads it, unless the
+/// store's copy already lists them and is fresh ([`Manifest::covers`]): the `go env`,
+/// `go list` and `go vet` of a job, and every go command of a job that builds what the last
+/// one built, leave it alone. The local tier keeps the job's copy (`meta/manifests/…json`:
+/// what this machine's go commands used, whether or not they wrote it) and when this machine
+/// last wrote it (`….json.written`).
 async fn write_manifest(sh: &Arc<Shared>) {
     let used = lock(&sh.used).clone();
     if used.is_empty() {
@@ -748,15 +899,38 @@ async fn write_manifest(sh: &Arc<Shared>) {
         super::namespace::segment(&sh.cfg.manifest)
     );
     let path = sh.local.meta_path(&rel);
-    let mut before = std::fs::read(&path)
+    let mark = sh.local.meta_path(&format!("{rel}.written"));
+    let mine = std::fs::read(&path)
         .ok()
         .and_then(|b| Manifest::parse(&b))
         .unwrap_or_default();
+    let now = now_unix();
+    sh.index.get_or_init(|| sh.load_index()).await;
+    let previous = lock(&sh.previous).clone();
+    // What the store holds, as far as this machine knows: what the job read from it, and what
+    // this machine wrote to it or found listed there since.
+    let written_at = std::fs::read_to_string(&mark)
+        .ok()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .unwrap_or(0)
+        .max(previous.as_ref().map_or(0, Manifest::newest_use));
+    let stored = previous
+        .as_ref()
+        .map_or_else(|| mine.clone(), |p| p.union(&mine));
+    if stored.covers(written_at, &used, now) {
+        add(&sh.counters.manifests_unchanged, 1);
+        // Kept for this job's later go commands: one that writes adds what this one used.
+        let body = serde_json::to_vec(&mine.merged(&used, now)).expect("a manifest serializes");
+        if let Err(e) = super::local::write_atomic(&path, &body) {
+            sh.warn("local", &format!("local cache: {e:#}"));
+        }
+        return;
+    }
+    let mut before = mine;
     // A small go command (the `go env` of this tool's own steps, a `go version` or a narrow
     // `go list` of the job) adds to the manifest the previous job left instead of replacing
     // it, or the job's build, which starts after it, would find nothing to prefetch.
-    sh.index.get_or_init(|| sh.load_index()).await;
-    if let Some(prev) = lock(&sh.previous).as_ref()
+    if let Some(prev) = &previous
         && used.len() * 2 < prev.entries.len()
     {
         before = prev.union(&before);
@@ -767,16 +941,23 @@ async fn write_manifest(sh: &Arc<Shared>) {
     if before.entries.is_empty() && used.len() < MIN_FIRST_MANIFEST {
         return;
     }
-    let m = before.merged(&used, now_unix());
+    let m = before.merged(&used, now);
     let body = serde_json::to_vec(&m).expect("a manifest serializes");
-    if let Err(e) = super::local::write_atomic(&path, &body) {
-        sh.warn("local", &format!("local cache: {e:#}"));
-    }
     let remote = sh.remote.as_ref().expect("writes_remote");
-    match remote.put_manifest(ns, &sh.cfg.manifest, body).await {
+    add(&sh.counters.manifest_requests, 1);
+    match remote
+        .put_manifest(ns, &sh.cfg.manifest, body.clone())
+        .await
+    {
         Ok(n) => {
             add(&sh.counters.uploads, 1);
             add(&sh.counters.upload_bytes, n);
+            add(&sh.counters.manifest_bytes, n);
+            let kept = super::local::write_atomic(&path, &body)
+                .and_then(|()| super::local::write_atomic(&mark, format!("{now}\n").as_bytes()));
+            if let Err(e) = kept {
+                sh.warn("local", &format!("local cache: {e:#}"));
+            }
         }
         Err(e) => {
             add(&sh.counters.upload_failures, 1);

@@ -31,6 +31,10 @@ pub struct Counters {
     pub(super) local_trimmed: AtomicU64,
     pub(super) sibling_manifests: AtomicU64,
     pub(super) local_trimmed_bytes: AtomicU64,
+    pub(super) remote_off: AtomicU64,
+    pub(super) manifest_requests: AtomicU64,
+    pub(super) manifest_bytes: AtomicU64,
+    pub(super) manifests_unchanged: AtomicU64,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -103,6 +107,21 @@ pub struct Stats {
     /// Bytes of those.
     #[serde(default)]
     pub local_trimmed_bytes: u64,
+    /// Go commands that left the remote tier alone from the start because another go command
+    /// on this machine had given up on the store minutes before.
+    #[serde(default)]
+    pub remote_off: u64,
+    /// Requests for manifests: reads and listings (a job's go commands on one machine read
+    /// them once in ten minutes), and writes.
+    #[serde(default)]
+    pub manifest_requests: u64,
+    /// Bytes of manifests read and written.
+    #[serde(default)]
+    pub manifest_bytes: u64,
+    /// Go commands whose use the job's manifest in the store already listed, so it was not
+    /// written again.
+    #[serde(default)]
+    pub manifests_unchanged: u64,
     /// Warnings printed.
     pub warnings: Vec<String>,
 }
@@ -141,6 +160,10 @@ impl Counters {
             local_trimmed: g(&self.local_trimmed),
             sibling_manifests: g(&self.sibling_manifests),
             local_trimmed_bytes: g(&self.local_trimmed_bytes),
+            remote_off: g(&self.remote_off),
+            manifest_requests: g(&self.manifest_requests),
+            manifest_bytes: g(&self.manifest_bytes),
+            manifests_unchanged: g(&self.manifests_unchanged),
             warnings: self
                 .warnings
                 .lock()
@@ -185,6 +208,10 @@ impl Stats {
             t.local_trimmed += s.local_trimmed;
             t.sibling_manifests += s.sibling_manifests;
             t.local_trimmed_bytes += s.local_trimmed_bytes;
+            t.remote_off += s.remote_off;
+            t.manifest_requests += s.manifest_requests;
+            t.manifest_bytes += s.manifest_bytes;
+            t.manifests_unchanged += s.manifests_unchanged;
             for w in &s.warnings {
                 if !t.warnings.contains(w) {
                     t.warnings.push(w.clone());

@@ -205,6 +205,13 @@ impl Weed {
     fn put(&self, key: &str, body: Vec<u8>) {
         self.try_put(key, body).unwrap();
     }
+
+    fn get(&self, key: &str) -> Vec<u8> {
+        let store = self.store();
+        rt().block_on(async { store.get(&ObjPath::from(key)).await?.bytes().await })
+            .unwrap()
+            .to_vec()
+    }
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -810,7 +817,143 @@ fn concurrent_runners_share_the_store() {
 }
 
 #[test]
-fn a_store_that_never_answers_costs_a_bounded_wait() {
+fn a_job_reads_its_manifest_once_and_writes_it_only_when_it_changes() {
+    let Some(w) = Weed::start() else { return };
+    let t = TestEnv::new();
+    let dir = app(&t);
+    // Go indexes the main module's packages in the build cache under their files' mtimes,
+    // unless a file changed in the last seconds: a checkout of a minute ago, as a runner's
+    // workspace keeps it between jobs, so both machines here index the same files alike.
+    let settle = || {
+        let then =
+            filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 60, 0);
+        for e in walkdir::WalkDir::new(&dir).into_iter().flatten() {
+            filetime::set_file_mtime(e.path(), then).unwrap();
+        }
+    };
+    settle();
+    let key = "once/v1/m/trusted/default.json";
+    Runner::new(&t, &w, "first", "once").test(&dir);
+    let written = w.get(key);
+    let per_process = |r: &Runner| {
+        let mut v = stats::load(&r.local(), 0);
+        v.sort_by_key(|s| (s.started_at, s.finished_at));
+        v
+    };
+
+    // A fresh machine whose go commands use what the last job used: the first reads the
+    // manifest (one namespace on the default branch: one request), the second reuses that
+    // copy, and neither writes the manifest again.
+    let r = Runner::new(&t, &w, "second", "once");
+    r.test(&dir);
+    r.test(&dir);
+    let all = per_process(&r);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(
+        (all[0].manifest_requests, all[0].manifests_unchanged),
+        (1, 1),
+        "{:?}",
+        all[0]
+    );
+    assert_eq!(
+        (all[1].manifest_requests, all[1].manifests_unchanged),
+        (0, 1),
+        "{:?}",
+        all[1]
+    );
+    assert_eq!(
+        w.get(key),
+        written,
+        "the store's manifest is as the first job wrote it"
+    );
+
+    // A change to the code: the test uses new actions, so the manifest is written (and not
+    // read again: the copy is minutes old), and now lists them.
+    std::fs::write(
+        dir.join("lib/lib.go"),
+        "package lib\n\n// Twice doubles n, again.\nfunc Twice(n int) int { return n + n }\n",
+    )
+    .unwrap();
+    settle();
+    r.test(&dir);
+    let last = per_process(&r).pop().unwrap();
+    assert_eq!(
+        (last.manifest_requests, last.manifests_unchanged),
+        (1, 0),
+        "{last:?}"
+    );
+    let now_listed: serde_json::Value = serde_json::from_slice(&w.get(key)).unwrap();
+    let was_listed: serde_json::Value = serde_json::from_slice(&written).unwrap();
+    let actions = |m: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        m["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        !actions(&now_listed).is_subset(&actions(&was_listed)),
+        "the new actions are listed"
+    );
+
+    // An hour on, the same use rewrites it: a manifest in use stays fresh for `cacheprog-gc`
+    // and its entries' last use current. (The hour passes by moving every time back.)
+    let mut aged = now_listed.clone();
+    for e in aged["entries"].as_array_mut().unwrap() {
+        e["used"] = (e["used"].as_i64().unwrap() - 3700).into();
+    }
+    w.put(key, serde_json::to_vec(&aged).unwrap());
+    let mark = std::fs::read_dir(r.local().join("meta/manifests/trusted"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".written"))
+        .expect("the time this machine last wrote the manifest");
+    let at: i64 = std::fs::read_to_string(&mark)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::write(&mark, format!("{}\n", at - 3700)).unwrap();
+    for f in std::fs::read_dir(r.local().join("meta/fetched"))
+        .unwrap()
+        .flatten()
+    {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+        v["at"] = (v["at"].as_i64().unwrap() - 3700).into();
+        std::fs::write(f.path(), serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+    r.test(&dir);
+    let last = per_process(&r).pop().unwrap();
+    assert_eq!(
+        (last.manifest_requests, last.manifests_unchanged),
+        (2, 0),
+        "read again (the copy is an hour old), and written: {last:?}"
+    );
+    let rewritten: serde_json::Value = serde_json::from_slice(&w.get(key)).unwrap();
+    assert!(
+        rewritten["entries"][0]["used"].as_i64() > aged["entries"][0]["used"].as_i64(),
+        "{rewritten}"
+    );
+
+    // A pull request reads its own namespace and `trusted` (two requests at once), once.
+    let pr = Runner::new(&t, &w, "pr", "once")
+        .with("GITHUB_REF", "refs/pull/7/merge")
+        .with("GO_CI_CACHE_READ_ONLY", "true");
+    pr.test(&dir);
+    pr.test(&dir);
+    let all = per_process(&pr);
+    assert_eq!(
+        all.iter().map(|s| s.manifest_requests).collect::<Vec<_>>(),
+        [2, 0],
+        "{all:?}"
+    );
+}
+
+#[test]
+fn a_store_that_never_answers_costs_one_bounded_wait_per_machine() {
     let Some(w) = Weed::start() else { return };
     // Accepts connections and says nothing: the slowest possible store.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -832,6 +975,89 @@ fn a_store_that_never_answers_costs_a_bounded_wait() {
     let s = r.stats();
     assert!(s.remote_errors > 0 && s.remote_hits == 0, "{s:?}");
     assert!(s.local_hits + s.misses == s.gets, "{s:?}");
+
+    // The job's next go commands do not wait for the same store again, nor say so again: the
+    // first one left a note in the local tier, and they leave the remote alone.
+    let per_process = |r: &Runner| {
+        let mut v = stats::load(&r.local(), 0);
+        v.sort_by_key(|s| (s.started_at, s.finished_at));
+        v
+    };
+    let out = r.build_and_run(&dir);
+    let vet = r.go(&dir, &["vet", "./..."]).output().unwrap();
+    assert!(
+        vet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vet.stderr)
+    );
+    for o in [&out, &vet] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("go-ci-cache: warning"), "{err}");
+    }
+    let all = per_process(&r);
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(
+        all[0].remote_errors > 0 && all[0].remote_off == 0,
+        "{:?}",
+        all[0]
+    );
+    for later in &all[1..] {
+        assert_eq!((later.remote_errors, later.remote_off), (0, 1), "{later:?}");
+        assert_eq!(later.upload_failures, 0, "{later:?}");
+    }
+    let summed = r.stats();
+    assert_eq!(summed.remote_off, 2, "{summed:?}");
+    let plan = r
+        .bin(
+            &dir,
+            &["plan", "--no-coverage", "--dir", dir.to_str().unwrap()],
+        )
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains("skipped      by go commands starting here in the next "),
+        "{plan}"
+    );
+    let state = t.root().join("state.json");
+    std::fs::write(&state, r#"{"version":1,"gocache":"","gomodcache":""}"#).unwrap();
+    let report = t
+        .bin(&[
+            "report",
+            "--format",
+            "text",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .env("GO_CI_CACHE_LOCAL_DIR", r.local())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.contains("remote tier off") && report.contains("for 2 go commands"),
+        "{report}"
+    );
+
+    // The note keeps the store off for minutes, not for good: once it is old, the next go
+    // command asks the store again (and, finding it still silent, says so and notes it).
+    let note = r.local().join("meta/remote-down.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&note).unwrap()).unwrap();
+    assert!(v["store"].as_str().unwrap().contains(&r.endpoint), "{v}");
+    let at = v["at"].as_i64().unwrap();
+    v["at"] = (at - 301).into();
+    std::fs::write(&note, serde_json::to_vec(&v).unwrap()).unwrap();
+    let again = r.go(&dir, &["vet", "./..."]).output().unwrap();
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is off for this go command"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let last = per_process(&r).pop().unwrap();
+    assert!(last.remote_errors > 0 && last.remote_off == 0, "{last:?}");
+    let renewed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&note).unwrap()).unwrap();
+    assert!(renewed["at"].as_i64().unwrap() >= at, "{renewed}");
 }
 
 #[test]
