@@ -520,7 +520,8 @@ class GoCiCacheRemote(GoCiCache):
     for (the cache program's `remote_round_trips`: a record asked of the read namespaces, an
     output downloaded on demand; Go asks per action, from each of its `-p` parallel build
     workers, GOMAXPROCS by default: the round trips of `p` workers overlap, so they cost
-    round trips × latency ÷ p) and one per `concurrency` objects prefetched in bulk at start.
+    round trips × latency ÷ p), one per `concurrency` objects prefetched in bulk at start, and
+    one per manifest request (`manifest_requests`: reads, listings, writes).
     Uploads run in the background during the job but are counted in full, as if nothing
     overlapped. Unlike archives, which the harness hides from the other jobs of the same run
     (they run in parallel), the bucket is live: a later job of a run sees what an earlier one
@@ -542,7 +543,12 @@ class GoCiCacheRemote(GoCiCache):
             GO_CI_CACHE_DEFAULT_BRANCH=self.bench.default_ref.split("/")[-1],
             GITHUB_REF=ctx.run.ref, **self.bench.s3.env)
         keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
-        ctx.extra_env.update(self.manifest_names(keys["build"]))
+        # As the action passes them: the cache program names the manifest
+        # `<configuration>-test-<project>` (every matrix entry is the one job `test`) and starts
+        # a first run from a sibling of the same configuration.
+        scope = keys["remote_manifest"]
+        ctx.extra_env.update(GITHUB_JOB="test", GO_CI_CACHE_REMOTE_CONFIGURATION=scope["configuration"],
+                             GO_CI_CACHE_REMOTE_PROJECT=scope["project"])
         e = keys["modules"]
         # As the action's main step does: the prefetch runs beside the modules restore, and the
         # step waits for it after the restore (`restore.remote.prefetch` is that wait only).
@@ -567,6 +573,9 @@ class GoCiCacheRemote(GoCiCache):
         down = c.get("download_bytes", c.get("remote_hit_bytes", 0))
         ctx.network(nbytes=down + c.get("upload_bytes", 0), requests=bulk)
         ctx.network(requests=-(-lookups // workers))
+        # Manifest reads, listings and writes: a round trip each, counted in full although the
+        # early prefetch's read runs beside the restore (binaries without the counter: none).
+        ctx.network(requests=c.get("manifest_requests", 0))
         ctx.row["restored_bytes"] += down
         ctx.row["saved_bytes"] += c.get("upload_bytes", 0)
         if not ok or ctx.run.ref != self.bench.default_ref or exact:
@@ -574,18 +583,6 @@ class GoCiCacheRemote(GoCiCache):
         ctx.timed("trim", self.invoke, ctx, "trim", "--caches", "modules")
         if ctx.save("save.modules", e["key"], [e["path"]], lookup_first=True) and self.keep:
             self.prune(ctx, e)
-
-    @staticmethod
-    def manifest_names(build):
-        """The action's manifest names (js/src/inputs.mjs manifestNames): every matrix entry of
-        the one job `test` gets `<configuration>-test-<project>`, and a first run starts from a
-        sibling of the same configuration."""
-        prefix = build.get("prune_prefix") or build["key"]
-        project = next((l["value"] for l in build.get("layers", []) if l["name"] == "project"), "")
-        conf = prefix[: -(len(project) + 1)] if project and prefix.endswith(f"-{project}-") else prefix
-        c = hashlib.sha256(conf.encode()).hexdigest()[:12]
-        return dict(GO_CI_CACHE_REMOTE_MANIFEST=f"{c}-test-{project or 'any'}",
-                    GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS=f"{c}-test-,{c}-")
 
     def store_bytes(self):
         return self.bench.s3.bytes(self.name)
