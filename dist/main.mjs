@@ -15,7 +15,6 @@ import {
   info,
   isFeatureAvailable,
   judgeBuildHit,
-  manifestNames,
   notice,
   prefilledWarning,
   readBudget,
@@ -39,7 +38,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-AVJY2XZP.mjs";
+} from "./shared-L65NQIXL.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -326,7 +325,7 @@ async function run() {
   let k = early || keys(bin, env);
   if (!k) return;
   const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || "", defaultBranch: defaultBranch(), exactHit: false, cacheMode: "", lookupOnly: inputs.lookupOnly }).save;
-  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, ...manifestNames(process.env.GITHUB_JOB, k.build) });
+  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, scope: k.remote_manifest });
   inputs.buildCache = remote.buildCache;
   if (remote.note) notice(`go-ci-cache: ${remote.note}`);
   for (const [name, value] of Object.entries(remote.vars)) {

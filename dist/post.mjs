@@ -18,7 +18,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-AVJY2XZP.mjs";
+} from "./shared-L65NQIXL.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

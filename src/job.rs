@@ -331,6 +331,8 @@ pub struct KeysDoc {
     pub inputs: InputsDoc,
     /// The project.
     pub project: ProjectDoc,
+    /// Where the remote build cache keeps this job's manifest.
+    pub remote_manifest: crate::key::ManifestScope,
 }
 
 /// One entry of [`KeysDoc`].
@@ -491,6 +493,7 @@ impl KeysDoc {
                     &job.project.modules,
                 ),
             },
+            remote_manifest: crate::key::manifest_scope(&job.keys.build),
         }
     }
 }

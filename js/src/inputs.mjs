@@ -2,7 +2,6 @@
 // go-ci-cache binary receives. Inputs reach the binary as GO_CI_CACHE_* variables, never through
 // a shell.
 
-import { createHash } from 'node:crypto';
 
 /** Closed sets of allowed values, by input name. */
 export const CHOICES = {
@@ -104,31 +103,16 @@ function goQuote(path) {
 }
 
 /**
- * The remote build cache's manifest names for this job (pure over the keys JSON's `build`
- * entry): `<configuration>-<job>-<project>`, where the configuration is a digest of the build
- * key's layers before `project` (Go, target, fingerprint) and the project is that layer. Each
- * matrix entry and each module of a monorepo so gets its own manifest, and a job without one
- * yet (its first run) starts from a sibling's: the same job of another project first, then any
- * job of the same configuration (`GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS`).
- */
-export function manifestNames(job, build) {
-  const prefix = (build && (build.prune_prefix || build.key)) || '';
-  const project = ((build && build.layers) || []).find((l) => l.name === 'project')?.value || '';
-  const conf = project && prefix.endsWith(`-${project}-`) ? prefix.slice(0, -(project.length + 1)) : prefix;
-  const c = createHash('sha256').update(conf).digest('hex').slice(0, 12);
-  const name = job || 'job';
-  return { manifest: `${c}-${name}-${project || 'any'}`, siblings: `${c}-${name}-,${c}-` };
-}
-
-/**
  * Whether this job uses the remote build cache, and what that sets (pure). `ctx`: the Go that
  * runs (`goVersion`), the binary, the job's environment, whether it may write a cache
- * (`writes`, from the save policy) and the manifest names of [`manifestNames`].
+ * (`writes`, from the save policy) and the keys' `remote_manifest` (`scope`: configuration and
+ * project, from which the cache program names the job's manifest
+ * `<configuration>-<GITHUB_JOB>-<project>` and picks its siblings).
  * Returns `{ on, note, vars, buildCache }`: the variables to export (GOCACHEPROG and the cache
  * program's own), a line for the log when the remote stays off, and whether the GOCACHE archive
  * is used (the `build-cache` input; by default off while the remote serves the builds).
  */
-export function resolveRemote(inputs, { goVersion, bin, env, writes, manifest, siblings }) {
+export function resolveRemote(inputs, { goVersion, bin, env, writes, scope }) {
   const userProg = (env.GOCACHEPROG || '').trim() !== '';
   const archive = (on) => (inputs.buildCache === null ? !on : inputs.buildCache);
   if (!inputs.remote) return { on: false, note: '', vars: {}, buildCache: archive(userProg) };
@@ -145,9 +129,9 @@ export function resolveRemote(inputs, { goVersion, bin, env, writes, manifest, s
     GO_CI_CACHE_REMOTE: inputs.remote,
     GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly || !writes),
   };
-  if (!env.GO_CI_CACHE_REMOTE_MANIFEST && manifest) {
-    vars.GO_CI_CACHE_REMOTE_MANIFEST = manifest;
-    if (!env.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS && siblings) vars.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS = siblings;
+  if (!env.GO_CI_CACHE_REMOTE_CONFIGURATION && scope?.configuration) {
+    vars.GO_CI_CACHE_REMOTE_CONFIGURATION = scope.configuration;
+    vars.GO_CI_CACHE_REMOTE_PROJECT = scope.project || 'any';
   }
   return { on: true, note: '', vars, buildCache: archive(true) };
 }

@@ -22,7 +22,7 @@ import * as core from '@actions/core';
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { actionDir, defaultBranch, readManifest, runBinary, runBinaryAsync, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, manifestNames, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, saveDecision, shouldWarm } from './inputs.mjs';
+import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, saveDecision, shouldWarm } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -166,7 +166,7 @@ async function run() {
   // The remote build cache (`remote`): GOCACHEPROG for this step's warm-up and the job's later
   // steps; the GOCACHE archive is off by default then.
   const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || '', defaultBranch: defaultBranch(), exactHit: false, cacheMode: '', lookupOnly: inputs.lookupOnly }).save;
-  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || '', bin, env, writes, ...manifestNames(process.env.GITHUB_JOB, k.build) });
+  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || '', bin, env, writes, scope: k.remote_manifest });
   inputs.buildCache = remote.buildCache;
   if (remote.note) core.notice(`go-ci-cache: ${remote.note}`);
   for (const [name, value] of Object.entries(remote.vars)) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, manifestNames, MAX_KEEP, pruneArgs, readInputs, resolveRemote, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
+import { binaryEnv, cacheModeNotice, compareGo, freshDecision, runsInstalledGo, InputError, judgeBuildHit, MAX_KEEP, pruneArgs, readInputs, resolveRemote, rollingSuffix, saveDecision, shouldWarm } from '../src/inputs.mjs';
 
 const get = (over) => (n) => over[n] ?? '';
 
@@ -190,21 +190,33 @@ test('remote: the input is an s3:// URL with a bucket, or nothing', () => {
 
 test('remote: GOCACHEPROG, the namespaces written, and the archive it replaces', () => {
   const hosted = { RUNNER_ENVIRONMENT: 'github-hosted', AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' };
-  const ctx = (over = {}) => ({ goVersion: 'go1.26.0', bin: '/opt/tool/go-ci-cache', env: hosted, writes: true, manifest: 'test-0123456789ab', ...over });
+  const scope = { configuration: '0469275679ae', project: 'proj45' };
+  const ctx = (over = {}) => ({ goVersion: 'go1.26.0', bin: '/opt/tool/go-ci-cache', env: hosted, writes: true, scope, ...over });
   const on = readInputs(get({ remote: 's3://ci-cache/go' }));
 
   const r = resolveRemote(on, ctx());
   assert.equal(r.on, true);
-  assert.deepEqual(r.vars, { GOCACHEPROG: '/opt/tool/go-ci-cache cacheprog', GO_CI_CACHE_REMOTE: 's3://ci-cache/go', GO_CI_CACHE_READ_ONLY: 'false', GO_CI_CACHE_REMOTE_MANIFEST: 'test-0123456789ab' });
+  assert.deepEqual(r.vars, {
+    GOCACHEPROG: '/opt/tool/go-ci-cache cacheprog',
+    GO_CI_CACHE_REMOTE: 's3://ci-cache/go',
+    GO_CI_CACHE_READ_ONLY: 'false',
+    GO_CI_CACHE_REMOTE_CONFIGURATION: '0469275679ae',
+    GO_CI_CACHE_REMOTE_PROJECT: 'proj45',
+  });
   assert.equal(r.buildCache, false, 'the GOCACHE archive is off by default with the remote on');
   assert.equal(resolveRemote({ ...on, buildCache: true }, ctx()).buildCache, true, 'unless asked for');
 
   // A ref the save policy does not save from reads only; so does remote-read-only.
   assert.equal(resolveRemote(on, ctx({ writes: false })).vars.GO_CI_CACHE_READ_ONLY, 'true');
   assert.equal(resolveRemote({ ...on, remoteReadOnly: true }, ctx()).vars.GO_CI_CACHE_READ_ONLY, 'true');
-  // A path with a space is quoted for Go's quoted.Split; a manifest the user set stays.
+  // A path with a space is quoted for Go's quoted.Split; a configuration the user set stays
+  // (a manifest name the user set wins in the cache program).
   assert.equal(resolveRemote(on, ctx({ bin: '/a b/go-ci-cache' })).vars.GOCACHEPROG, "'/a b/go-ci-cache' cacheprog");
-  assert.equal('GO_CI_CACHE_REMOTE_MANIFEST' in resolveRemote(on, ctx({ env: { ...hosted, GO_CI_CACHE_REMOTE_MANIFEST: 'mine' } })).vars, false);
+  const theirConf = resolveRemote(on, ctx({ env: { ...hosted, GO_CI_CACHE_REMOTE_CONFIGURATION: 'mine' } })).vars;
+  assert.equal('GO_CI_CACHE_REMOTE_CONFIGURATION' in theirConf || 'GO_CI_CACHE_REMOTE_PROJECT' in theirConf, false);
+  // Keys without a project layer (an older binary) name it `any`; no scope at all sets none.
+  assert.equal(resolveRemote(on, ctx({ scope: { configuration: 'abc' } })).vars.GO_CI_CACHE_REMOTE_PROJECT, 'any');
+  assert.equal('GO_CI_CACHE_REMOTE_CONFIGURATION' in resolveRemote(on, ctx({ scope: undefined })).vars, false);
 
   // Off, with one line, and the archive back: Go before 1.24, a GOCACHEPROG of the user's, a
   // hosted runner without credentials (a fork's pull request).
@@ -224,34 +236,9 @@ test('remote: GOCACHEPROG, the namespaces written, and the archive it replaces',
   assert.equal(resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'self-hosted' } })).on, true);
   assert.equal(resolveRemote(on, ctx({ env: { RUNNER_ENVIRONMENT: 'github-hosted', AWS_WEB_IDENTITY_TOKEN_FILE: '/t' } })).on, true);
 
-  // Sibling prefixes go with the manifest name the action chose, never beside the user's.
-  const withSiblings = resolveRemote(on, ctx({ siblings: 'abc-test-,abc-' })).vars;
-  assert.equal(withSiblings.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS, 'abc-test-,abc-');
-  assert.equal('GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS' in resolveRemote(on, ctx({ siblings: 'abc-', env: { ...hosted, GO_CI_CACHE_REMOTE_MANIFEST: 'mine' } })).vars, false);
-
   // No remote: nothing set, the archive as the input says.
   const none = resolveRemote(readInputs(get({})), ctx());
   assert.deepEqual([none.on, none.vars, none.buildCache], [false, {}, true]);
 });
 
-test('manifest names: configuration, job and project; siblings share the configuration', () => {
-  const build = (fp, project) => ({
-    key: `go-ci-cache-build-v1-linux-amd64-go1.26.8-${fp}-${project}-deps-r1.1`,
-    prune_prefix: `go-ci-cache-build-v1-linux-amd64-go1.26.8-${fp}-${project}-`,
-    layers: [{ name: 'prefix', value: 'go-ci-cache' }, { name: 'fingerprint', value: fp }, { name: 'project', value: project }],
-  });
-  const a = manifestNames('test', build('f1', 'p1'));
-  const b = manifestNames('test', build('f1', 'p2'));
-  const other = manifestNames('test', build('f2', 'p1'));
-  const conf = a.manifest.split('-')[0];
-  assert.match(conf, /^[0-9a-f]{12}$/);
-  assert.equal(a.manifest, `${conf}-test-p1`);
-  assert.equal(b.manifest, `${conf}-test-p2`, 'another module of the same configuration');
-  assert.equal(a.siblings, `${conf}-test-,${conf}-`);
-  assert.ok(b.manifest.startsWith(a.siblings.split(',')[0]), "a sibling's name matches the first prefix");
-  assert.notEqual(other.manifest.split('-')[0], conf, 'another configuration is no sibling');
-  assert.equal(manifestNames('', build('f1', 'p1')).manifest, `${conf}-job-p1`);
-  // Keys without a project layer still get a name.
-  assert.match(manifestNames('lint', { key: 'k', layers: [] }).manifest, /^[0-9a-f]{12}-lint-any$/);
-});
 

@@ -50,10 +50,21 @@ pub struct CacheprogArgs {
     /// Read from the remote store, write nothing to it (the local tier still fills).
     #[arg(long, env = "GO_CI_CACHE_READ_ONLY")]
     pub read_only: bool,
-    /// The manifest this job reads at start and writes at the end. Default: `$GITHUB_JOB` or
-    /// `$CI_JOB_NAME`, plus `$RUNNER_OS-$RUNNER_ARCH` when set, else `default`.
+    /// The manifest this job reads at start and writes at the end. Default:
+    /// `<configuration>-<job>-<project>` with `--manifest-configuration`, where the job is
+    /// `$GITHUB_JOB` or `$CI_JOB_NAME`; without it, the job plus `$RUNNER_OS-$RUNNER_ARCH` when
+    /// set, else `default`.
     #[arg(long, env = "GO_CI_CACHE_REMOTE_MANIFEST")]
     pub manifest: Option<String>,
+    /// The configuration the job's manifest belongs to (`keys` gives it as
+    /// `remote-configuration`: a digest of Go, target and build flags). With it, the manifest's
+    /// default name is `<configuration>-<job>-<project>` and a job's first run starts from the
+    /// newest manifest of the same job, then of any job, of its configuration.
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_CONFIGURATION")]
+    pub manifest_configuration: Option<String>,
+    /// The project the job's manifest belongs to (`keys` gives it as `remote-project`).
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_PROJECT")]
+    pub manifest_project: Option<String>,
     /// When no read namespace has this job's manifest (its first run, a new matrix entry),
     /// prefetch the newest manifest whose name starts with one of these prefixes instead, tried
     /// in order (comma-separated), up to 256 MiB of its outputs. The action passes its

@@ -207,24 +207,50 @@ pub fn config(a: &CacheprogArgs) -> Result<Config> {
     }
     let on_default = info.on_default_branch(env);
     let namespaces = namespace::resolve(write, &read, &info, on_default);
-    let manifest = a
-        .manifest
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let scope = given(&a.manifest_configuration).map(|c| {
+        let p = given(&a.manifest_project).unwrap_or_else(|| "any".into());
+        (c, p)
+    });
+    if let Some((c, p)) = &scope {
+        for (what, v) in [("manifest configuration", c), ("manifest project", p)] {
+            if !namespace::valid_name(v) || v.contains(',') {
+                return Err(usage(
+                    format!("{what} `{v}` is not a usable name"),
+                    "give what `go-ci-cache keys` prints as `remote-configuration` and `remote-project`",
+                ));
+            }
+        }
+    }
+    let named = given(&a.manifest);
+    let manifest = named
         .clone()
-        .filter(|m| !m.trim().is_empty())
-        .unwrap_or_else(|| default_manifest(env));
+        .unwrap_or_else(|| default_manifest(env, scope.as_ref()));
     if !namespace::valid_name(&manifest) {
         return Err(usage(
             format!("manifest name `{manifest}` is not a usable name"),
             "use up to 200 printable characters",
         ));
     }
-    let mut manifest_siblings = Vec::new();
-    for p in a
+    let mut given_siblings: Vec<String> = a
         .manifest_siblings
         .iter()
-        .map(|p| p.trim())
+        .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty())
+        .collect();
+    if given_siblings.is_empty()
+        && named.is_none()
+        && let Some(s) = default_siblings(env, scope.as_ref())
     {
+        given_siblings = s;
+    }
+    let mut manifest_siblings = Vec::new();
+    for p in given_siblings.iter().map(String::as_str) {
         if !namespace::valid_name(p) || p.starts_with('.') {
             return Err(usage(
                 format!("manifest sibling prefix `{p}` is not a usable name"),
@@ -247,16 +273,39 @@ pub fn config(a: &CacheprogArgs) -> Result<Config> {
     })
 }
 
-/// The manifest's default name: the CI job, plus the runner's OS and architecture.
-pub fn default_manifest(env: impl Fn(&str) -> Option<String>) -> String {
+fn ci_job(env: &impl Fn(&str) -> Option<String>) -> Option<String> {
     let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let job = get("GITHUB_JOB")
-        .or_else(|| get("CI_JOB_NAME"))
-        .unwrap_or_else(|| "default".into());
+    get("GITHUB_JOB").or_else(|| get("CI_JOB_NAME"))
+}
+
+/// The manifest's default name: with a configuration and project (`keys`'s
+/// `remote-configuration` and `remote-project`), `<configuration>-<job>-<project>`; without,
+/// the CI job plus the runner's OS and architecture.
+pub fn default_manifest(
+    env: impl Fn(&str) -> Option<String>,
+    scope: Option<&(String, String)>,
+) -> String {
+    if let Some((c, p)) = scope {
+        let job = ci_job(&env).unwrap_or_else(|| "job".into());
+        return format!("{c}-{job}-{p}");
+    }
+    let job = ci_job(&env).unwrap_or_else(|| "default".into());
+    let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
     match (get("RUNNER_OS"), get("RUNNER_ARCH")) {
         (Some(os), Some(arch)) => format!("{job}-{os}-{arch}"),
         _ => job,
     }
+}
+
+/// The default sibling prefixes with a configuration: the same job of another project, then
+/// any job of the configuration.
+fn default_siblings(
+    env: impl Fn(&str) -> Option<String>,
+    scope: Option<&(String, String)>,
+) -> Option<Vec<String>> {
+    let (c, _) = scope?;
+    let job = ci_job(&env).unwrap_or_else(|| "job".into());
+    Some(vec![format!("{c}-{job}-"), format!("{c}-")])
 }
 
 /// Builds the runtime this module's async code runs on.
@@ -356,16 +405,37 @@ mod tests {
             default_local_dir(env(&[("HOME", "/h"), ("XDG_CACHE_HOME", "/x")])),
             PathBuf::from("/x/go-ci-cache/cacheprog")
         );
-        assert_eq!(default_manifest(env(&[])), "default");
+        assert_eq!(default_manifest(env(&[]), None), "default");
+        const HOSTED: &[(&str, &str)] = &[
+            ("GITHUB_JOB", "test"),
+            ("RUNNER_OS", "Linux"),
+            ("RUNNER_ARCH", "X64"),
+        ];
+        let hosted = HOSTED;
+        assert_eq!(default_manifest(env(hosted), None), "test-Linux-X64");
         assert_eq!(
-            default_manifest(env(&[
-                ("GITHUB_JOB", "test"),
-                ("RUNNER_OS", "Linux"),
-                ("RUNNER_ARCH", "X64")
-            ])),
-            "test-Linux-X64"
+            default_manifest(env(&[("CI_JOB_NAME", "unit")]), None),
+            "unit"
         );
-        assert_eq!(default_manifest(env(&[("CI_JOB_NAME", "unit")])), "unit");
+        // With `keys`'s configuration and project (the configuration covers OS and arch).
+        let scope = ("0469275679ae".to_string(), "proj45".to_string());
+        assert_eq!(
+            default_manifest(env(hosted), Some(&scope)),
+            "0469275679ae-test-proj45"
+        );
+        assert_eq!(
+            default_manifest(env(&[("CI_JOB_NAME", "unit")]), Some(&scope)),
+            "0469275679ae-unit-proj45"
+        );
+        assert_eq!(
+            default_manifest(env(&[]), Some(&scope)),
+            "0469275679ae-job-proj45"
+        );
+        assert_eq!(
+            default_siblings(env(&[("CI_JOB_NAME", "unit")]), Some(&scope)),
+            Some(vec!["0469275679ae-unit-".into(), "0469275679ae-".into()])
+        );
+        assert_eq!(default_siblings(env(hosted), None), None);
     }
 
     #[test]

@@ -700,8 +700,20 @@ pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) ->
             DOWN_FOR_SECS / 60
         )
     } else if n == 0 && failed {
+        let then = if sh
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.down_reason().is_some())
+        {
+            format!(
+                "the go commands that start on this machine in the next {} minutes leave it alone",
+                DOWN_FOR_SECS / 60
+            )
+        } else {
+            "the job's go commands ask it again".to_string()
+        };
         format!(
-            "go-ci-cache: nothing prefetched from `{url}`: it did not answer well (the warning above says how); the job's go commands ask it again"
+            "go-ci-cache: nothing prefetched from `{url}`: it did not answer well (the warning above says how); {then}"
         )
     } else if listed == 0 {
         format!(

@@ -19,6 +19,7 @@ pub mod inputs;
 
 use anyhow::Result;
 use serde::Serialize;
+use sha2::Digest;
 
 pub use digest::{LAYER_HEX, layer_digest, sha256_hex};
 
@@ -116,6 +117,34 @@ pub struct CacheKeys {
     pub modules: EntryKeys,
     /// GOCACHE.
     pub build: EntryKeys,
+}
+
+/// Where a job's remote build cache manifest belongs (see [`manifest_scope`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManifestScope {
+    /// A short digest of the build key's layers before `project`: the key prefix, schema,
+    /// target, Go and build fingerprint, which decide the action IDs a build asks for.
+    pub configuration: String,
+    /// The build key's project layer (the module paths taking part).
+    pub project: String,
+}
+
+/// The remote build cache's scope of a job's manifest (pure over the build entry's layers). The
+/// cache program names a job's manifest `<configuration>-<job>-<project>`, so each matrix entry
+/// and each module of a monorepo keeps its own, and a job without one yet starts from the newest
+/// of its configuration; a Go upgrade starts new ones instead of prefetching outputs no build
+/// of the new Go asks for.
+pub fn manifest_scope(build: &EntryKeys) -> ManifestScope {
+    let at = build.layers.iter().position(|l| l.name == "project");
+    let before: Vec<&str> = build.layers[..at.unwrap_or(build.layers.len())]
+        .iter()
+        .map(|l| l.value.as_str())
+        .collect();
+    let digest = sha2::Sha256::digest(format!("{}-", before.join("-")).as_bytes());
+    ManifestScope {
+        configuration: hex::encode(&digest[..6]),
+        project: at.map_or_else(|| "any".to_string(), |i| build.layers[i].value.clone()),
+    }
 }
 
 /// Computes both entries' keys.

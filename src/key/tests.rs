@@ -397,3 +397,63 @@ fn golden_keys() {
     );
     assert_eq!(k.build.prune_prefix, k.build.restore_keys[0]);
 }
+
+#[test]
+fn manifest_scope_follows_the_configuration_and_the_project_not_the_dependencies() {
+    // Golden: the name the action has given manifests since they were scoped (its digest of
+    // the layers before `project`), so existing stores' manifests keep matching.
+    let lit = |name, value: &str| Layer {
+        name,
+        value: value.to_string(),
+        inputs: Vec::new(),
+    };
+    let golden = entry(
+        vec![
+            lit("prefix", "go-ci-cache"),
+            lit("entry", "build"),
+            lit("schema", "v1"),
+            lit("target", "linux-amd64"),
+            lit("go", "go1.26.8"),
+            lit("fingerprint", "fp0123"),
+            lit("project", "proj45"),
+            lit("deps", "deps6789"),
+        ],
+        6,
+    );
+    assert_eq!(
+        manifest_scope(&golden),
+        ManifestScope {
+            configuration: "0469275679ae".into(),
+            project: "proj45".into()
+        }
+    );
+
+    let scope = |i: &KeyInputs| manifest_scope(&compute(i).unwrap().build);
+    let b = scope(&base());
+    let mut bump = base();
+    bump.dependencies[1] = Input::new("go.sum", "dd".repeat(32));
+    assert_eq!(scope(&bump), b, "a dependency bump keeps the manifest");
+    let mut rolling = base();
+    rolling.rolling = Some("r7".into());
+    assert_eq!(scope(&rolling), b, "so does the run");
+    let mut module = base();
+    module.project = vec![Input::new("module", "example.com/other")];
+    let m = scope(&module);
+    assert_eq!(
+        m.configuration, b.configuration,
+        "another module: a sibling"
+    );
+    assert_ne!(m.project, b.project);
+    for change in [
+        |i: &mut KeyInputs| i.go_version = "go1.27.3".into(),
+        |i: &mut KeyInputs| i.goarch = "arm64".into(),
+        |i: &mut KeyInputs| i.fingerprint.push(Input::new("--build-flags", "-race")),
+        |i: &mut KeyInputs| i.prefix = "other".into(),
+    ] {
+        let mut i = base();
+        change(&mut i);
+        let c = scope(&i);
+        assert_ne!(c.configuration, b.configuration, "{c:?}");
+        assert_eq!(c.project, b.project);
+    }
+}

@@ -11,8 +11,9 @@ use crate::job::KeysDoc;
 pub const MAX_DOTENV_BYTES: usize = 5 * 1024;
 
 /// The dotenv variables (pure): `GO_CI_CACHE_<ENTRY>_KEY`, `…_ROLLING_KEY` (the entry's own
-/// scope: kind, configuration and project), `…_FALLBACK_KEY_<n>` (1-based, exact keys for `cache:fallback_keys`), `…_PATH`, `GO_CI_CACHE_GO_VERSION`, plus GOMODCACHE and
-/// GOCACHE with `export_env`.
+/// scope: kind, configuration and project), `…_FALLBACK_KEY_<n>` (1-based, exact keys for `cache:fallback_keys`), `…_PATH`, `GO_CI_CACHE_GO_VERSION`,
+/// `GO_CI_CACHE_REMOTE_CONFIGURATION` and `…_REMOTE_PROJECT` (the remote build cache's manifest
+/// scope), plus GOMODCACHE and GOCACHE with `export_env`.
 pub fn variables(doc: &KeysDoc, export_env: bool) -> Vec<Output> {
     let mut vars = Vec::new();
     for (entry, e) in [("modules", &doc.modules), ("build", &doc.build)] {
@@ -45,6 +46,16 @@ pub fn variables(doc: &KeysDoc, export_env: bool) -> Vec<Output> {
         vars.push(Output {
             name: var_name("go-version"),
             value: v.clone(),
+        });
+    }
+    // The remote build cache names each job's manifest after these and the job's name.
+    for (name, value) in [
+        ("remote-configuration", &doc.remote_manifest.configuration),
+        ("remote-project", &doc.remote_manifest.project),
+    ] {
+        vars.push(Output {
+            name: var_name(name),
+            value: value.clone(),
         });
     }
     if export_env {

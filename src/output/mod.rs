@@ -73,6 +73,11 @@ pub fn outputs(doc: &KeysDoc) -> Vec<Output> {
         "go-version",
         doc.inputs.go.get("GOVERSION").cloned().unwrap_or_default(),
     );
+    push(
+        "remote-configuration",
+        doc.remote_manifest.configuration.clone(),
+    );
+    push("remote-project", doc.remote_manifest.project.clone());
     out
 }
 

@@ -807,7 +807,7 @@ fn action_with_a_remote_build_cache_in_act() {
           rm -rf "$RESULT_DIR/../ws" && cp -r . "$RESULT_DIR/../ws" && cd "$RESULT_DIR/../ws"
           go test -x ./... > "$RESULT_DIR/test.txt" 2> "$RESULT_DIR/trace.txt"
           printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt"
-          printf '%s\n' "$GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS" > "$RESULT_DIR/siblings.txt""#;
+          printf '%s-%s-%s\n' "$GO_CI_CACHE_REMOTE_CONFIGURATION" "$GITHUB_JOB" "$GO_CI_CACHE_REMOTE_PROJECT" > "$RESULT_DIR/scope.txt""#;
     let count = |kind: &str| weed.list(&format!("act/v1/{kind}")).unwrap().len();
 
     // A default-branch run on a fresh runner compiles, and fills the trusted namespace.
@@ -823,8 +823,9 @@ fn action_with_a_remote_build_cache_in_act() {
     assert_eq!(r.outputs["build-status"], "off", "{}", r.log);
     assert!(!a.dep_compiles("trace.txt").is_empty());
     assert!(count("o/") > 0 && count("a/trusted/") > 0, "{}", r.log);
-    // The job's manifest is named `<configuration>-<job>-<project>`, and a job without one
-    // would start from a sibling of its configuration.
+    // The job's manifest is named `<configuration>-<job>-<project>` by the cache program, from
+    // the configuration and project the action exports out of `keys` (a job without a manifest
+    // would start from a sibling of its configuration).
     let manifests = weed.list("act/v1/m/trusted/").unwrap();
     assert_eq!(manifests.len(), 1, "{manifests:?}");
     let name = manifests[0].0.rsplit('/').next().unwrap().to_string();
@@ -833,13 +834,8 @@ fn action_with_a_remote_build_cache_in_act() {
         conf.bytes().all(|b| b.is_ascii_hexdigit()) && name.ends_with(".json"),
         "{name}"
     );
-    let siblings = std::fs::read_to_string(a.results.join("siblings.txt")).unwrap();
-    let job_name = name[13..].rsplit_once('-').unwrap().0;
-    assert_eq!(
-        siblings.trim(),
-        format!("{conf}-{job_name}-,{conf}-"),
-        "{name}"
-    );
+    let scope = std::fs::read_to_string(a.results.join("scope.txt")).unwrap();
+    assert_eq!(format!("{}.json", scope.trim()), name, "{scope}");
     assert!(r.log.contains("saved the modules cache"), "{}", r.log);
     assert!(!r.log.contains("saved the build cache"), "{}", r.log);
     assert!(r.log.contains("nothing to prefetch from"), "{}", r.log);

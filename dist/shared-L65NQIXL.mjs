@@ -69150,7 +69150,6 @@ function statePath() {
 }
 
 // src/inputs.mjs
-import { createHash as createHash2 } from "node:crypto";
 var CHOICES = {
   warm: ["never", "always", "auto"],
   job: ["test", "build", "vet"],
@@ -69229,15 +69228,7 @@ var AWS_CREDENTIALS = ["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_
 function goQuote(path14) {
   return /[\s'"]/.test(path14) ? `'${path14.replace(/'/g, "")}'` : path14;
 }
-function manifestNames(job, build) {
-  const prefix2 = build && (build.prune_prefix || build.key) || "";
-  const project = (build && build.layers || []).find((l) => l.name === "project")?.value || "";
-  const conf = project && prefix2.endsWith(`-${project}-`) ? prefix2.slice(0, -(project.length + 1)) : prefix2;
-  const c = createHash2("sha256").update(conf).digest("hex").slice(0, 12);
-  const name = job || "job";
-  return { manifest: `${c}-${name}-${project || "any"}`, siblings: `${c}-${name}-,${c}-` };
-}
-function resolveRemote(inputs, { goVersion: goVersion2, bin, env, writes, manifest, siblings }) {
+function resolveRemote(inputs, { goVersion: goVersion2, bin, env, writes, scope }) {
   const userProg = (env.GOCACHEPROG || "").trim() !== "";
   const archive = (on) => inputs.buildCache === null ? !on : inputs.buildCache;
   if (!inputs.remote) return { on: false, note: "", vars: {}, buildCache: archive(userProg) };
@@ -69254,9 +69245,9 @@ function resolveRemote(inputs, { goVersion: goVersion2, bin, env, writes, manife
     GO_CI_CACHE_REMOTE: inputs.remote,
     GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly || !writes)
   };
-  if (!env.GO_CI_CACHE_REMOTE_MANIFEST && manifest) {
-    vars.GO_CI_CACHE_REMOTE_MANIFEST = manifest;
-    if (!env.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS && siblings) vars.GO_CI_CACHE_REMOTE_MANIFEST_SIBLINGS = siblings;
+  if (!env.GO_CI_CACHE_REMOTE_CONFIGURATION && scope?.configuration) {
+    vars.GO_CI_CACHE_REMOTE_CONFIGURATION = scope.configuration;
+    vars.GO_CI_CACHE_REMOTE_PROJECT = scope.project || "any";
   }
   return { on: true, note: "", vars, buildCache: archive(true) };
 }
@@ -69391,7 +69382,6 @@ export {
   statePath,
   InputError,
   readInputs,
-  manifestNames,
   resolveRemote,
   binaryEnv,
   rollingSuffix,
