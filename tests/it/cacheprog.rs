@@ -334,6 +334,37 @@ impl<'a> Runner<'a> {
     fn stats(&self) -> Stats {
         Stats::sum(&stats::load(&self.local(), 0)).expect("cacheprog wrote its statistics")
     }
+
+    /// Each cache-program process's statistics, in the order they ran.
+    fn per_process(&self) -> Vec<Stats> {
+        let mut v = stats::load(&self.local(), 0);
+        v.sort_by_key(|s| (s.started_at, s.finished_at));
+        v
+    }
+
+    /// `report --format text` over everything this runner's cache programs did.
+    fn report(&self) -> String {
+        let state = self.t.root().join(format!("state-{}.json", self.name));
+        std::fs::write(&state, r#"{"version":1,"gocache":"","gomodcache":""}"#).unwrap();
+        let out = self
+            .t
+            .bin(&[
+                "report",
+                "--format",
+                "text",
+                "--state",
+                state.to_str().unwrap(),
+            ])
+            .env("GO_CI_CACHE_LOCAL_DIR", self.local())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
 /// Compiled packages outside the main module (`example.com/app`), sorted (the go command
@@ -483,25 +514,7 @@ fn a_fresh_runner_builds_from_the_store_and_read_only_writes_nothing() {
     let p = plan(&warm, &format!("http://127.0.0.1:{dead}"));
     assert!(p.contains("store        does not answer: "), "{p}");
 
-    let state = t.root().join("state.json");
-    std::fs::write(&state, r#"{"version":1,"gocache":"","gomodcache":""}"#).unwrap();
-    let out = t
-        .bin(&[
-            "report",
-            "--format",
-            "text",
-            "--state",
-            state.to_str().unwrap(),
-        ])
-        .env("GO_CI_CACHE_LOCAL_DIR", warm.local())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = warm.report();
     let s = warm.stats();
     assert!(
         text.contains(&format!(
@@ -835,11 +848,6 @@ fn a_job_reads_its_manifest_once_and_writes_it_only_when_it_changes() {
     let key = "once/v1/m/trusted/default.json";
     Runner::new(&t, &w, "first", "once").test(&dir);
     let written = w.get(key);
-    let per_process = |r: &Runner| {
-        let mut v = stats::load(&r.local(), 0);
-        v.sort_by_key(|s| (s.started_at, s.finished_at));
-        v
-    };
 
     // A fresh machine whose go commands use what the last job used: the first reads the
     // manifest (one namespace on the default branch: one request), the second reuses that
@@ -847,7 +855,7 @@ fn a_job_reads_its_manifest_once_and_writes_it_only_when_it_changes() {
     let r = Runner::new(&t, &w, "second", "once");
     r.test(&dir);
     r.test(&dir);
-    let all = per_process(&r);
+    let all = r.per_process();
     assert_eq!(all.len(), 2, "{all:?}");
     assert_eq!(
         (all[0].manifest_requests, all[0].manifests_unchanged),
@@ -876,7 +884,7 @@ fn a_job_reads_its_manifest_once_and_writes_it_only_when_it_changes() {
     .unwrap();
     settle();
     r.test(&dir);
-    let last = per_process(&r).pop().unwrap();
+    let last = r.per_process().pop().unwrap();
     assert_eq!(
         (last.manifest_requests, last.manifests_unchanged),
         (1, 0),
@@ -926,7 +934,7 @@ fn a_job_reads_its_manifest_once_and_writes_it_only_when_it_changes() {
         std::fs::write(f.path(), serde_json::to_vec(&v).unwrap()).unwrap();
     }
     r.test(&dir);
-    let last = per_process(&r).pop().unwrap();
+    let last = r.per_process().pop().unwrap();
     assert_eq!(
         (last.manifest_requests, last.manifests_unchanged),
         (2, 0),
@@ -944,7 +952,7 @@ fn a_job_reads_its_manifest_once_and_writes_it_only_when_it_changes() {
         .with("GO_CI_CACHE_READ_ONLY", "true");
     pr.test(&dir);
     pr.test(&dir);
-    let all = per_process(&pr);
+    let all = pr.per_process();
     assert_eq!(
         all.iter().map(|s| s.manifest_requests).collect::<Vec<_>>(),
         [2, 0],
@@ -978,11 +986,6 @@ fn a_store_that_never_answers_costs_one_bounded_wait_per_machine() {
 
     // The job's next go commands do not wait for the same store again, nor say so again: the
     // first one left a note in the local tier, and they leave the remote alone.
-    let per_process = |r: &Runner| {
-        let mut v = stats::load(&r.local(), 0);
-        v.sort_by_key(|s| (s.started_at, s.finished_at));
-        v
-    };
     let out = r.build_and_run(&dir);
     let vet = r.go(&dir, &["vet", "./..."]).output().unwrap();
     assert!(
@@ -994,7 +997,7 @@ fn a_store_that_never_answers_costs_one_bounded_wait_per_machine() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!err.contains("go-ci-cache: warning"), "{err}");
     }
-    let all = per_process(&r);
+    let all = r.per_process();
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(
         all[0].remote_errors > 0 && all[0].remote_off == 0,
@@ -1019,20 +1022,7 @@ fn a_store_that_never_answers_costs_one_bounded_wait_per_machine() {
         plan.contains("skipped      by go commands starting here in the next "),
         "{plan}"
     );
-    let state = t.root().join("state.json");
-    std::fs::write(&state, r#"{"version":1,"gocache":"","gomodcache":""}"#).unwrap();
-    let report = t
-        .bin(&[
-            "report",
-            "--format",
-            "text",
-            "--state",
-            state.to_str().unwrap(),
-        ])
-        .env("GO_CI_CACHE_LOCAL_DIR", r.local())
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&report.stdout);
+    let report = r.report();
     assert!(
         report.contains("remote tier off") && report.contains("for 2 go commands"),
         "{report}"
@@ -1053,7 +1043,7 @@ fn a_store_that_never_answers_costs_one_bounded_wait_per_machine() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let last = per_process(&r).pop().unwrap();
+    let last = r.per_process().pop().unwrap();
     assert!(last.remote_errors > 0 && last.remote_off == 0, "{last:?}");
     let renewed: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&note).unwrap()).unwrap();
