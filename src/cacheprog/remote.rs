@@ -235,12 +235,6 @@ impl Remote {
         }
     }
 
-    /// Gives up on the store before asking it anything (an earlier go command on this
-    /// machine found it down); every request then answers [`RemoteError::Down`] at once.
-    pub fn set_down(&self, why: String) {
-        self.give_up(why);
-    }
-
     /// Whether the store was given up on, and why.
     pub fn down_reason(&self) -> Option<String> {
         if self.down.load(Ordering::Relaxed) {
@@ -253,7 +247,10 @@ impl Remote {
         }
     }
 
-    fn give_up(&self, why: String) {
+    /// Gives up on the store (the first reason stays): every request then answers
+    /// [`RemoteError::Down`] at once. The breaker calls it; so does a go command that finds
+    /// another one on this machine gave up on the store moments ago.
+    pub fn give_up(&self, why: String) {
         let mut r = self.down_reason.lock().unwrap_or_else(|e| e.into_inner());
         if r.is_none() {
             *r = Some(why);

@@ -90,23 +90,22 @@ impl Shared {
             }
             RemoteError::Timeout | RemoteError::Other(_) => {
                 add(&self.counters.remote_errors, 1);
-                let why = r.down_reason().unwrap_or_else(|| e.to_string());
-                let msg = if r.down_reason().is_some() {
-                    format!(
+                let Some(why) = r.down_reason() else {
+                    self.warn(
+                        "error",
+                        &format!("remote cache `{}`: {e}; going on", r.url()),
+                    );
+                    return;
+                };
+                self.warn(
+                    "down",
+                    &format!(
                         "remote cache `{}` is off for this go command ({why}), and for the go commands that start on this machine in the next {} minutes; going on with the local tier and compiling what it lacks",
                         r.url(),
                         DOWN_FOR_SECS / 60
-                    )
-                } else {
-                    format!("remote cache `{}`: {why}; going on", r.url())
-                };
-                let kind = if r.down_reason().is_some() {
-                    "down"
-                } else {
-                    "error"
-                };
-                self.warn(kind, &msg);
-                if r.down_reason().is_some() && !self.noted_down.swap(true, Relaxed) {
+                    ),
+                );
+                if !self.noted_down.swap(true, Relaxed) {
                     let noted = self.local.note_down(&r.store_id(), &why, now_unix());
                     if let Err(e) = noted {
                         self.warn("local", &format!("local cache: {e:#}"));
@@ -125,7 +124,7 @@ impl Shared {
             return;
         };
         if note.applies(&r.store_id(), now) {
-            r.set_down(format!(
+            r.give_up(format!(
                 "a go command on this machine gave up on it {}s before: {}",
                 (now - note.at).max(0),
                 note.reason
@@ -691,20 +690,14 @@ pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) ->
         "this job's"
     };
     let failed = !done || c.remote_errors.load(Relaxed) > 0 || c.corrupt.load(Relaxed) > 0;
-    let noted_off = c.remote_off.load(Relaxed) > 0;
-    let msg = if let (true, Some(why)) =
-        (noted_off, sh.remote.as_ref().and_then(|r| r.down_reason()))
-    {
+    let down = sh.remote.as_ref().and_then(Remote::down_reason);
+    let msg = if let Some(why) = down.as_ref().filter(|_| c.remote_off.load(Relaxed) > 0) {
         format!(
             "go-ci-cache: nothing prefetched from `{url}`: {why}; the job's go commands skip it for up to {} minutes",
             DOWN_FOR_SECS / 60
         )
     } else if n == 0 && failed {
-        let then = if sh
-            .remote
-            .as_ref()
-            .is_some_and(|r| r.down_reason().is_some())
-        {
+        let then = if down.is_some() {
             format!(
                 "the go commands that start on this machine in the next {} minutes leave it alone",
                 DOWN_FOR_SECS / 60
