@@ -57,9 +57,28 @@ pub enum Command {
     /// Remove objects older than an age from the remote build cache (for stores without
     /// lifecycle rules), and with --local from the local directory.
     CacheprogGc(crate::cacheprog::CacheprogGcArgs),
+    /// Who writes what: from the CI's variables and event payload, whether this job writes the
+    /// shared caches (the remote build cache's namespace, GitHub's archives) and which
+    /// namespaces it reads, and why. The action, the GitLab template and `cacheprog` all use
+    /// this one decision.
+    Trust(TrustArgs),
     /// The no-op program `warm` gives `go test -exec`: runs nothing, exits 0.
     #[command(hide = true)]
     ExecNothing(ExecNothingArgs),
+}
+
+/// `trust` arguments.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    #[command(flatten)]
+    /// The policy.
+    pub trust: crate::cacheprog::TrustOpts,
+    /// The action's `lookup-only`: nothing is written.
+    #[arg(long, env = "GO_CI_CACHE_LOOKUP_ONLY")]
+    pub lookup_only: bool,
+    /// Print the decision as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `exec-nothing` arguments: the test binary and its flags, ignored.

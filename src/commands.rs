@@ -145,6 +145,21 @@ fn warn_if_go_too_old(job: &job::Job) {
     }
 }
 
+/// `trust`: the decision of who writes what, for this environment. What does not parse is a
+/// usage error here (the cache program itself falls back to writing nothing).
+pub fn trust(a: &crate::cli::TrustArgs) -> Result<ExitCode> {
+    let (d, problems) = a.trust.decide(a.lookup_only);
+    if let Some(e) = problems.into_iter().next() {
+        return Err(e);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        print!("{}", crate::plan::render_trust(&d));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `prepare`.
 pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     lifecycle::prepare(a, go)

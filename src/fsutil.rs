@@ -1,5 +1,7 @@
-//! Small filesystem measurements (directory sizes) that never follow symlinks.
+//! Small filesystem helpers shared by the crate: directory sizes that never follow symlinks,
+//! and the one atomic writer (an exclusive, randomly named temporary file renamed into place).
 
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,29 @@ pub fn dir_size(path: &Path) -> Option<DirSize> {
     Some(size)
 }
 
+/// Replaces `path` with `bytes` atomically: a reader sees the old file or the new one, never
+/// half a file. The temporary sibling is created exclusively under a random name (never
+/// through a symlink someone planted at a predictable name) and removed when anything fails.
+/// The parent directory must exist.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut b = tempfile::Builder::new();
+    b.prefix(".go-ci-cache-").suffix(".tmp");
+    // Readable by the other users of a shared cache, as the files Go writes itself are.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = b.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Human-readable byte count (`12.3 MiB`).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -47,6 +72,26 @@ pub fn human_bytes(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    #[cfg(unix)]
+    fn atomic_writes_never_go_through_a_planted_link() {
+        let t = tempfile::tempdir().unwrap();
+        let victim = t.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        // Links at every name a predictable writer might use.
+        for name in [".go-ci-cache-.tmp", ".tmp-1-0-f", "f.tmp"] {
+            std::os::unix::fs::symlink(&victim, t.path().join(name)).unwrap();
+        }
+        let f = t.path().join("f");
+        super::write_atomic(&f, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "new");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        super::write_atomic(&f, b"newer").unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "newer");
+        let left = std::fs::read_dir(t.path()).unwrap().count();
+        assert_eq!(left, 5, "no temporary file is left behind");
+    }
+
     #[test]
     fn human() {
         assert_eq!(super::human_bytes(512), "512 B");

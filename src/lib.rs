@@ -31,6 +31,7 @@ pub mod remove;
 pub mod report;
 pub mod state;
 pub mod toolchain;
+pub mod trust;
 pub mod warm;
 
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Prune(a) => commands::prune(&a, &go),
         Command::Cacheprog(a) => cacheprog::run(&a),
         Command::CacheprogGc(a) => cacheprog::run_gc(&a),
+        Command::Trust(a) => commands::trust(&a),
         Command::ExecNothing(_) => Ok(ExitCode::SUCCESS),
     }
 }

@@ -106,7 +106,9 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
                 if let Err(e) = set
                     .parent()
                     .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| std::fs::write(&set, gocache::encode_tags(&prepared.tags)))
+                    .and_then(|()| {
+                        crate::fsutil::write_atomic(&set, &gocache::encode_tags(&prepared.tags))
+                    })
                 {
                     p.warnings.push(format!(
                         "cannot record the restored entries in `{}` (trim will not know what is new): {e}",

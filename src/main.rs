@@ -6,7 +6,13 @@ use clap::Parser;
 use go_ci_cache::{cli::Cli, error};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => match cacheprog_despite(&e) {
+            Some(c) => c,
+            None => e.exit(),
+        },
+    };
     match go_ci_cache::run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -25,4 +31,23 @@ fn main() -> ExitCode {
             ExitCode::from(error::exit_code(&err))
         }
     }
+}
+
+/// A GOCACHEPROG whose command line does not parse (a mistyped flag) would make every go
+/// command of the job fail: the cache program runs instead on its environment alone, and says
+/// once per job which arguments it ignored.
+fn cacheprog_despite(e: &clap::Error) -> Option<Cli> {
+    use clap::error::ErrorKind;
+    let args: Vec<String> = std::env::args().collect();
+    let is_cacheprog = args.get(1).is_some_and(|a| a == "cacheprog");
+    if !is_cacheprog || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return None;
+    }
+    let first = e.to_string().lines().next().unwrap_or_default().to_string();
+    let first = first.trim_start_matches("error: ").to_string();
+    go_ci_cache::cacheprog::ignore_arguments(format!(
+        "the cache program's arguments `{}` do not parse ({first}); they are ignored and the environment alone configures it",
+        args[2..].join(" ")
+    ));
+    Cli::try_parse_from(&args[..2]).ok()
 }

@@ -230,11 +230,55 @@ fn remote_section(s: &mut String, r: &RemoteCachePlan) {
     }
     match &r.write_namespace {
         Some(w) => row(s, "writes", &format!("`{w}` ({})", r.why)),
-        None => row(s, "writes", "nothing to the store (read-only)"),
+        None => row(s, "writes", &format!("nothing to the store ({})", r.why)),
     }
     let reads: Vec<String> = r.read_namespaces.iter().map(|n| format!("`{n}`")).collect();
     row(s, "reads", &reads.join(", then "));
     row(s, "manifest", &r.manifest);
+}
+
+/// `trust`'s text: whose code runs, what it writes and reads, and whether it saves archives.
+pub fn render_trust(d: &crate::trust::Decision) -> String {
+    let mut s = String::new();
+    let whose = if d.trusted {
+        format!("{} (trusted)", d.origin)
+    } else {
+        d.origin.clone()
+    };
+    let _ = writeln!(s, "Who writes what");
+    row(&mut s, "code", &whose);
+    match &d.write {
+        Some(w) => row(&mut s, "writes", &format!("`{w}` (remote build cache)")),
+        None => row(
+            &mut s,
+            "writes",
+            &format!("nothing to the remote build cache: {}", d.write_why),
+        ),
+    }
+    let reads: Vec<String> = d.read.iter().map(|n| format!("`{n}`")).collect();
+    row(
+        &mut s,
+        "reads",
+        &if reads.is_empty() {
+            "nothing".to_string()
+        } else {
+            reads.join(", then ")
+        },
+    );
+    if d.archives {
+        row(
+            &mut s,
+            "archives",
+            "saved when the entry is new (GitHub's cache, this ref's scope)",
+        );
+    } else {
+        row(
+            &mut s,
+            "archives",
+            &format!("never saved: {}", d.archives_why),
+        );
+    }
+    s
 }
 
 fn row(s: &mut String, name: &str, value: &str) {
@@ -301,9 +345,9 @@ mod remote_cache_tests {
             local_max_age_seconds: Some(5 * 86_400),
             remote: Some("s3://b/ci".into()),
             endpoint: Some("http://127.0.0.1:8333".into()),
-            write_namespace: Some("ref-refs/pull/7/merge".into()),
-            why: "the job's ref (the default branch is `main`)".into(),
-            read_namespaces: vec!["ref-refs/pull/7/merge".into(), "trusted".into()],
+            write_namespace: Some("pr-7".into()),
+            why: "pull request #7 (pull_request)".into(),
+            read_namespaces: vec!["pr-7".into(), "trusted".into()],
             manifest: "test".into(),
             store: Some(Err("connection refused".into())),
             skipped: None,
@@ -316,8 +360,8 @@ mod remote_cache_tests {
              \x20 local tier   /home/u/.cache/go-ci-cache/cacheprog (trimmed daily of files unused for 5d)\n\
              \x20 remote       s3://b/ci at http://127.0.0.1:8333\n\
              \x20 store        does not answer: connection refused\n\
-             \x20 writes       `ref-refs/pull/7/merge` (the job's ref (the default branch is `main`))\n\
-             \x20 reads        `ref-refs/pull/7/merge`, then `trusted`\n\
+             \x20 writes       `pr-7` (pull request #7 (pull_request))\n\
+             \x20 reads        `pr-7`, then `trusted`\n\
              \x20 manifest     test\n"
         );
         r.skipped = Some((240, "no answer within 10s".into()));
@@ -330,10 +374,14 @@ mod remote_cache_tests {
         r.skipped = None;
         r.store = Some(Ok(()));
         r.write_namespace = None;
+        r.why = "remote-read-only is `true`".into();
         let mut s = String::new();
         remote_section(&mut s, &r);
         assert!(s.contains("store        answers\n"), "{s}");
-        assert!(s.contains("nothing to the store (read-only)"), "{s}");
+        assert!(
+            s.contains("nothing to the store (remote-read-only is `true`)"),
+            "{s}"
+        );
         for (age, want) in [
             (Some(36 * 3600), "unused for 36h)"),
             (Some(90 * 60), "unused for 5400s)"),

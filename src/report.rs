@@ -158,6 +158,14 @@ fn rows(st: &State) -> Vec<(&'static str, String, String)> {
             );
             if c.upload_failures > 0 {
                 let _ = write!(up, ", {} failed", c.upload_failures);
+                let why: Vec<String> = c
+                    .upload_failure_reasons
+                    .iter()
+                    .map(|(r, n)| format!("{r}: {n}"))
+                    .collect();
+                if !why.is_empty() {
+                    let _ = write!(up, " ({})", why.join(", "));
+                }
             }
             rows.push(("uploaded", "–".into(), up));
         }

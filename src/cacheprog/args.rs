@@ -25,18 +25,32 @@ pub struct StoreOpts {
     pub remote_timeout: String,
 }
 
-/// `cacheprog` arguments.
+/// Who writes what ([`crate::trust`]): the options `cacheprog` and `trust` share. Values that do
+/// not parse are cache trouble for `cacheprog` (a warning; it then writes nothing) and usage
+/// errors for `trust`.
 #[derive(Debug, Clone, Args)]
-pub struct CacheprogArgs {
-    #[command(flatten)]
-    /// Where the caches are.
-    pub store: StoreOpts,
-    /// The namespace this job writes action records to. Default: `trusted` on the default
-    /// branch, else `ref-<GITHUB_REF or CI_COMMIT_REF_NAME>`.
+pub struct TrustOpts {
+    /// When this job writes (the action's `save`): `default-branch`, `pull-requests`, `always`
+    /// (every ref its own namespace) or `never`. Which namespace follows from the CI's
+    /// variables: `trusted` for the default branch's own runs, `pr-<number>` or `mr-<iid>` for
+    /// a pull or merge request's code, `ref-<ref>` for other branches and tags.
+    #[arg(long, env = "GO_CI_CACHE_SAVE", default_value = "always")]
+    pub save: String,
+    /// Read from the remote store, write nothing to it (the local tier still fills).
+    #[arg(
+        long,
+        env = "GO_CI_CACHE_READ_ONLY",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value = "false"
+    )]
+    pub read_only: String,
+    /// The namespace this job writes action records to instead of its own (never `trusted`
+    /// for a job that is not the default branch's own run).
     #[arg(long, env = "GO_CI_CACHE_NAMESPACE")]
     pub namespace: Option<String>,
     /// The namespaces this job reads, in order (repeatable, comma-separated or one per line).
-    /// Default: its own, then `trusted`.
+    /// Default: its own, then `trusted`; a job that writes `trusted` reads only `trusted`.
     #[arg(
         long = "read-namespaces",
         env = "GO_CI_CACHE_READ_NAMESPACES",
@@ -47,9 +61,18 @@ pub struct CacheprogArgs {
     /// CI_DEFAULT_BRANCH (GitLab), else the event payload's repository.default_branch (GitHub).
     #[arg(long, env = "GO_CI_CACHE_DEFAULT_BRANCH")]
     pub default_branch: Option<String>,
-    /// Read from the remote store, write nothing to it (the local tier still fills).
-    #[arg(long, env = "GO_CI_CACHE_READ_ONLY")]
-    pub read_only: bool,
+}
+
+/// `cacheprog` arguments. Every value is read leniently: one that does not parse is a warning,
+/// and the program serves the go command anyway (see [`super::config`]).
+#[derive(Debug, Clone, Args)]
+pub struct CacheprogArgs {
+    #[command(flatten)]
+    /// Where the caches are.
+    pub store: StoreOpts,
+    #[command(flatten)]
+    /// Who writes what.
+    pub trust: TrustOpts,
     /// The manifest this job reads at start and writes at the end. Default:
     /// `<configuration>-<job>-<project>` with `--manifest-configuration`, where the job is
     /// `$GITHUB_JOB` or `$CI_JOB_NAME`; without it, the job plus `$RUNNER_OS-$RUNNER_ARCH` when
@@ -76,10 +99,10 @@ pub struct CacheprogArgs {
         value_delimiter = ','
     )]
     pub manifest_siblings: Vec<String>,
-    /// Uploads and prefetch downloads in flight at once. A warm job's prefetch waits about one
-    /// round trip per this many outputs.
-    #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value_t = 32)]
-    pub concurrency: usize,
+    /// Uploads and prefetch downloads in flight at once (1 to 256). A warm job's prefetch
+    /// waits about one round trip per this many outputs.
+    #[arg(long, env = "GO_CI_CACHE_REMOTE_CONCURRENCY", default_value = "32")]
+    pub concurrency: String,
     /// How long the end of a go command waits for its uploads (`120s`, `5m`; a bare number is
     /// seconds; 1 s to 1 h); what is left is dropped with a warning.
     #[arg(long, env = "GO_CI_CACHE_FLUSH_TIMEOUT", default_value = "120s")]
@@ -95,6 +118,12 @@ pub struct CacheprogArgs {
     /// the remote tier's. Bounded by `--flush-timeout`.
     #[arg(long)]
     pub prefetch_only: bool,
+    /// Serve no go command: start as a go command would start this program (the same
+    /// configuration, local tier and store client), print the configuration as JSON on stdout
+    /// and exit 0 when it can serve. The action and the GitLab template run this before they
+    /// set GOCACHEPROG. Makes no request to the store.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `cacheprog-gc` arguments.

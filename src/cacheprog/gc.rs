@@ -8,6 +8,13 @@
 //! week's writes in the same week. So the sweep first marks what the live manifests list (those
 //! written within the age: each job rewrites its own at every run, with what it used in the last
 //! seven days) and keeps those outputs and records however old; `--by-age` sweeps by age alone.
+//!
+//! Anyone who may write the bucket can put anything there, so the sweep trusts no manifest to be
+//! readable: one that cannot be read (garbage, another version's, larger than a manifest can be,
+//! or the store failed to serve it) stops nothing. What it would have kept is kept instead,
+//! by namespace: every record of its namespace, and every output those records name; when a
+//! record of such a namespace cannot be read either, no output is removed at all. Each such
+//! manifest is named in a warning.
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -88,8 +95,16 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
                 remote.url(),
                 if r.kept_in_use > 0 {
                     format!(
-                        "; kept {} older ones that live manifests list",
-                        r.kept_in_use
+                        "; kept {} older ones that live manifests list{}",
+                        r.kept_in_use,
+                        if r.unreadable_manifests > 0 {
+                            format!(
+                                " or that {} unreadable manifests may list",
+                                r.unreadable_manifests
+                            )
+                        } else {
+                            String::new()
+                        }
                     )
                 } else {
                     String::new()
@@ -131,12 +146,19 @@ pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode
 /// Deletes and manifest reads in flight at once.
 const GC_CONCURRENCY: usize = 32;
 
+/// A live manifest larger than this is not one a go command wrote (they hold at most 200 000
+/// entries of about 200 bytes): it is not read, and counts as unreadable.
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
 /// What the live manifests list: outputs and actions, by hex id. An action is kept in every
-/// namespace (a pull request's manifest lists the `trusted` records it read).
+/// namespace (a pull request's manifest lists the `trusted` records it read). Namespaces with
+/// an unreadable live manifest keep every record; `all_outputs` keeps every output.
 #[derive(Debug, Default)]
 pub struct Marked {
     outputs: HashSet<String>,
     actions: HashSet<String>,
+    namespaces: HashSet<String>,
+    all_outputs: bool,
 }
 
 impl Marked {
@@ -157,10 +179,17 @@ pub fn removable(rel: &str, marked: Option<&Marked>) -> bool {
     let Some(m) = marked else { return true };
     let parts: Vec<&str> = rel.split('/').collect();
     match parts.as_slice() {
-        ["o", out] => !m.outputs.contains(*out),
-        ["a", _, action] => !m.actions.contains(*action),
+        ["o", out] => !m.all_outputs && !m.outputs.contains(*out),
+        ["a", ns, action] => !m.namespaces.contains(*ns) && !m.actions.contains(*action),
         _ => true,
     }
+}
+
+/// The namespace segment of a manifest's path under the root (`m/<namespace>/<name>.json`).
+fn manifest_namespace(rel: &str) -> Option<&str> {
+    let mut parts = rel.split('/');
+    (parts.next()? == "m").then_some(())?;
+    parts.next()
 }
 
 /// The manifests that are live: written at or after the cutoff.
@@ -194,41 +223,85 @@ async fn trim_remote(
         })
         .collect();
     let mut marked = None;
+    let mut unreadable = 0u64;
     if keep_listed {
-        // Mark: every live manifest must be read, or nothing is swept (an output a manifest
-        // lists could go while a job still uses it).
+        // Mark what every live manifest lists.
         let live: Vec<_> = all
             .iter()
             .filter(|(_, rel, _, t)| is_live_manifest(rel, *t, cutoff))
-            .map(|(p, _, _, _)| p.clone())
             .collect();
         let reads: Vec<_> = futures::stream::iter(live.iter())
-            .map(|p| async move { (p, remote.manifest_at(p).await) })
+            .map(|(p, rel, size, _)| async move {
+                let got = if *size > MAX_MANIFEST_BYTES {
+                    Err(format!("{} bytes, more than a manifest holds", size))
+                } else {
+                    match remote.manifest_at(p).await {
+                        Ok(Some(bytes)) => Manifest::parse(&bytes)
+                            .map(Some)
+                            .ok_or_else(|| "not a manifest this version reads".to_string()),
+                        // Removed since the listing: nothing to keep for it.
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e.to_string()),
+                    }
+                };
+                (p, rel.as_str(), got)
+            })
             .buffer_unordered(GC_CONCURRENCY)
             .collect()
             .await;
         let mut m = Marked::default();
-        for (p, got) in reads {
+        for (p, rel, got) in reads {
             match got {
-                Ok(Some(bytes)) => match Manifest::parse(&bytes) {
-                    Some(man) => m.add(&man),
-                    None => anyhow::bail!(
-                        "manifest `{p}` is not one this version reads, so what it lists is unknown; nothing was removed\n\
-                         hint: run the go-ci-cache version that writes it, or `--by-age` to sweep by age alone"
-                    ),
-                },
-                // Removed since the listing: nothing to keep for it.
+                Ok(Some(man)) => m.add(&man),
                 Ok(None) => {}
-                Err(e) => anyhow::bail!(
-                    "reading manifest `{p}`: {e}; nothing was removed\n\
-                     hint: run it again when the store answers, or `--by-age` to sweep by age alone"
-                ),
+                Err(why) => {
+                    unreadable += 1;
+                    if let Some(ns) = manifest_namespace(rel) {
+                        m.namespaces.insert(ns.to_string());
+                    }
+                    eprintln!(
+                        "go-ci-cache: warning: manifest `{p}` cannot be read ({why}); every record of its namespace and every output they name are kept"
+                    );
+                }
+            }
+        }
+        // What the records of those namespaces name is kept too: read them.
+        if !m.namespaces.is_empty() {
+            let records: Vec<_> = all
+                .iter()
+                .filter(|(_, rel, _, _)| {
+                    let parts: Vec<&str> = rel.split('/').collect();
+                    matches!(parts.as_slice(), ["a", ns, _] if m.namespaces.contains(*ns))
+                })
+                .map(|(p, _, _, _)| p)
+                .collect();
+            let outs: Vec<_> = futures::stream::iter(records)
+                .map(|p| async move { remote.record_at(p).await })
+                .buffer_unordered(GC_CONCURRENCY)
+                .collect()
+                .await;
+            for o in outs {
+                match o {
+                    Ok(Some(out)) => {
+                        m.outputs.insert(out);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        if !m.all_outputs {
+                            eprintln!(
+                                "go-ci-cache: warning: a record of a namespace whose manifest cannot be read cannot be read either ({e}); no output is removed this time"
+                            );
+                        }
+                        m.all_outputs = true;
+                    }
+                }
             }
         }
         marked = Some(m);
     }
     let mut r = Removed {
         listed: all.len() as u64,
+        unreadable_manifests: unreadable,
         ..Removed::default()
     };
     let mut old = Vec::new();
@@ -304,6 +377,7 @@ mod tests {
                     output: o1.clone(),
                     size: 3,
                     time: "2026-01-01T00:00:00Z".into(),
+                    scope: None,
                 },
                 used: 0,
             }],
@@ -322,6 +396,16 @@ mod tests {
             let marked = (!by_age).then_some(&m);
             assert_eq!(removable(&rel, marked), !kept, "{rel} by_age={by_age}");
         }
+        // An unreadable live manifest in `pr-9` keeps that namespace's records; a record of it
+        // that cannot be read keeps every output.
+        m.namespaces.insert("pr-9".into());
+        assert!(!removable(&format!("a/pr-9/{a2}"), Some(&m)));
+        assert!(removable(&format!("a/pr-8/{a2}"), Some(&m)));
+        assert!(removable(&format!("o/{o2}"), Some(&m)));
+        m.all_outputs = true;
+        assert!(!removable(&format!("o/{o2}"), Some(&m)));
+        assert_eq!(manifest_namespace("m/pr-9/x.json"), Some("pr-9"));
+        assert_eq!(manifest_namespace(&format!("o/{o1}")), None);
         assert!(is_live_manifest("m/trusted/test.json", 100, 100));
         assert!(!is_live_manifest("m/trusted/test.json", 99, 100));
         assert!(!is_live_manifest(&format!("o/{o1}"), 100, 100));

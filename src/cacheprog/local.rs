@@ -1,12 +1,16 @@
 //! The local disk tier: outputs by OutputID (`o/<2 hex>/<hex>`, no file extension, as Go's own
 //! cache names them) and action → output records per namespace (`a/<namespace>/<2 hex>/<hex>`).
-//! Files are written to a temporary name and renamed, so a reader never sees half a file.
+//! Files are written to an exclusive temporary name and renamed, so a reader never sees half a
+//! file, and nothing is written or removed through a symlink inside the tier: the tier's
+//! directories are checked to be real directories before a write, and its walks follow no
+//! link (a tier in a shared temporary directory cannot be made to write or delete elsewhere).
 //! Under GOCACHEPROG the go command trims nothing (go-caches.md §5), so the tier trims itself as
 //! Go trims its own cache: a file is touched when used (at most hourly), and at most once a day
 //! the end of a go command removes what went unused for longer than the maximum age.
 
-use std::io::Write;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
@@ -24,6 +28,12 @@ pub struct Record {
     pub size: u64,
     /// When it was put (RFC 3339).
     pub time: String,
+    /// For a native output (an archive with cgo objects in it, an executable): the scope it was
+    /// built in ([`super::Config::native_scope`], from the runner image). Go's action IDs do
+    /// not see the C headers and libraries it was compiled against, so only a job of the same
+    /// scope may use it. None for pure Go outputs, which every job may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Record {
@@ -31,6 +41,51 @@ impl Record {
     pub fn output_id(&self) -> Option<Id> {
         parse_hex(&self.output)
     }
+
+    /// Whether a job of `scope` may use this record: well formed, and either pure Go or built
+    /// in the same scope.
+    pub fn usable(&self, scope: &str) -> bool {
+        self.output_id().is_some() && self.scope.as_deref().is_none_or(|s| s == scope)
+    }
+}
+
+/// Whether an output holds native code (pure): a Go archive with a member that is not Go's own
+/// object format (cgo's `_x001.o`, … are ELF, Mach-O or COFF objects), or a native executable
+/// or object itself. Such an output depends on the C toolchain's headers and libraries, which
+/// Go's action IDs do not see.
+pub fn is_native(body: &[u8]) -> bool {
+    const NATIVE: [&[u8]; 6] = [
+        b"\x7fELF",
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+        b"MZ",
+    ];
+    if NATIVE.iter().any(|m| body.starts_with(m)) {
+        return true;
+    }
+    let Some(mut rest) = body.strip_prefix(b"!<arch>\n") else {
+        return false;
+    };
+    // ar members: a 60-byte header (name, …, decimal size at 48..58, "`\n"), the data, padded
+    // to an even length.
+    while rest.len() >= 60 {
+        let (head, tail) = rest.split_at(60);
+        let Some(size) = std::str::from_utf8(&head[48..58])
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok())
+        else {
+            return false;
+        };
+        let data = &tail[..size.min(tail.len())];
+        let name = &head[..16];
+        if !name.starts_with(b"__.PKGDEF") && !data.starts_with(b"go object ") {
+            return true;
+        }
+        rest = tail.get(size + (size & 1)..).unwrap_or_default();
+    }
+    false
 }
 
 /// How long a store that one go command gave up on stays off for the other go commands that
@@ -71,6 +126,8 @@ pub fn down_note_in(root: &Path) -> Option<DownNote> {
 #[derive(Debug, Clone)]
 pub struct Local {
     root: PathBuf,
+    /// Directories under the root already checked to be real directories (not symlinks).
+    checked: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl Local {
@@ -81,7 +138,84 @@ impl Local {
             .with_context(|| format!("creating the local cache `{}`", root.display()))?;
         let root =
             std::path::absolute(root).with_context(|| format!("resolving `{}`", root.display()))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            checked: Arc::default(),
+        })
+    }
+
+    /// Checks that the tier can be written: its three directories are real directories (not
+    /// symlinks), and a bookkeeping file is written and removed.
+    pub fn probe_writable(&self) -> Result<()> {
+        for sub in ["o", "a", "meta"] {
+            self.real_dir(&self.root.join(sub))?;
+        }
+        let p = self.meta_path("probe");
+        self.write(&p, b"")?;
+        let _ = std::fs::remove_file(&p);
+        Ok(())
+    }
+
+    /// Writes a file of the tier atomically, its directories created as real directories: a
+    /// symlink where a directory of the tier belongs is refused, never written through.
+    pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = path.parent().expect("a tier path has a parent");
+        self.real_dir(dir)?;
+        crate::fsutil::write_atomic(path, bytes)
+            .with_context(|| format!("writing `{}`", path.display()))
+    }
+
+    /// Creates `dir` (under the root) and every directory between, refusing any that is not a
+    /// real directory.
+    fn real_dir(&self, dir: &Path) -> Result<()> {
+        let rel = dir.strip_prefix(&self.root).map_err(|_| {
+            anyhow::anyhow!(
+                "`{}` is not inside the local cache `{}`",
+                dir.display(),
+                self.root.display()
+            )
+        })?;
+        if lock(&self.checked).contains(dir) {
+            return Ok(());
+        }
+        let mut at = self.root.clone();
+        for c in rel.components() {
+            at.push(c);
+            if lock(&self.checked).contains(&at) {
+                continue;
+            }
+            match std::fs::create_dir(&at) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).with_context(|| format!("creating `{}`", at.display())),
+            }
+            let m = std::fs::symlink_metadata(&at)
+                .with_context(|| format!("creating `{}`", at.display()))?;
+            if !m.is_dir() {
+                anyhow::bail!(
+                    "`{}` is not a directory (a symbolic link or a file); the local cache writes nothing through it",
+                    at.display()
+                );
+            }
+            lock(&self.checked).insert(at.clone());
+        }
+        Ok(())
+    }
+
+    /// Whether a warning of this text should be printed now: once per job, that is once in
+    /// ten minutes on this tier (the go commands of one job each start a cache program).
+    pub fn warn_once(&self, text: &str, now: i64) -> bool {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(text.as_bytes());
+        let p = self.meta_path(&format!("warned/{}", &hex(&d.into())[..16]));
+        let last = std::fs::read_to_string(&p)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok());
+        if last.is_some_and(|t| (0..WARN_AGAIN_SECS).contains(&(now - t))) {
+            return false;
+        }
+        let _ = self.write(&p, format!("{now}\n").as_bytes());
+        true
     }
 
     /// The root directory.
@@ -100,9 +234,10 @@ impl Local {
         self.root.join("a").join(segment(ns)).join(&h[..2]).join(h)
     }
 
-    /// Whether the output is here with the expected size.
+    /// Whether the output is here, a regular file (never a symlink) of the expected size.
     pub fn has_output(&self, output: &Id, size: u64) -> bool {
-        std::fs::metadata(self.output_path(output)).is_ok_and(|m| m.len() == size)
+        std::fs::symlink_metadata(self.output_path(output))
+            .is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
     /// Refreshes a used output's mtime (at most hourly, as Go does for its own cache), so the
@@ -119,23 +254,24 @@ impl Local {
     /// Stores an output body (already verified or produced by the go command); returns its path.
     pub fn put_output(&self, output: &Id, body: &[u8]) -> Result<PathBuf> {
         let path = self.output_path(output);
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() == body.len() as u64) {
+        if self.has_output(output, body.len() as u64) {
             touch_path(&path);
             return Ok(path);
         }
-        write_atomic(&path, body)?;
+        self.write(&path, body)?;
         Ok(path)
     }
 
     /// Records an action's output in a namespace.
     pub fn put_record(&self, ns: &str, action: &Id, rec: &Record) -> Result<()> {
-        write_atomic(
+        self.write(
             &self.record_path(ns, action),
             &serde_json::to_vec(rec).expect("a record serializes"),
         )
     }
 
-    /// The action's record in a namespace, if any and well formed.
+    /// The action's record in a namespace, if any and well formed (whether this job may use it
+    /// is [`Record::usable`]).
     pub fn record(&self, ns: &str, action: &Id) -> Option<Record> {
         let bytes = std::fs::read(self.record_path(ns, action)).ok()?;
         let rec: Record = serde_json::from_slice(&bytes).ok()?;
@@ -154,7 +290,7 @@ impl Local {
             at: now,
             reason: reason.to_string(),
         };
-        write_atomic(
+        self.write(
             &self.meta_path(DOWN_NOTE),
             &serde_json::to_vec(&note).expect("a note serializes"),
         )
@@ -179,7 +315,7 @@ impl Local {
         if last.is_some() && !due {
             return None;
         }
-        write_atomic(&stamp, format!("{now_s}\n").as_bytes()).ok()?;
+        self.write(&stamp, format!("{now_s}\n").as_bytes()).ok()?;
         due.then(|| {
             self.trim(
                 now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH),
@@ -191,16 +327,23 @@ impl Local {
     /// Removes the files of `o/`, `a/` and `meta/` (the trim stamp aside) last modified before
     /// `cutoff`; with `dry_run`, prints their paths instead. Used files are touched at most
     /// hourly, so with a cutoff hours in the past nothing a live go command uses goes. Only
-    /// files under those three directories are ever removed; directories stay.
+    /// regular files under those three directories are ever removed; directories stay. No
+    /// symlink is followed, not even one standing where `o/`, `a/` or `meta/` belongs: a
+    /// symlink is neither walked into nor removed.
     pub fn trim(&self, cutoff: SystemTime, dry_run: bool) -> Removed {
         let mut r = Removed::default();
         let stamp = self.meta_path(TRIM_STAMP);
         for sub in ["o", "a", "meta"] {
             for e in walkdir::WalkDir::new(self.root.join(sub))
+                .follow_links(false)
+                .follow_root_links(false)
                 .into_iter()
                 .flatten()
             {
-                if !e.file_type().is_file() || e.path() == stamp {
+                if !e.file_type().is_file()
+                    || e.path() == stamp
+                    || !crate::remove::within(&self.root, e.path())
+                {
                     continue;
                 }
                 r.listed += 1;
@@ -225,6 +368,13 @@ impl Local {
     }
 }
 
+/// A warning [`Local::warn_once`] printed is not printed again on this tier for this long.
+pub const WARN_AGAIN_SECS: i64 = 600;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How often the tier trims itself, at most (Go's own cache: once a day).
 pub const TRIM_EVERY: Duration = Duration::from_secs(24 * 3600);
 
@@ -242,8 +392,12 @@ pub struct Removed {
     pub bytes: u64,
     /// Failures.
     pub errors: u64,
-    /// Older than the age but kept: live manifests list them (the store's sweep only).
+    /// Older than the age but kept: live manifests list them, or may (the store's sweep only).
     pub kept_in_use: u64,
+    /// Live manifests that could not be read (the store's sweep only): what their namespaces'
+    /// records name was kept instead.
+    #[serde(default)]
+    pub unreadable_manifests: u64,
 }
 
 /// A time as Unix seconds (0 before the epoch).
@@ -254,40 +408,18 @@ pub fn unix(t: SystemTime) -> i64 {
 }
 
 /// Sets a file's mtime to now when it is more than an hour old (Go's own granularity: a
-/// touch per use would cost a write per lookup).
+/// touch per use would cost a write per lookup). Only a regular file: a symlink's target is
+/// never touched.
 fn touch_path(p: &Path) {
     let now = filetime::FileTime::now();
-    let stale = std::fs::metadata(p)
+    let stale = std::fs::symlink_metadata(p)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
         .map(|m| filetime::FileTime::from_last_modification_time(&m))
-        .is_ok_and(|t| now.unix_seconds() - t.unix_seconds() > 3600);
+        .is_some_and(|t| now.unix_seconds() - t.unix_seconds() > 3600);
     if stale {
         let _ = filetime::set_file_mtime(p, now);
     }
-}
-
-/// Writes a file through a temporary sibling and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().expect("a cache path has a parent");
-    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .expect("a cache path has a name")
-        .to_string_lossy();
-    let tmp = dir.join(format!(".tmp-{}-{n}-{name}", std::process::id()));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .with_context(|| format!("writing `{}`", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("renaming into `{}`", path.display()))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -307,6 +439,7 @@ mod tests {
             output: hex(&o),
             size: 4,
             time: "2026-01-01T00:00:00Z".into(),
+            scope: None,
         };
         l.put_record("ref-refs/pull/1/merge", &a, &rec).unwrap();
         assert_eq!(l.record("ref-refs/pull/1/merge", &a), Some(rec));
@@ -359,6 +492,7 @@ mod tests {
             output: hex(o),
             size: 4,
             time: "2026-01-01T00:00:00Z".into(),
+            scope: None,
         };
         // Old and unused; old but used now (a hit touches output and record); fresh.
         let (old_a, old_o) = ([1u8; 32], [2u8; 32]);
@@ -369,7 +503,7 @@ mod tests {
             l.put_record("trusted", &a, &rec(&o)).unwrap();
         }
         let stats = root.join("meta/stats/1-1.json");
-        write_atomic(&stats, b"{}").unwrap();
+        l.write(&stats, b"{}").unwrap();
         let outside = dir.path().join("beside.txt");
         std::fs::write(&outside, "not the tier's").unwrap();
         for p in [
@@ -410,5 +544,128 @@ mod tests {
         assert!(outside.exists(), "nothing outside the tier is touched");
         // The stamp moved: not again the same day.
         assert_eq!(l.trim_if_due(five, later + Duration::from_secs(60)), None);
+    }
+
+    /// An ar archive of the given members, as `pack` writes Go archives.
+    fn archive(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = b"!<arch>\n".to_vec();
+        for (name, data) in members {
+            b.extend(
+                format!(
+                    "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                    0,
+                    0,
+                    0,
+                    644,
+                    data.len()
+                )
+                .as_bytes(),
+            );
+            b.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                b.push(b'\n');
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn native_outputs_are_told_from_pure_go_ones() {
+        let pkgdef: &[u8] = b"go object linux amd64 go1.26.8 X:none\n$$B\n";
+        let go: &[u8] = b"go object linux amd64 go1.26.8 X:none\n!\n\x00go120ld";
+        let elf: &[u8] = b"\x7fELF\x02\x01\x01\x00rest";
+        // A pure package, one with assembly (Go's own object format), and a cgo one.
+        assert!(!is_native(&archive(&[
+            ("__.PKGDEF", pkgdef),
+            ("_go_.o", go)
+        ])));
+        assert!(!is_native(&archive(&[
+            ("__.PKGDEF", pkgdef),
+            ("_go_.o", go),
+            ("asm_amd64.o", go)
+        ])));
+        assert!(is_native(&archive(&[
+            ("__.PKGDEF", pkgdef),
+            ("_go_.o", go),
+            ("_x001.o", elf)
+        ])));
+        // Executables and objects of every platform's format.
+        for magic in [&b"\x7fELF"[..], b"\xcf\xfa\xed\xfe", b"MZ\x90\x00"] {
+            assert!(is_native(magic), "{magic:?}");
+        }
+        // Anything else (test results, vet facts, Go's module index).
+        for other in [
+            &b"ok  \texample.com/x\t0.1s\n"[..],
+            b"go index v2\n",
+            b"",
+            b"!<arch>\nshort",
+        ] {
+            assert!(!is_native(other), "{other:?}");
+        }
+        let scoped = Record {
+            output: hex(&[1; 32]),
+            size: 1,
+            time: String::new(),
+            scope: Some("image-aaaa".into()),
+        };
+        assert!(scoped.usable("image-aaaa"));
+        assert!(!scoped.usable("image-bbbb"));
+        let pure = Record {
+            scope: None,
+            ..scoped.clone()
+        };
+        assert!(pure.usable("image-bbbb"));
+        assert!(
+            !Record {
+                output: "zz".into(),
+                ..pure
+            }
+            .usable("image-bbbb")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn nothing_is_written_or_removed_through_a_symlink_in_the_tier() {
+        const DAY: i64 = 86_400;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(outside.join("ab")).unwrap();
+        let victim = outside.join("ab").join("old");
+        std::fs::write(&victim, "not the tier's").unwrap();
+        age(&victim, 30 * DAY);
+        let root = dir.path().join("tier");
+        let l = Local::open(&root).unwrap();
+        // A planted link where the outputs' directory belongs: the daily trim and
+        // `cacheprog-gc --local` walk nothing through it, and writes refuse it.
+        std::os::unix::fs::symlink(&outside, root.join("o")).unwrap();
+        let r = l.trim(SystemTime::now(), false);
+        assert_eq!(r.removed, 0, "{r:?}");
+        assert!(victim.exists());
+        let err = l.put_output(&[0xab; 32], b"body").unwrap_err();
+        assert!(format!("{err:#}").contains("not a directory"), "{err:#}");
+        assert_eq!(std::fs::read_dir(outside.join("ab")).unwrap().count(), 1);
+        // A link deeper down (one namespace's directory) is refused the same way.
+        std::fs::remove_file(root.join("o")).unwrap();
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("a").join("trusted")).unwrap();
+        let rec = Record {
+            output: hex(&[2; 32]),
+            size: 4,
+            time: String::new(),
+            scope: None,
+        };
+        assert!(l.put_record("trusted", &[0xab; 32], &rec).is_err());
+        assert_eq!(std::fs::read_dir(outside.join("ab")).unwrap().count(), 1);
+        assert_eq!(l.trim(SystemTime::now(), false).removed, 0);
+        assert!(victim.exists());
+        // The tier's own files still go.
+        l.put_output(&[0xcd; 32], b"body").unwrap();
+        age(&l.output_path(&[0xcd; 32]), 30 * DAY);
+        assert_eq!(
+            l.trim(SystemTime::now() - Duration::from_secs(DAY as u64), false)
+                .removed,
+            1
+        );
     }
 }

@@ -137,6 +137,7 @@ mod tests {
                 output: "00".repeat(32),
                 size: 1,
                 time: String::new(),
+                scope: None,
             },
             used,
         };
@@ -164,6 +165,7 @@ mod tests {
             output: hex(&[o; 32]),
             size: 1,
             time: "2026-01-01T00:00:00Z".into(),
+            scope: None,
         }
     }
 

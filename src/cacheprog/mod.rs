@@ -27,11 +27,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-pub use args::{CacheprogArgs, CacheprogGcArgs, StoreOpts};
-use namespace::{Namespaces, RefInfo};
+pub use args::{CacheprogArgs, CacheprogGcArgs, StoreOpts, TrustOpts};
 use remote::RemoteUrl;
 
 use crate::error::usage;
+use crate::trust::{self, Decision, Policy, Save};
 
 /// Everything a cache-program process needs, resolved from flags and the environment.
 #[derive(Debug, Clone)]
@@ -40,10 +40,11 @@ pub struct Config {
     pub local_dir: PathBuf,
     /// The remote store, if any.
     pub remote: Option<RemoteUrl>,
-    /// Namespaces written and read.
-    pub namespaces: Namespaces,
-    /// Write nothing to the remote.
-    pub read_only: bool,
+    /// Who writes what: the namespace written to the store (none: read-only) and those read.
+    pub decision: Decision,
+    /// The namespace of the records this job stores in the local tier: the one it writes, else
+    /// its own, so its later go commands find them and no other job's do.
+    pub local_namespace: String,
     /// The manifest's name.
     pub manifest: String,
     /// Name prefixes of manifests to start from when this job's is missing, escaped as
@@ -57,6 +58,46 @@ pub struct Config {
     pub concurrency: usize,
     /// The local tier's trim: files unused longer than this go (none: never trimmed).
     pub local_max_age: Option<Duration>,
+    /// The scope of native outputs (cgo objects, executables): Go's action IDs do not see the C
+    /// headers and libraries of the runner image they were built against, so their records are
+    /// served only to jobs of the same image ([`local::Record::scope`]).
+    pub native_scope: String,
+}
+
+impl Config {
+    /// The namespace written to the store, if any.
+    pub fn write(&self) -> Option<&str> {
+        self.decision.write.as_deref()
+    }
+
+    /// The namespaces read from the store, in order.
+    pub fn read(&self) -> &[String] {
+        &self.decision.read
+    }
+}
+
+/// The configuration, and what in the flags and environment did not parse: each of those fell
+/// back to the safe choice (no remote, the default, writing nothing) and is a usage error for
+/// commands a person runs (`plan`, `trust`) and a warning for the cache program, which serves
+/// the go command whatever its configuration.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The configuration.
+    pub cfg: Config,
+    /// The remote tier's client, when the remote is set and usable.
+    pub remote: Option<remote::Remote>,
+    /// What did not parse, each with its hint.
+    pub problems: Vec<anyhow::Error>,
+}
+
+impl Resolved {
+    /// The configuration, or the first problem as an error.
+    pub fn strict(self) -> Result<(Config, Option<remote::Remote>)> {
+        match self.problems.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok((self.cfg, self.remote)),
+        }
+    }
 }
 
 /// The shortest `--local-max-age`: a used file is touched at most hourly and must stay until
@@ -158,85 +199,192 @@ fn limit(what: &str, flag: &str, raw: &str, max_secs: u64) -> Result<Duration> {
     }
 }
 
-/// The GitHub event payload's `repository.default_branch`.
-fn event_default_branch() -> Option<String> {
-    let p = std::env::var_os("GITHUB_EVENT_PATH")?;
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
-    v.pointer("/repository/default_branch")?
-        .as_str()
-        .map(str::to_string)
+/// Parses a yes/no value as a flag or variable may give it; `None` for anything else.
+fn boolean(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" | "off" => Some(false),
+        "true" | "1" | "yes" | "on" => Some(true),
+        _ => None,
+    }
 }
 
-/// Resolves the configuration; bad input is a usage error.
-pub fn config(a: &CacheprogArgs) -> Result<Config> {
-    let env = |k: &str| std::env::var(k).ok();
-    let remote = remote_url(&a.store)?;
-    let timeout = timeout(&a.store)?;
-    if a.concurrency == 0 || a.concurrency > 256 {
-        return Err(usage(
-            format!("concurrency `{}` is out of range", a.concurrency),
-            "give --concurrency between 1 and 256",
-        ));
-    }
-    let read: Vec<String> = a
-        .read_namespaces
-        .iter()
-        .flat_map(|v| v.lines())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect();
-    let write = a
-        .namespace
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    for n in write.iter().copied().chain(read.iter().map(String::as_str)) {
-        if !namespace::valid_name(n) {
-            return Err(usage(
-                format!("namespace `{n}` is not a usable name"),
-                "use up to 200 printable characters",
+impl TrustOpts {
+    /// The policy these options give, and what did not parse (each fell back to writing
+    /// nothing).
+    pub fn policy(&self, lookup_only: bool) -> (Policy, Vec<anyhow::Error>) {
+        let mut problems = Vec::new();
+        let save = match <Save as clap::ValueEnum>::from_str(self.save.trim(), true) {
+            Ok(s) => s,
+            Err(_) => {
+                problems.push(usage(
+                    format!("save policy `{}` is unknown (the cache program writes nothing under it)", self.save),
+                    "give --save (GO_CI_CACHE_SAVE) as `default-branch`, `pull-requests`, `always` or `never`",
+                ));
+                Save::Never
+            }
+        };
+        let remote_read_only = boolean(&self.read_only).unwrap_or_else(|| {
+            problems.push(usage(
+                format!("read-only `{}` is neither true nor false (the cache program writes nothing under it)", self.read_only),
+                "give --read-only (GO_CI_CACHE_READ_ONLY) as `true` or `false`",
             ));
+            true
+        });
+        let read_namespaces: Vec<String> = self
+            .read_namespaces
+            .iter()
+            .flat_map(|v| v.lines())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect();
+        let mut namespace = self
+            .namespace
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        let mut bad = |n: &str| {
+            problems.push(usage(
+                format!("namespace `{n}` is not a usable name; reading and writing the defaults"),
+                "use up to 200 printable characters",
+            ))
+        };
+        if let Some(n) = namespace.as_deref().filter(|n| !namespace::valid_name(n)) {
+            bad(n);
+            namespace = None;
+        }
+        let read_ok = read_namespaces.iter().all(|n| namespace::valid_name(n));
+        if !read_ok {
+            bad(read_namespaces
+                .iter()
+                .find(|n| !namespace::valid_name(n))
+                .expect("one is bad"));
+        }
+        let policy = Policy {
+            save,
+            remote_read_only,
+            lookup_only,
+            namespace,
+            read_namespaces: if read_ok { read_namespaces } else { Vec::new() },
+        };
+        (policy, problems)
+    }
+
+    /// The decision for this process's environment, and what did not parse.
+    pub fn decide(&self, lookup_only: bool) -> (Decision, Vec<anyhow::Error>) {
+        let (policy, problems) = self.policy(lookup_only);
+        let ctx = trust::context(self.default_branch.as_deref());
+        (trust::decide(&ctx, &policy), problems)
+    }
+}
+
+/// The scope native outputs are recorded under: a digest of what the archive's build key holds
+/// for cgo beyond what Go's action IDs see (Go hashes CC, its version and the CGO_* flags
+/// itself): the runner image (`GO_CI_CACHE_RUNNER_IMAGE`, else GitHub's
+/// `ImageOS`/`ImageVersion`, else GitLab's `CI_JOB_IMAGE`), whose headers and libraries the
+/// objects were built against, and `PKG_CONFIG`, which chooses which of them.
+pub fn native_scope(env: impl Fn(&str) -> Option<String>) -> String {
+    use sha2::Digest;
+    let explicit = env("GO_CI_CACHE_RUNNER_IMAGE");
+    let image = crate::job::runner_image(explicit.as_deref(), &env);
+    let pkg_config = env("PKG_CONFIG").filter(|v| !v.is_empty());
+    match (image, pkg_config) {
+        (None, None) => "image-unknown".to_string(),
+        (image, pkg_config) => {
+            let key = format!(
+                "image={}\npkg-config={}\n",
+                image.unwrap_or_default(),
+                pkg_config.unwrap_or_default()
+            );
+            format!(
+                "image-{}",
+                &hex::encode(sha2::Sha256::digest(key.as_bytes()))[..16]
+            )
         }
     }
-    let mut info = RefInfo::from_env(env, None);
-    if let Some(d) = a.default_branch.as_deref().filter(|d| !d.is_empty()) {
-        info.default_branch = Some(d.to_string());
-    } else if info.default_branch.is_none() {
-        info.default_branch = event_default_branch();
+}
+
+/// Arguments the binary could not parse and ignored ([`ignore_arguments`]).
+static IGNORED_ARGUMENTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Says that this process's command-line arguments did not parse and were ignored: the cache
+/// program runs on its environment alone and warns once per job.
+pub fn ignore_arguments(why: String) {
+    let _ = IGNORED_ARGUMENTS.set(why);
+}
+
+/// Resolves the configuration. It never fails: what does not parse falls back to the safe
+/// choice and is listed in [`Resolved::problems`].
+pub fn resolve(a: &CacheprogArgs) -> Resolved {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut problems = Vec::new();
+    if let Some(why) = IGNORED_ARGUMENTS.get() {
+        problems.push(usage(why.clone(), "fix GOCACHEPROG's arguments"));
     }
-    let on_default = info.on_default_branch(env);
-    let namespaces = namespace::resolve(write, &read, &info, on_default);
+    let mut keep = |r: Result<Duration>, default: Duration| {
+        r.unwrap_or_else(|e| {
+            problems.push(e);
+            default
+        })
+    };
+    let timeout = keep(timeout(&a.store), Duration::from_secs(10));
+    let flush_timeout = keep(
+        limit("flush timeout", "--flush-timeout", &a.flush_timeout, 3600),
+        Duration::from_secs(120),
+    );
+    let concurrency = match a.concurrency.trim().parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => n,
+        _ => {
+            problems.push(usage(
+                format!("concurrency `{}` is out of range", a.concurrency),
+                "give --concurrency (GO_CI_CACHE_REMOTE_CONCURRENCY) between 1 and 256",
+            ));
+            32
+        }
+    };
+    let local_max_age = local_max_age(&a.local_max_age).unwrap_or_else(|e| {
+        problems.push(e);
+        Some(Duration::from_secs(5 * 86_400))
+    });
+    let (decision, trust_problems) = a.trust.decide(false);
+    problems.extend(trust_problems);
+    let local_namespace = decision
+        .write
+        .clone()
+        .or_else(|| decision.own.clone())
+        .unwrap_or_else(|| "unscoped".to_string());
+
     let given = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_string)
     };
-    let scope = given(&a.manifest_configuration).map(|c| {
+    let hint = "give what `go-ci-cache keys` prints as `remote-configuration` and `remote-project`";
+    let mut scope = given(&a.manifest_configuration).map(|c| {
         let p = given(&a.manifest_project).unwrap_or_else(|| "any".into());
         (c, p)
     });
-    if let Some((c, p)) = &scope {
+    if let Some((c, p)) = scope.clone() {
         for (what, v) in [("manifest configuration", c), ("manifest project", p)] {
-            if !namespace::valid_name(v) || v.contains(',') {
-                return Err(usage(
-                    format!("{what} `{v}` is not a usable name"),
-                    "give what `go-ci-cache keys` prints as `remote-configuration` and `remote-project`",
-                ));
+            if !namespace::valid_name(&v) || v.contains(',') {
+                problems.push(usage(format!("{what} `{v}` is not a usable name"), hint));
+                scope = None;
             }
         }
     }
-    let named = given(&a.manifest);
+    let mut named = given(&a.manifest);
+    if let Some(m) = named.clone().filter(|m| !namespace::valid_name(m)) {
+        problems.push(usage(
+            format!("manifest name `{m}` is not a usable name"),
+            "use up to 200 printable characters",
+        ));
+        named = None;
+    }
     let manifest = named
         .clone()
         .unwrap_or_else(|| default_manifest(env, scope.as_ref()));
-    if !namespace::valid_name(&manifest) {
-        return Err(usage(
-            format!("manifest name `{manifest}` is not a usable name"),
-            "use up to 200 printable characters",
-        ));
-    }
     let mut given_siblings: Vec<String> = a
         .manifest_siblings
         .iter()
@@ -252,25 +400,44 @@ pub fn config(a: &CacheprogArgs) -> Result<Config> {
     let mut manifest_siblings = Vec::new();
     for p in given_siblings.iter().map(String::as_str) {
         if !namespace::valid_name(p) || p.starts_with('.') {
-            return Err(usage(
+            problems.push(usage(
                 format!("manifest sibling prefix `{p}` is not a usable name"),
                 "use up to 200 printable characters, not starting with `.`",
             ));
+            continue;
         }
         manifest_siblings.push(namespace::segment(p));
     }
-    Ok(Config {
-        local_dir: local_dir(&a.store),
+
+    let mut remote_url = remote_url(&a.store).unwrap_or_else(|e| {
+        problems.push(e);
+        None
+    });
+    let remote = remote_url.clone().and_then(|u| {
+        remote::Remote::new(u, timeout)
+            .map_err(|e| problems.push(e))
+            .ok()
+    });
+    if remote.is_none() {
+        remote_url = None;
+    }
+    Resolved {
+        cfg: Config {
+            local_dir: local_dir(&a.store),
+            remote: remote_url,
+            decision,
+            local_namespace,
+            manifest,
+            manifest_siblings,
+            timeout,
+            flush_timeout,
+            concurrency,
+            local_max_age,
+            native_scope: native_scope(env),
+        },
         remote,
-        namespaces,
-        read_only: a.read_only,
-        manifest,
-        manifest_siblings,
-        timeout,
-        flush_timeout: limit("flush timeout", "--flush-timeout", &a.flush_timeout, 3600)?,
-        concurrency: a.concurrency,
-        local_max_age: local_max_age(&a.local_max_age)?,
-    })
+        problems,
+    }
 }
 
 fn ci_job(env: &impl Fn(&str) -> Option<String>) -> Option<String> {
@@ -316,20 +483,89 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// `cacheprog`: serves the go command on stdin/stdout until it closes (or, with
-/// `--prefetch-only`, fills the local tier from the manifest and exits).
-pub fn run(a: &CacheprogArgs) -> Result<ExitCode> {
-    let cfg = config(a)?;
-    let local = local::Local::open(&cfg.local_dir)?;
-    let remote = match &cfg.remote {
-        Some(u) => Some(remote::Remote::new(u.clone(), cfg.timeout)?),
-        None => None,
+/// One line of a problem for a warning: the message, then its hint in parentheses.
+fn one_line(e: &anyhow::Error) -> String {
+    let r = crate::error::render(e);
+    match r.split_once("\nhint: ") {
+        Some((m, h)) => format!("{m} (hint: {h})"),
+        None => r,
+    }
+    .replace('\n', " ")
+}
+
+/// The local tier: the configured directory, else (it cannot be created or written) a
+/// temporary directory of this process's own, so the go command is still served.
+fn open_local(dir: &std::path::Path) -> (local::Local, Option<(tempfile::TempDir, String)>) {
+    let err = match local::Local::open(dir).and_then(|l| l.probe_writable().map(|()| l)) {
+        Ok(l) => return (l, None),
+        Err(e) => format!("{e:#}"),
     };
+    let tmp = tempfile::Builder::new()
+        .prefix("go-ci-cache-local-")
+        .tempdir()
+        .expect("a temporary directory");
+    let l = local::Local::open(tmp.path()).expect("a fresh temporary directory opens");
+    (l, Some((tmp, err)))
+}
+
+/// What `cacheprog --check` prints: the configuration a go command's cache program starts
+/// with.
+#[derive(Debug, serde::Serialize)]
+pub struct Check {
+    /// Always true: the program starts and can serve (else the check exits non-zero).
+    pub ok: bool,
+    /// The local tier in use.
+    pub local_dir: String,
+    /// The remote store in use, if any (none when it is not set or its configuration does not
+    /// parse).
+    pub remote: Option<String>,
+    /// Who writes what.
+    pub decision: Decision,
+    /// What did not parse, one line each: the program serves anyway, with these fallen back
+    /// (no remote, the default, writing nothing).
+    pub problems: Vec<String>,
+}
+
+/// `cacheprog`: serves the go command on stdin/stdout until it closes (or, with
+/// `--prefetch-only`, fills the local tier from the manifest and exits; with `--check`, says
+/// how it would start and exits). A configuration that does not parse, a store that cannot be
+/// set up and a local directory that cannot be used are warnings, once per job: the program
+/// serves the go command from what it has. Only a request it cannot read ends it with an
+/// error.
+pub fn run(a: &CacheprogArgs) -> Result<ExitCode> {
+    let Resolved {
+        cfg,
+        remote,
+        problems,
+    } = resolve(a);
+    let mut notes: Vec<String> = problems.iter().map(one_line).collect();
+    let (local, fallback) = open_local(&cfg.local_dir);
+    if let Some((_, why)) = &fallback {
+        notes.push(format!(
+            "local cache `{}` cannot be used ({why}); this go command keeps what it builds in a temporary directory",
+            cfg.local_dir.display()
+        ));
+    }
+    if a.check {
+        // On stderr too, for a shell that only tests the JSON (the GitLab template).
+        for n in &notes {
+            eprintln!("go-ci-cache: warning: {n}");
+        }
+        let c = Check {
+            ok: true,
+            local_dir: local.root().display().to_string(),
+            remote: cfg.remote.as_ref().map(ToString::to_string),
+            decision: cfg.decision.clone(),
+            problems: notes,
+        };
+        println!("{}", serde_json::to_string(&c)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let rt = runtime()?;
     let result = if a.prefetch_only {
-        rt.block_on(server::prefetch_only(cfg, local, remote))
+        rt.block_on(server::prefetch_only(cfg, local, remote, notes))
     } else {
-        rt.block_on(server::serve(cfg, local, remote))
+        rt.block_on(server::serve(cfg, local, remote, notes))
     };
     rt.shutdown_timeout(Duration::from_secs(1));
     result?;
@@ -345,17 +581,17 @@ pub fn run_gc(a: &CacheprogGcArgs) -> Result<ExitCode> {
 }
 
 /// `plan`'s section: the configuration this environment gives the cache program and whether the
-/// store answers; `None` when neither GOCACHEPROG nor a remote is set.
+/// store answers; `None` when neither GOCACHEPROG nor a remote is set. What does not parse is a
+/// usage error here.
 pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
     let in_use = std::env::var("GOCACHEPROG").is_ok_and(|v| !v.trim().is_empty());
     if !in_use && remote_url(&a.store)?.is_none() {
         return Ok(None);
     }
-    let cfg = config(a)?;
+    let (cfg, remote) = resolve(a).strict()?;
     let mut skipped = None;
-    let store = match &cfg.remote {
-        Some(u) => {
-            let remote = remote::Remote::new(u.clone(), cfg.timeout)?;
+    let store = match &remote {
+        Some(remote) => {
             let now = local::unix(std::time::SystemTime::now());
             let note = local::down_note_in(&cfg.local_dir);
             if let Some(n) = note.filter(|n| n.applies(&remote.store_id(), now)) {
@@ -375,9 +611,9 @@ pub fn plan(a: &CacheprogArgs) -> Result<Option<crate::plan::RemoteCachePlan>> {
         endpoint: std::env::var("AWS_ENDPOINT_URL")
             .ok()
             .filter(|e| !e.is_empty()),
-        write_namespace: (!cfg.read_only).then(|| cfg.namespaces.write.clone()),
-        why: cfg.namespaces.why.clone(),
-        read_namespaces: cfg.namespaces.read.clone(),
+        write_namespace: cfg.decision.write.clone(),
+        why: cfg.decision.write_why.clone(),
+        read_namespaces: cfg.decision.read.clone(),
         manifest: cfg.manifest.clone(),
         store,
         skipped,
@@ -436,6 +672,37 @@ mod tests {
             Some(vec!["0469275679ae-unit-".into(), "0469275679ae-".into()])
         );
         assert_eq!(default_siblings(env(hosted), None), None);
+    }
+
+    #[test]
+    fn native_outputs_are_scoped_by_image_and_pkg_config() {
+        let scope = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            native_scope(move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+        };
+        let a = scope(&[("ImageOS", "ubuntu24"), ("ImageVersion", "20261201.1")]);
+        let b = scope(&[("ImageOS", "ubuntu24"), ("ImageVersion", "20261208.1")]);
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            scope(&[("GO_CI_CACHE_RUNNER_IMAGE", "ubuntu24/20261201.1")])
+        );
+        assert_ne!(
+            a,
+            scope(&[
+                ("ImageOS", "ubuntu24"),
+                ("ImageVersion", "20261201.1"),
+                ("PKG_CONFIG", "/opt/pc")
+            ])
+        );
+        assert_eq!(scope(&[]), "image-unknown");
+        assert_ne!(
+            scope(&[("CI_JOB_IMAGE", "golang:1.26")]),
+            scope(&[("CI_JOB_IMAGE", "golang:1.27")])
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The remote tier: an S3-compatible bucket through `object_store`, every request bounded by a
-//! timeout, and a breaker that stops asking a store that timed out or failed repeatedly (the
-//! server notes it for the machine's next go commands), so a dead store costs a job seconds,
-//! not minutes.
+//! time limit and retried with backoff for a few seconds when the store cannot be reached or
+//! answers with a server error (a brief outage costs a retry, not the job's cache), and a
+//! breaker that stops asking a store that timed out or kept failing for seconds (the server
+//! notes it for the machine's next go commands), so a dead store costs a job seconds, not
+//! minutes. A store that refuses access is not retried.
 //!
 //! Layout under the URL's prefix (`s3://bucket/prefix`):
 //! - `v1/o/<OutputID hex>`: output bodies, content-addressed, shared by every namespace;
@@ -9,8 +11,8 @@
 //! - `v1/m/<namespace>/<manifest>.json`: what a job used ([`super::manifest::Manifest`]).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use futures::StreamExt;
@@ -94,7 +96,9 @@ pub enum RemoteError {
     Timeout,
     /// The body's SHA-256 is not its OutputID.
     Corrupt,
-    /// Any other failure.
+    /// The store refused: the credentials may not do this (not retried).
+    Denied(String),
+    /// Any other failure, after the retries.
     Other(String),
 }
 
@@ -104,10 +108,40 @@ impl std::fmt::Display for RemoteError {
             Self::Down => f.write_str("the remote cache is off for this run"),
             Self::Timeout => f.write_str("timed out"),
             Self::Corrupt => f.write_str("content does not match its OutputID"),
-            Self::Other(e) => f.write_str(e),
+            Self::Denied(e) | Self::Other(e) => f.write_str(e),
         }
     }
 }
+
+impl RemoteError {
+    /// A few words for the report's count of failed uploads.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Down => "the store was given up on",
+            Self::Timeout => "timed out",
+            Self::Corrupt => "corrupt",
+            Self::Denied(_) => "access denied",
+            Self::Other(_) => "failed after retries",
+        }
+    }
+}
+
+/// Waits between the attempts of one request whose store could not be reached or answered
+/// with a server error: about six seconds in all, so an outage of a second or two (a restarted
+/// gateway, a load balancer moving) costs a retry, not the request; within the request's time
+/// limit.
+const RETRY_DELAYS: [Duration; 6] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_millis(1000),
+    Duration::from_millis(1000),
+    Duration::from_millis(1500),
+    Duration::from_millis(2000),
+];
+
+/// The store is given up on once requests have kept failing, with every retry, for this long.
+/// One burst of failures within a moment never gives it up.
+const DOWN_AFTER: Duration = Duration::from_secs(5);
 
 /// The remote tier.
 pub struct Remote {
@@ -115,13 +149,19 @@ pub struct Remote {
     url: RemoteUrl,
     endpoint: Option<String>,
     timeout: Duration,
-    failures: AtomicU32,
+    /// When the requests' failures in a row began (cleared by any answer).
+    failing_since: std::sync::Mutex<Option<Instant>>,
     down: AtomicBool,
     down_reason: std::sync::Mutex<Option<String>>,
 }
 
-/// Failures in a row after which the store is given up on.
-const MAX_FAILURES: u32 = 3;
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Remote {
     /// Connects (lazily: no request is made) to the store named by `url`, with credentials,
@@ -150,13 +190,11 @@ impl Remote {
             .with_timeout_disabled()
             .with_connect_timeout(timeout.min(Duration::from_secs(5)))
             .with_allow_http(allow_http);
+        // Retries are [`Remote::call`]'s, which knows the request's time limit and the
+        // breaker; the client's own would multiply with them.
         let retry = RetryConfig {
-            backoff: BackoffConfig {
-                init_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_secs(1),
-                base: 2.0,
-            },
-            max_retries: 2,
+            backoff: BackoffConfig::default(),
+            max_retries: 0,
             retry_timeout: timeout,
         };
         let mut b = AmazonS3Builder::from_env()
@@ -183,7 +221,7 @@ impl Remote {
             url,
             endpoint,
             timeout,
-            failures: AtomicU32::new(0),
+            failing_since: std::sync::Mutex::new(None),
             down: AtomicBool::new(false),
             down_reason: std::sync::Mutex::new(None),
         })
@@ -238,10 +276,7 @@ impl Remote {
     /// Whether the store was given up on, and why.
     pub fn down_reason(&self) -> Option<String> {
         if self.down.load(Ordering::Relaxed) {
-            self.down_reason
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
+            lock(&self.down_reason).clone()
         } else {
             None
         }
@@ -251,56 +286,94 @@ impl Remote {
     /// [`RemoteError::Down`] at once. The breaker calls it; so does a go command that finds
     /// another one on this machine gave up on the store moments ago.
     pub fn give_up(&self, why: String) {
-        let mut r = self.down_reason.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = lock(&self.down_reason);
         if r.is_none() {
             *r = Some(why);
         }
         self.down.store(true, Ordering::Relaxed);
     }
 
-    /// Runs one request under the timeout and the breaker. `Ok(None)` is "not found".
-    async fn call<T, F>(
+    /// Runs one request (`attempt` makes it anew for each try) under its time limit, the retries
+    /// and the breaker. `Ok(None)` is "not found". A store that cannot be reached or answers
+    /// with a server error is asked again after [`RETRY_DELAYS`] while the limit allows; one
+    /// that refuses access is not. The store is given up on (every later request answers
+    /// [`RemoteError::Down`] at once) when a request times out, or when requests have failed
+    /// with every retry for [`DOWN_AFTER`].
+    async fn call<T, F, Fut>(
         &self,
         what: &str,
         limit: Duration,
-        fut: F,
+        mut attempt: F,
     ) -> Result<Option<T>, RemoteError>
     where
-        F: std::future::Future<Output = object_store::Result<T>>,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = object_store::Result<T>>,
     {
-        if self.down.load(Ordering::Relaxed) {
-            return Err(RemoteError::Down);
-        }
-        match tokio::time::timeout(limit, fut).await {
-            Ok(Ok(v)) => {
-                self.failures.store(0, Ordering::Relaxed);
-                Ok(Some(v))
+        let start = Instant::now();
+        let mut delays = RETRY_DELAYS.iter();
+        loop {
+            if self.down.load(Ordering::Relaxed) {
+                return Err(RemoteError::Down);
             }
-            Ok(Err(object_store::Error::NotFound { .. })) => {
-                self.failures.store(0, Ordering::Relaxed);
-                Ok(None)
-            }
-            Ok(Err(e)) => {
-                let msg = format!("{what}: {}", one_line(&e.to_string()));
-                if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= MAX_FAILURES {
-                    self.give_up(msg.clone());
+            let left = limit.saturating_sub(start.elapsed());
+            let e = match tokio::time::timeout(left, attempt()).await {
+                Ok(Ok(v)) => {
+                    self.answered();
+                    return Ok(Some(v));
                 }
-                Err(RemoteError::Other(msg))
-            }
-            Err(_) => {
-                self.give_up(format!("{what}: no answer within {}s", limit.as_secs_f64()));
-                Err(RemoteError::Timeout)
+                Ok(Err(object_store::Error::NotFound { .. })) => {
+                    self.answered();
+                    return Ok(None);
+                }
+                Ok(Err(
+                    e @ (object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }),
+                )) => {
+                    // An answer: the store is there and says no.
+                    self.answered();
+                    return Err(RemoteError::Denied(format!(
+                        "{what}: access denied: {}",
+                        one_line(&e.to_string())
+                    )));
+                }
+                Ok(Err(e)) => e,
+                Err(_) => {
+                    self.give_up(format!("{what}: no answer within {}s", limit.as_secs_f64()));
+                    return Err(RemoteError::Timeout);
+                }
+            };
+            let transient = matches!(e, object_store::Error::Generic { .. });
+            let msg = format!("{what}: {}", one_line(&e.to_string()));
+            let next = delays
+                .next()
+                .filter(|d| transient && start.elapsed() + **d < limit);
+            match next {
+                Some(d) => tokio::time::sleep(jitter(*d)).await,
+                None => {
+                    let since = *lock(&self.failing_since).get_or_insert(start);
+                    if transient && since.elapsed() >= DOWN_AFTER {
+                        self.give_up(format!(
+                            "{msg} (failing for {:.0}s)",
+                            since.elapsed().as_secs_f64()
+                        ));
+                    }
+                    return Err(RemoteError::Other(msg));
+                }
             }
         }
     }
 
+    /// The store answered: failures in a row start again from none.
+    fn answered(&self) {
+        *lock(&self.failing_since) = None;
+    }
+
     /// An action's record in a namespace.
     pub async fn record(&self, ns: &str, a: &Id) -> Result<Option<Record>, RemoteError> {
-        let path = self.record_path(ns, a);
-        let store = self.store.clone();
+        let (path, store) = (&self.record_path(ns, a), &self.store);
         let got = self
-            .call("reading an action record", self.timeout, async move {
-                store.get(&path).await?.bytes().await
+            .call("reading an action record", self.timeout, || async move {
+                store.get(path).await?.bytes().await
             })
             .await?;
         Ok(got.and_then(|b| serde_json::from_slice::<Record>(&b).ok()))
@@ -309,13 +382,12 @@ impl Remote {
     /// An output body, inflated and verified, with the bytes that travelled: a body that does
     /// not inflate to `size` bytes whose SHA-256 is `o` is [`RemoteError::Corrupt`].
     pub async fn output(&self, o: &Id, size: u64) -> Result<Option<(Vec<u8>, u64)>, RemoteError> {
-        let path = self.output_path(o);
-        let store = self.store.clone();
+        let (path, store) = (&self.output_path(o), &self.store);
         let got = self
             .call(
                 "downloading an output",
                 self.transfer_limit(size),
-                async move { store.get(&path).await?.bytes().await },
+                || async move { store.get(path).await?.bytes().await },
             )
             .await?;
         let Some(packed) = got else { return Ok(None) };
@@ -336,13 +408,11 @@ impl Remote {
         replace: bool,
     ) -> Result<Option<u64>, RemoteError> {
         let body = pack(&body);
-        let path = self.output_path(o);
-        let store = self.store.clone();
-        let p = path.clone();
+        let (path, store) = (&self.output_path(o), &self.store);
         let exists = !replace
             && self
-                .call("checking an output", self.timeout, async move {
-                    store.head(&p).await
+                .call("checking an output", self.timeout, || async move {
+                    store.head(path).await
                 })
                 .await?
                 .is_some_and(|m| m.size == body.len() as u64);
@@ -350,11 +420,8 @@ impl Remote {
             return Ok(None);
         }
         let n = body.len() as u64;
-        let store = self.store.clone();
-        self.call("uploading an output", self.transfer_limit(n), async move {
-            store.put(&path, PutPayload::from(body)).await
-        })
-        .await?;
+        self.put_payload("uploading an output", path, PutPayload::from(body))
+            .await?;
         Ok(Some(n))
     }
 
@@ -386,10 +453,22 @@ impl Remote {
     }
 
     async fn put_bytes(&self, what: &str, path: Path, body: Vec<u8>) -> Result<(), RemoteError> {
-        let store = self.store.clone();
-        let limit = self.transfer_limit(body.len() as u64);
-        self.call(what, limit, async move {
-            store.put(&path, PutPayload::from(body)).await
+        self.put_payload(what, &path, PutPayload::from(body)).await
+    }
+
+    /// One PUT, under the time limit of its size and the retries (the payload is shared, not
+    /// copied, between attempts).
+    async fn put_payload(
+        &self,
+        what: &str,
+        path: &Path,
+        payload: PutPayload,
+    ) -> Result<(), RemoteError> {
+        let limit = self.transfer_limit(payload.content_length() as u64);
+        let store = &self.store;
+        self.call(what, limit, || {
+            let p = payload.clone();
+            async move { store.put(path, p).await }
         })
         .await?;
         Ok(())
@@ -415,11 +494,10 @@ impl Remote {
     /// The manifests of a namespace: (escaped name without `.json`, last written in Unix
     /// seconds). One listing request (a page holds a thousand).
     pub async fn list_manifests(&self, ns: &str) -> Result<Vec<(String, i64)>, RemoteError> {
-        let dir = self.path(&format!("m/{}", segment(ns)));
-        let store = self.store.clone();
+        let (dir, store) = (&self.path(&format!("m/{}", segment(ns))), &self.store);
         let got = self
-            .call("listing manifests", self.timeout, async move {
-                let mut s = store.list(Some(&dir));
+            .call("listing manifests", self.timeout, || async move {
+                let mut s = store.list(Some(dir));
                 let mut v = Vec::new();
                 while let Some(m) = s.next().await {
                     let m = m?;
@@ -446,15 +524,30 @@ impl Remote {
 
     /// A manifest by its object path, raw (`cacheprog-gc` reads the manifests it lists).
     pub async fn manifest_at(&self, path: &Path) -> Result<Option<Vec<u8>>, RemoteError> {
-        let (store, path) = (self.store.clone(), path.clone());
+        let store = &self.store;
         let got = self
             .call(
                 "reading the manifest",
                 self.transfer_limit(8 << 20),
-                async move { store.get(&path).await?.bytes().await },
+                || async move { store.get(path).await?.bytes().await },
             )
             .await?;
         Ok(got.map(|b| b.to_vec()))
+    }
+
+    /// The output a record object names (for `cacheprog-gc`): `Ok(None)` when it is gone or
+    /// names none.
+    pub async fn record_at(&self, path: &Path) -> Result<Option<String>, RemoteError> {
+        let store = &self.store;
+        let got = self
+            .call("reading an action record", self.timeout, || async move {
+                store.get(path).await?.bytes().await
+            })
+            .await?;
+        Ok(got
+            .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+            .filter(|r| r.output_id().is_some())
+            .map(|r| r.output))
     }
 
     /// Deletes one object (for `cacheprog-gc`).
@@ -508,6 +601,18 @@ fn unpack(packed: &[u8], size: u64) -> Option<Vec<u8>> {
         .read_to_end(&mut out)
         .ok()?;
     (out.len() as u64 == size).then_some(out)
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A delay with up to a fifth added at random, so the requests of many go commands that
+/// failed together do not come back together.
+fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 1];
+    let _ = getrandom::fill(&mut b);
+    d + d.mul_f64(f64::from(b[0]) / 255.0 / 5.0)
 }
 
 fn one_line(s: &str) -> String {

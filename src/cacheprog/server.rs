@@ -60,6 +60,13 @@ struct Shared {
     /// Set once the store is off for a reason the local tier's down note holds (this process
     /// wrote it, or found it at start).
     noted_down: std::sync::atomic::AtomicBool,
+    /// Set once the store refused a write (the credentials may not write there): this process
+    /// writes nothing more to it, and keeps reading.
+    writes_denied: std::sync::atomic::AtomicBool,
+    /// Where outputs go that the local tier could not take (a full disk, a directory replaced
+    /// by a symlink): the go command needs a file for every put, and a failed put would fail
+    /// its build. Removed when the process ends, after the go command is done with them.
+    scratch: std::sync::OnceLock<Option<tempfile::TempDir>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,6 +79,37 @@ impl Shared {
         if lock(&self.warned).insert(kind.to_string()) {
             eprintln!("go-ci-cache: warning: {msg}");
         }
+    }
+
+    /// A warning about the job's configuration (the same for each of its go commands): printed
+    /// once per job on this machine, recorded by every process for `report`.
+    fn warn_job(&self, msg: &str) {
+        self.counters.warning(msg);
+        if self.local.warn_once(msg, now_unix()) {
+            eprintln!("go-ci-cache: warning: {msg}");
+        }
+    }
+
+    /// Writes an output the local tier could not take into this process's scratch directory;
+    /// its path, or `None` when not even that works.
+    fn scratch_put(&self, o: &Id, body: &[u8]) -> Option<std::path::PathBuf> {
+        let dir = self
+            .scratch
+            .get_or_init(|| {
+                tempfile::Builder::new()
+                    .prefix("go-ci-cache-scratch-")
+                    .tempdir()
+                    .ok()
+            })
+            .as_ref()?;
+        let p = dir.path().join(protocol::hex(o));
+        crate::fsutil::write_atomic(&p, body).ok()?;
+        Some(p)
+    }
+
+    /// An upload that did not land: counted with its reason for `report`.
+    fn upload_failed(&self, reason: &str) {
+        self.counters.upload_failed(reason, 1);
     }
 
     fn remote_trouble(&self, e: &RemoteError) {
@@ -87,6 +125,13 @@ impl Shared {
                         r.url()
                     ),
                 );
+            }
+            RemoteError::Denied(msg) => {
+                add(&self.counters.remote_errors, 1);
+                self.warn_job(&format!(
+                    "remote cache `{}` refused a request ({msg}); check the credentials' permissions",
+                    r.url()
+                ));
             }
             RemoteError::Timeout | RemoteError::Other(_) => {
                 add(&self.counters.remote_errors, 1);
@@ -180,9 +225,21 @@ impl Shared {
             .await
     }
 
+    /// The namespaces looked up in the local tier, in order: this job's own records first (what
+    /// its earlier go commands stored), then those of the namespaces it reads.
+    fn local_reads(&self) -> impl Iterator<Item = &String> {
+        let own = &self.cfg.local_namespace;
+        std::iter::once(own).chain(self.cfg.read().iter().filter(move |n| *n != own))
+    }
+
+    /// Whether this job may use a record (see [`Record::usable`]).
+    fn usable(&self, rec: &Record) -> bool {
+        rec.usable(&self.cfg.native_scope)
+    }
+
     fn local_lookup(&self, a: &Id) -> Option<Record> {
-        self.cfg.namespaces.read.iter().find_map(|ns| {
-            let rec = self.local.record(ns, a)?;
+        self.local_reads().find_map(|ns| {
+            let rec = self.local.record(ns, a).filter(|r| self.usable(r))?;
             let o = rec.output_id()?;
             if !self.local.has_output(&o, rec.size) {
                 return None;
@@ -194,7 +251,7 @@ impl Shared {
 
     /// A hit from the remote: records it locally under the namespace it came from.
     fn install(&self, ns_index: usize, a: &Id, rec: &Record) {
-        let ns = &self.cfg.namespaces.read[ns_index];
+        let ns = &self.cfg.read()[ns_index];
         if let Err(e) = self.local.put_record(ns, a, rec) {
             self.warn("local", &format!("local cache: {e:#}"));
         }
@@ -221,7 +278,7 @@ impl Shared {
                 if clean {
                     let body = serde_json::to_vec(&f).expect("fetched manifests serialize");
                     let path = self.local.meta_path(&fetched_rel(&f.key));
-                    if let Err(e) = super::local::write_atomic(&path, &body) {
+                    if let Err(e) = self.local.write(&path, &body) {
                         self.warn("local", &format!("local cache: {e:#}"));
                     }
                 }
@@ -234,7 +291,7 @@ impl Shared {
             for (a, r) in m.index() {
                 index.entry(a).or_insert((i, r));
             }
-            if self.cfg.namespaces.read[i] == self.cfg.namespaces.write {
+            if self.cfg.write() == Some(self.cfg.read()[i].as_str()) {
                 *lock(&self.previous) = Some(m);
             }
         }
@@ -255,7 +312,7 @@ impl Shared {
             "{}\n{}\n{}\n{}",
             remote.store_id(),
             self.cfg.manifest,
-            self.cfg.namespaces.read.join(","),
+            self.cfg.read().join(","),
             self.cfg.manifest_siblings.join(",")
         )
     }
@@ -266,7 +323,7 @@ impl Shared {
         let body = std::fs::read(self.local.meta_path(&fetched_rel(key))).ok()?;
         let f: Fetched = serde_json::from_slice(&body).ok()?;
         let fresh = f.key == key
-            && f.own.len() == self.cfg.namespaces.read.len()
+            && f.own.len() == self.cfg.read().len()
             && f.sibling.as_ref().is_none_or(|(i, _)| *i < f.own.len())
             && (0..FETCHED_FRESH_SECS).contains(&(now - f.at));
         fresh.then_some(f)
@@ -277,8 +334,7 @@ impl Shared {
     async fn fetch_manifests(&self, remote: &Remote, key: String, now: i64) -> Fetched {
         let asks = self
             .cfg
-            .namespaces
-            .read
+            .read()
             .iter()
             .map(|ns| remote.manifest(ns, &self.cfg.manifest));
         let answers = futures::future::join_all(asks).await;
@@ -295,7 +351,7 @@ impl Shared {
                             "manifest",
                             &format!(
                                 "the manifest of namespace `{}` is not one this version reads; ignored",
-                                self.cfg.namespaces.read[i]
+                                self.cfg.read()[i]
                             ),
                         );
                     }
@@ -326,7 +382,7 @@ impl Shared {
     /// it is in, so this reads nothing the job could not read anyway. Two round trips (the
     /// listings at once, then one manifest), which the build's first lookups wait for.
     async fn sibling_manifest(&self, remote: &Remote) -> Option<(usize, Manifest)> {
-        let read = &self.cfg.namespaces.read;
+        let read = self.cfg.read();
         let lists =
             futures::future::join_all(read.iter().map(|ns| remote.list_manifests(ns))).await;
         add(&self.counters.remote_round_trips, 1);
@@ -361,7 +417,7 @@ impl Shared {
         let remote = self.remote.as_ref()?;
         // A job that used this action before: the manifest has its record, no round trip.
         let index = self.index.get_or_init(|| self.load_index()).await;
-        if let Some((i, rec)) = index.get(a)
+        if let Some((i, rec)) = index.get(a).filter(|(_, r)| self.usable(r))
             && let Some(o) = rec.output_id()
             && self.fetch_output(&o, rec.size, false).await
         {
@@ -370,23 +426,18 @@ impl Shared {
         }
         // Ask every read namespace at once; the first in order that has a good output wins.
         add(&self.counters.remote_round_trips, 1);
-        let asks = self
-            .cfg
-            .namespaces
-            .read
-            .iter()
-            .map(|ns| remote.record(ns, a));
+        let asks = self.cfg.read().iter().map(|ns| remote.record(ns, a));
         let answers = futures::future::join_all(asks).await;
         for (i, ans) in answers.into_iter().enumerate() {
             match ans {
-                Ok(Some(rec)) => {
+                Ok(Some(rec)) if self.usable(&rec) => {
                     let Some(o) = rec.output_id() else { continue };
                     if self.fetch_output(&o, rec.size, false).await {
                         self.install(i, a, &rec);
                         return Some(rec);
                     }
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => self.remote_trouble(&e),
             }
         }
@@ -423,13 +474,29 @@ impl Shared {
         )
     }
 
-    /// Whether this process writes to the store: it has one, is not read-only, and has not
-    /// given up on it.
+    /// Whether this job writes to the store at all (a namespace to write, a store).
+    fn may_write(&self) -> bool {
+        self.remote.is_some() && self.cfg.write().is_some()
+    }
+
+    /// Whether this process writes to the store now: it may, it has not given up on the store,
+    /// and the store has not refused its writes.
     fn writes_remote(&self) -> bool {
-        self.remote
-            .as_ref()
-            .is_some_and(|r| r.down_reason().is_none())
-            && !self.cfg.read_only
+        self.may_write()
+            && self
+                .remote
+                .as_ref()
+                .is_some_and(|r| r.down_reason().is_none())
+            && !self.writes_denied.load(Relaxed)
+    }
+
+    /// After a failed write: a refusal stops this process's writes (its reads go on).
+    fn write_failed(&self, e: &RemoteError) {
+        self.upload_failed(e.reason());
+        if matches!(e, RemoteError::Denied(_)) {
+            self.writes_denied.store(true, Relaxed);
+        }
+        self.remote_trouble(e);
     }
 }
 
@@ -441,7 +508,8 @@ fn now_unix() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-/// Stores a put locally and answers; queues its upload.
+/// Stores a put locally and answers; queues its upload. A native output (cgo objects, an
+/// executable) is recorded with the job's native scope.
 fn put(
     sh: &Arc<Shared>,
     uploads: &mut JoinSet<()>,
@@ -456,30 +524,48 @@ fn put(
         output: protocol::hex(&o),
         size: body.len() as u64,
         time: now_rfc3339(),
+        scope: super::local::is_native(&body).then(|| sh.cfg.native_scope.clone()),
     };
     let path = match sh.local.put_output(&o, &body).and_then(|p| {
         sh.local
-            .put_record(&sh.cfg.namespaces.write, &a, &rec)
+            .put_record(&sh.cfg.local_namespace, &a, &rec)
             .map(|()| p)
     }) {
         Ok(p) => p,
-        Err(e) => return Response::error(id, format!("go-ci-cache cacheprog: {e:#}")),
+        Err(e) => match sh.scratch_put(&o, &body) {
+            Some(p) => {
+                sh.warn(
+                    "local",
+                    &format!("local cache: {e:#}; what it cannot store stays in a temporary directory until the go command ends"),
+                );
+                p
+            }
+            None => return Response::error(id, format!("go-ci-cache cacheprog: {e:#}")),
+        },
     };
     sh.note_used(&a, &rec);
     drop(body);
-    if sh.writes_remote() {
-        let sh = sh.clone();
+    if sh.may_write() && !sh.writes_remote() {
+        // Given up on, or refused: this output does not reach the store, and the report says so.
+        let why = if sh.writes_denied.load(Relaxed) {
+            "access denied"
+        } else {
+            "the store was given up on"
+        };
+        sh.upload_failed(why);
+    } else if let (true, Some(ns)) = (sh.writes_remote(), sh.cfg.write()) {
+        let (sh, ns, path) = (sh.clone(), ns.to_string(), path.clone());
         uploads.spawn(async move {
             let Ok(_permit) = sh.transfers.clone().acquire_owned().await else {
                 return;
             };
             let remote = sh.remote.as_ref().expect("writes_remote");
-            // The body comes back from the local tier only now, so queued uploads do not hold
-            // a build's outputs in memory.
-            let body = match std::fs::read(sh.local.output_path(&o)) {
+            // The body comes back from disk only now, so queued uploads do not hold a build's
+            // outputs in memory.
+            let body = match std::fs::read(&path) {
                 Ok(b) => b,
                 Err(e) => {
-                    add(&sh.counters.upload_failures, 1);
+                    sh.upload_failed("the local copy could not be read");
                     sh.warn(
                         "local",
                         &format!("local cache: reading an output to upload: {e}"),
@@ -497,17 +583,14 @@ fn put(
                     None => add(&sh.counters.uploads_skipped, 1),
                 }
                 // The record after its output: a reader never finds a record without a body.
-                let n = remote
-                    .put_record(&sh.cfg.namespaces.write, &a, &rec)
-                    .await?;
+                let n = remote.put_record(&ns, &a, &rec).await?;
                 add(&sh.counters.uploads, 1);
                 add(&sh.counters.upload_bytes, n);
                 Ok::<(), RemoteError>(())
             }
             .await;
             if let Err(e) = r {
-                add(&sh.counters.upload_failures, 1);
-                sh.remote_trouble(&e);
+                sh.write_failed(&e);
             }
         });
     }
@@ -544,8 +627,9 @@ async fn prefetch(sh: Arc<Shared>) {
     let mut budget = limit.unwrap_or(u64::MAX);
     let todo: Vec<(Id, usize, Record)> = index
         .iter()
+        .filter(|(_, (_, rec))| sh.usable(rec))
         .filter(|(a, (i, rec))| {
-            let ns = &sh.cfg.namespaces.read[*i];
+            let ns = &sh.cfg.read()[*i];
             sh.local.record(ns, a).as_ref() != Some(rec)
                 || !rec
                     .output_id()
@@ -574,7 +658,7 @@ async fn prefetch(sh: Arc<Shared>) {
     while set.join_next().await.is_some() {}
 }
 
-fn shared(cfg: Config, local: Local, remote: Option<Remote>) -> Arc<Shared> {
+fn shared(cfg: Config, local: Local, remote: Option<Remote>, notes: &[String]) -> Arc<Shared> {
     let transfers = Arc::new(Semaphore::new(cfg.concurrency));
     let sh = Arc::new(Shared {
         cfg,
@@ -591,7 +675,12 @@ fn shared(cfg: Config, local: Local, remote: Option<Remote>) -> Arc<Shared> {
         corrupt: Mutex::new(HashSet::new()),
         warned: Mutex::new(HashSet::new()),
         noted_down: std::sync::atomic::AtomicBool::new(false),
+        writes_denied: std::sync::atomic::AtomicBool::new(false),
+        scratch: std::sync::OnceLock::new(),
     });
+    for n in notes {
+        sh.warn_job(n);
+    }
     sh.skip_if_noted_down(now_unix());
     sh
 }
@@ -654,9 +743,14 @@ fn claim_handover(local: &Local, now: i64) -> Option<Handover> {
 /// tier, bounded by the flush timeout, says what it did on stderr, and leaves the fetched
 /// actions and its counters in the hand-over for the job's next cache program. Nothing is
 /// written to the remote and nothing is trimmed.
-pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) -> Result<()> {
+pub async fn prefetch_only(
+    cfg: Config,
+    local: Local,
+    remote: Option<Remote>,
+    notes: Vec<String>,
+) -> Result<()> {
     let started_at = now_unix();
-    let sh = shared(cfg, local, remote);
+    let sh = shared(cfg, local, remote, &notes);
     let Some(url) = sh.remote.as_ref().map(|r| r.url().to_string()) else {
         eprintln!("go-ci-cache: nothing to prefetch: no remote cache is set");
         return Ok(());
@@ -740,16 +834,21 @@ pub async fn prefetch_only(cfg: Config, local: Local, remote: Option<Remote>) ->
         stats,
     };
     let body = serde_json::to_vec(&h).expect("a hand-over serializes");
-    if let Err(e) = super::local::write_atomic(&sh.local.meta_path(HANDOVER), &body) {
+    if let Err(e) = sh.local.write(&sh.local.meta_path(HANDOVER), &body) {
         sh.warn("local", &format!("local cache: {e:#}"));
     }
     Ok(())
 }
 
 /// Serves the go command until `close` or the end of input.
-pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<()> {
+pub async fn serve(
+    cfg: Config,
+    local: Local,
+    remote: Option<Remote>,
+    notes: Vec<String>,
+) -> Result<()> {
     let started_at = now_unix();
-    let sh = shared(cfg, local, remote);
+    let sh = shared(cfg, local, remote, &notes);
     let early = claim_handover(&sh.local, started_at);
     if let Some(h) = &early {
         let ids = h.actions.iter().filter_map(|a| protocol::parse_hex(a));
@@ -839,7 +938,8 @@ pub async fn serve(cfg: Config, local: Local, remote: Option<Remote>) -> Result<
     // Flush: wait for the uploads, bounded.
     let left = flush(&mut uploads, sh.cfg.flush_timeout).await;
     if left > 0 {
-        add(&sh.counters.upload_failures, left as u64);
+        sh.counters
+            .upload_failed("not finished within the flush timeout", left as u64);
         sh.warn(
             "flush",
             &format!(
@@ -897,7 +997,7 @@ async fn write_manifest(sh: &Arc<Shared>) {
     if used.is_empty() {
         return;
     }
-    let ns = &sh.cfg.namespaces.write;
+    let Some(ns) = sh.cfg.write() else { return };
     let rel = format!(
         "manifests/{}/{}.json",
         super::namespace::segment(ns),
@@ -926,7 +1026,7 @@ async fn write_manifest(sh: &Arc<Shared>) {
         add(&sh.counters.manifests_unchanged, 1);
         // Kept for this job's later go commands: one that writes adds what this one used.
         let body = serde_json::to_vec(&mine.merged(&used, now)).expect("a manifest serializes");
-        if let Err(e) = super::local::write_atomic(&path, &body) {
+        if let Err(e) = sh.local.write(&path, &body) {
             sh.warn("local", &format!("local cache: {e:#}"));
         }
         return;
@@ -958,16 +1058,15 @@ async fn write_manifest(sh: &Arc<Shared>) {
             add(&sh.counters.uploads, 1);
             add(&sh.counters.upload_bytes, n);
             add(&sh.counters.manifest_bytes, n);
-            let kept = super::local::write_atomic(&path, &body)
-                .and_then(|()| super::local::write_atomic(&mark, format!("{now}\n").as_bytes()));
+            let kept = sh
+                .local
+                .write(&path, &body)
+                .and_then(|()| sh.local.write(&mark, format!("{now}\n").as_bytes()));
             if let Err(e) = kept {
                 sh.warn("local", &format!("local cache: {e:#}"));
             }
         }
-        Err(e) => {
-            add(&sh.counters.upload_failures, 1);
-            sh.remote_trouble(&e);
-        }
+        Err(e) => sh.write_failed(&e),
     }
 }
 
@@ -977,9 +1076,11 @@ fn stats_now(sh: &Arc<Shared>, started_at: i64) -> Stats {
         started_at,
         finished_at: now_unix(),
         remote: sh.remote.as_ref().map(|r| r.url().to_string()),
-        write_namespace: (!sh.cfg.read_only || sh.remote.is_none())
-            .then(|| sh.cfg.namespaces.write.clone()),
-        read_namespaces: sh.cfg.namespaces.read.clone(),
+        write_namespace: match &sh.remote {
+            Some(_) => sh.cfg.write().map(str::to_string),
+            None => Some(sh.cfg.local_namespace.clone()),
+        },
+        read_namespaces: sh.cfg.read().to_vec(),
         ..Stats::default()
     };
     sh.counters.snapshot(base)
@@ -995,7 +1096,7 @@ fn write_stats(sh: &Arc<Shared>, started_at: i64, early: Option<Stats>) {
     let path =
         stats::dir(sh.local.root()).join(format!("{}-{}.json", s.finished_at, std::process::id()));
     let body = serde_json::to_vec_pretty(&s).expect("stats serialize");
-    if let Err(e) = super::local::write_atomic(&path, &body) {
+    if let Err(e) = sh.local.write(&path, &body) {
         sh.warn("local", &format!("local cache: {e:#}"));
     }
 }
@@ -1003,7 +1104,7 @@ fn write_stats(sh: &Arc<Shared>, started_at: i64, early: Option<Stats>) {
 #[cfg(test)]
 mod tests {
     use super::{HANDOVER, Handover, claim_handover, pick_sibling};
-    use crate::cacheprog::local::{Local, write_atomic};
+    use crate::cacheprog::local::Local;
 
     #[test]
     fn a_hand_over_is_claimed_once_and_only_while_fresh() {
@@ -1015,7 +1116,9 @@ mod tests {
                 actions,
                 ..Handover::default()
             };
-            write_atomic(&local.meta_path(HANDOVER), &serde_json::to_vec(&h).unwrap()).unwrap();
+            local
+                .write(&local.meta_path(HANDOVER), &serde_json::to_vec(&h).unwrap())
+                .unwrap();
         };
         assert!(claim_handover(&local, 1000).is_none());
         write(1000, vec!["ab".repeat(32)]);
@@ -1029,7 +1132,7 @@ mod tests {
         assert!(claim_handover(&local, 1000 + 3601).is_none());
         assert!(!local.meta_path(HANDOVER).exists());
         // Unreadable: nothing claimed, nothing left behind.
-        write_atomic(&local.meta_path(HANDOVER), b"{").unwrap();
+        local.write(&local.meta_path(HANDOVER), b"{").unwrap();
         assert!(claim_handover(&local, 1000).is_none());
         let left = std::fs::read_dir(local.meta_path("")).unwrap().flatten();
         assert_eq!(

@@ -1,6 +1,7 @@
 //! Counters of one cache-program process (hits, misses and bytes per tier, uploads, remote trouble),
 //! written at exit as `meta/stats/<time>-<pid>.json` in the local tier for `report` to sum.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ pub struct Counters {
     pub(super) manifest_bytes: AtomicU64,
     pub(super) manifests_unchanged: AtomicU64,
     warnings: Mutex<Vec<String>>,
+    failure_reasons: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Adds to a counter.
@@ -124,9 +126,22 @@ pub struct Stats {
     pub manifests_unchanged: u64,
     /// Warnings printed.
     pub warnings: Vec<String>,
+    /// Why uploads failed: reason → count (they add up to `upload_failures`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upload_failure_reasons: BTreeMap<String, u64>,
 }
 
 impl Counters {
+    /// Counts `n` uploads that did not land, and why.
+    pub(super) fn upload_failed(&self, reason: &str, n: u64) {
+        add(&self.upload_failures, n);
+        let mut m = self
+            .failure_reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *m.entry(reason.to_string()).or_default() += n;
+    }
+
     /// Records a warning for the stats file.
     pub(super) fn warning(&self, w: &str) {
         let mut v = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
@@ -169,6 +184,11 @@ impl Counters {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            upload_failure_reasons: self
+                .failure_reasons
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             ..base
         }
     }
@@ -199,6 +219,9 @@ impl Stats {
             t.upload_bytes += s.upload_bytes;
             t.uploads_skipped += s.uploads_skipped;
             t.upload_failures += s.upload_failures;
+            for (r, n) in &s.upload_failure_reasons {
+                *t.upload_failure_reasons.entry(r.clone()).or_default() += n;
+            }
             t.prefetched += s.prefetched;
             t.prefetched_bytes += s.prefetched_bytes;
             t.corrupt += s.corrupt;

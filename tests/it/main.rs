@@ -5,6 +5,7 @@
 mod action; // the GitHub Action: JS tests, dist/ freshness, actionlint, act end to end
 mod bench_smoke; // the flow benchmark on a generated repository with a dependency bump
 mod cacheprog; // GOCACHEPROG with the real go against a real S3 server (SeaweedFS)
+mod cacheprog_trust; // the remote build cache against an adversary: who writes what, never failing, faults
 mod cli; // the binary's usage errors and exit codes
 mod docs; // README tables generated from action.yml and the GitLab spec
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
