@@ -8,7 +8,6 @@ import {
   cache_exports,
   countBuildEntries,
   countEntries,
-  defaultBranch,
   endGroup,
   exportVariable,
   getInput,
@@ -28,7 +27,6 @@ import {
   runBinaryAsync,
   runsInstalledGo,
   saveCache,
-  saveDecision,
   saveState,
   setFailed,
   setOutput,
@@ -37,12 +35,14 @@ import {
   statePath,
   timingArgs,
   toolkitClient,
+  trustArgs,
   warning
-} from "./shared-L65NQIXL.mjs";
+} from "./shared-J2DQAUUA.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
 import fs2 from "node:fs";
+import path2 from "node:path";
 
 // src/install.mjs
 import { createHash } from "node:crypto";
@@ -272,6 +272,41 @@ function exportPaths(k) {
   exportVariable("GOMODCACHE", k.modules.path);
   exportVariable("GOCACHE", k.build.path);
 }
+function whoWrites(bin, inputs, env) {
+  const r = runBinary(bin, trustArgs(inputs), env, { capture: true, captureStderr: true });
+  let d = null;
+  if (r.status === 0) {
+    try {
+      d = JSON.parse(r.stdout);
+    } catch {
+      d = null;
+    }
+  }
+  if (!d) {
+    warning(`go-ci-cache: who writes what could not be decided (\`go-ci-cache trust\` exited with status ${r.status}: ${(r.stderr || "").trim()}); this job saves nothing`);
+    return null;
+  }
+  const archives = d.archives ? "archives are saved when new" : `archives are never saved: ${d.archives_why}`;
+  info(`go-ci-cache: this job runs ${d.origin}${d.trusted ? " (trusted)" : ""}; ${archives}`);
+  return d;
+}
+function checkRemote(bin, inputs, env, remote) {
+  const r = runBinary(bin, ["cacheprog", "--check"], { ...env, ...remote.vars }, { capture: true, captureStderr: true });
+  let c = null;
+  try {
+    c = JSON.parse(r.stdout);
+  } catch {
+    c = null;
+  }
+  const off = (why) => {
+    warning(`go-ci-cache: the remote build cache is off for this job: ${why}. The job goes on${inputs.buildCache === false ? "" : " with the GOCACHE archive"}.`);
+    return { on: false, note: "", vars: {}, buildCache: inputs.buildCache === null ? true : inputs.buildCache };
+  };
+  if (r.status !== 0 || !c?.ok) return off(`the cache program did not start (exit status ${r.status}: ${(r.stderr || "").trim().split("\n").pop()})`);
+  if (!c.remote) return off((c.problems || []).join("; ") || `\`${inputs.remote}\` is not usable`);
+  for (const p of c.problems || []) warning(`go-ci-cache: ${p}`);
+  return { ...remote, url: c.remote, write: c.decision?.write || "", writeWhy: c.decision?.write_why || "" };
+}
 async function run() {
   let inputs;
   try {
@@ -282,7 +317,7 @@ async function run() {
   }
   exportVariable("GO_CI_CACHE_SAVE_ON_FAILURE", String(inputs.saveOnFailure));
   setOutputs(OFF);
-  let bin = inputs.binary;
+  let bin = inputs.binary ? path2.resolve(process.env.GITHUB_WORKSPACE || process.cwd(), inputs.binary) : "";
   if (!bin) {
     startGroup("go-ci-cache: install");
     try {
@@ -306,8 +341,8 @@ async function run() {
     }
     endGroup();
   }
-  if (inputs.binary && !fs2.existsSync(inputs.binary)) {
-    warning(`go-ci-cache is off for this job: the \`binary\` input names \`${inputs.binary}\`, which does not exist. The job goes on without caching.`);
+  if (inputs.binary && !fs2.existsSync(bin)) {
+    warning(`go-ci-cache is off for this job: the \`binary\` input names \`${inputs.binary}\` (\`${bin}\`), which does not exist. The job goes on without caching.`);
     return;
   }
   const state = statePath();
@@ -324,17 +359,15 @@ async function run() {
   const early = switching ? keys(bin, { ...env, GOTOOLCHAIN: "local" }, { quiet: true }) : null;
   let k = early || keys(bin, env);
   if (!k) return;
-  const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || "", defaultBranch: defaultBranch(), exactHit: false, cacheMode: "", lookupOnly: inputs.lookupOnly }).save;
-  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, writes, scope: k.remote_manifest });
+  const decision = whoWrites(bin, inputs, env);
+  let remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || "", bin, env, scope: k.remote_manifest });
+  if (remote.on) remote = checkRemote(bin, inputs, env, remote);
   inputs.buildCache = remote.buildCache;
   if (remote.note) notice(`go-ci-cache: ${remote.note}`);
-  for (const [name, value] of Object.entries(remote.vars)) {
-    exportVariable(name, value);
-    env[name] = value;
-  }
+  for (const [name, value] of Object.entries(remote.vars)) env[name] = value;
   if (remote.on) {
-    const w = remote.vars.GO_CI_CACHE_READ_ONLY === "true" ? "reads it, writes nothing" : "reads and writes it";
-    info(`go-ci-cache: remote build cache ${inputs.remote}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? "" : "; the GOCACHE archive is off"}`);
+    const w = remote.write ? `reads it and writes \`${remote.write}\`` : `reads it, writes nothing (${remote.writeWhy})`;
+    info(`go-ci-cache: remote build cache ${remote.url}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? "" : "; the GOCACHE archive is off"}`);
   }
   if (!inputs.modulesCache && !inputs.buildCache) info("go-ci-cache: no archive to restore or save (modules-cache is off and the remote serves the builds)");
   const prefetchP = remote.on && !inputs.lookupOnly ? runBinaryAsync(bin, ["cacheprog", "--prefetch-only"], env) : null;
@@ -387,8 +420,13 @@ async function run() {
     const p = await prefetchP;
     timings["restore.remote.prefetch"] = (performance.now() - t0) / 1e3;
     if (p.stderr) process.stderr.write(p.stderr);
-    if (p.status !== 0) warning(`go-ci-cache: the remote cache's prefetch ended with status ${p.status}; the job's go commands fetch what they need`);
+    if (p.status !== 0) {
+      warning(`go-ci-cache: the remote build cache is off for this job: its prefetch ended with status ${p.status} (the output is above); the job's go commands compile what they need`);
+      for (const name of Object.keys(remote.vars)) delete env[name];
+      remote = { ...remote, on: false, vars: {} };
+    }
   }
+  for (const [name, value] of Object.entries(remote.vars)) exportVariable(name, value);
   const budget = await budgetP;
   info(`go-ci-cache: ${budgetLine(budget)}`);
   const caches = inputs.modulesCache && inputs.buildCache ? "both" : inputs.modulesCache ? "modules" : "build";
@@ -439,7 +477,7 @@ async function run() {
   });
   saveState(
     "go-ci-cache",
-    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: "" }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled) })
+    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: "" }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled), decision })
   );
 }
 run().catch((e) => warning(`go-ci-cache is off for this job after an unexpected error: ${e.stack || e.message}`));

@@ -3,7 +3,6 @@ import {
   binaryEnv,
   budgetLine,
   cache_exports,
-  defaultBranch,
   endGroup,
   freshDecision,
   getInput,
@@ -18,7 +17,7 @@ import {
   timingArgs,
   toolkitClient,
   warning
-} from "./shared-L65NQIXL.mjs";
+} from "./shared-J2DQAUUA.mjs";
 
 // src/post.mjs
 import fs from "node:fs";
@@ -52,8 +51,6 @@ async function run() {
   const st = JSON.parse(raw);
   const env = binaryEnv(st.inputs, process.env, st.state);
   const ref = process.env.GITHUB_REF || "";
-  const branch = defaultBranch();
-  const mode = (process.env.ACTIONS_CACHE_MODE || "").trim().toLowerCase();
   const entries = [
     ["modules", st.inputs.modulesCache, st.keys.modules, st.mod],
     ["build", st.inputs.buildCache, st.keys.build, st.bld]
@@ -64,7 +61,7 @@ async function run() {
     if (!enabled) continue;
     lines.push(`- ${name}: restore ${restored.status}${restored.matched ? ` (\`${restored.matched}\`)` : ""}`);
     const exactHit = restored.exact ?? restored.hit;
-    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
+    const d = saveDecision({ decision: st.decision, exactHit });
     if (d.save) plan.push([name, entry]);
     else {
       info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);

@@ -63,16 +63,6 @@ export function runBinaryAsync(bin, args, env, { timeoutMs = 180_000 } = {}) {
   });
 }
 
-/** The default branch from the event payload, if the event has a repository. */
-export function defaultBranch() {
-  try {
-    const ev = JSON.parse(fs.readFileSync(process.env.GITHUB_EVENT_PATH, 'utf8'));
-    return ev?.repository?.default_branch || '';
-  } catch {
-    return '';
-  }
-}
-
 /** Where the binary's run state lives for this job. */
 export function statePath() {
   const base = process.env.RUNNER_TEMP || process.env.TMPDIR || '/tmp';

@@ -76,22 +76,13 @@ export function readInputs(get) {
   inputs.warmTest = b['warm-test'];
   inputs.lookupOnly = b['lookup-only'];
   inputs.refresh = b.refresh;
-  inputs.remote = remoteUrl(s('remote'));
+  // Checked by the binary (`cacheprog --check`), the one rule the cache program itself applies.
+  inputs.remote = s('remote').trim();
   inputs.remoteReadOnly = b['remote-read-only'];
   if (!inputs.modulesCache && inputs.buildCache === false && !inputs.remote) {
     throw new InputError('inputs `modules-cache` and `build-cache` are both `false`; enable at least one');
   }
   return inputs;
-}
-
-/** The `remote` input: '' (off) or `s3://BUCKET[/PREFIX]` with an S3 bucket name. */
-function remoteUrl(raw) {
-  const v = raw.trim();
-  if (v === '') return '';
-  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/.test(v)) {
-    throw new InputError(`input \`remote\` is \`${raw}\`; write the store as \`s3://BUCKET/PREFIX\` (the endpoint of a store that is not AWS comes from AWS_ENDPOINT_URL)`);
-  }
-  return v.replace(/\/+$/, '');
 }
 
 /** AWS variables any of which lets the cache program sign requests (object_store's chain). */
@@ -104,15 +95,16 @@ function goQuote(path) {
 
 /**
  * Whether this job uses the remote build cache, and what that sets (pure). `ctx`: the Go that
- * runs (`goVersion`), the binary, the job's environment, whether it may write a cache
- * (`writes`, from the save policy) and the keys' `remote_manifest` (`scope`: configuration and
- * project, from which the cache program names the job's manifest
- * `<configuration>-<GITHUB_JOB>-<project>` and picks its siblings).
+ * runs (`goVersion`), the binary (an absolute path), the job's environment and the keys'
+ * `remote_manifest` (`scope`: configuration and project, from which the cache program names the
+ * job's manifest `<configuration>-<GITHUB_JOB>-<project>` and picks its siblings). Which
+ * namespace the job writes, if any, is the cache program's decision (`go-ci-cache trust`): it
+ * gets the `save` policy (`never` for lookup-only) and `remote-read-only`.
  * Returns `{ on, note, vars, buildCache }`: the variables to export (GOCACHEPROG and the cache
  * program's own), a line for the log when the remote stays off, and whether the GOCACHE archive
  * is used (the `build-cache` input; by default off while the remote serves the builds).
  */
-export function resolveRemote(inputs, { goVersion, bin, env, writes, scope }) {
+export function resolveRemote(inputs, { goVersion, bin, env, scope }) {
   const userProg = (env.GOCACHEPROG || '').trim() !== '';
   const archive = (on) => (inputs.buildCache === null ? !on : inputs.buildCache);
   if (!inputs.remote) return { on: false, note: '', vars: {}, buildCache: archive(userProg) };
@@ -127,7 +119,8 @@ export function resolveRemote(inputs, { goVersion, bin, env, writes, scope }) {
   const vars = {
     GOCACHEPROG: `${goQuote(bin)} cacheprog`,
     GO_CI_CACHE_REMOTE: inputs.remote,
-    GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly || !writes),
+    GO_CI_CACHE_SAVE: inputs.lookupOnly ? 'never' : inputs.save,
+    GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly),
   };
   if (!env.GO_CI_CACHE_REMOTE_CONFIGURATION && scope?.configuration) {
     vars.GO_CI_CACHE_REMOTE_CONFIGURATION = scope.configuration;
@@ -238,23 +231,26 @@ export function shouldWarm(policy, hits) {
 }
 
 /**
- * Whether an entry should be saved, and if not why (pure). `ctx` holds the save policy, the
- * job's ref, the default branch, whether the restored entry was an exact hit, and the cache mode.
+ * Whether an entry should be saved, and if not why (pure). `decision` is the binary's
+ * (`go-ci-cache trust --json`, taken in the main step): whether this job saves archives at all,
+ * from whose code it runs, the save policy and the cache token. Null (the binary could not say)
+ * saves nothing. An exact hit is never saved again: entries are immutable.
  */
-export function saveDecision({ policy, ref, defaultBranch, exactHit, cacheMode, lookupOnly = false }) {
-  if (policy === 'never') return { save: false, why: 'save is `never`' };
-  if (lookupOnly) return { save: false, why: 'lookup-only is `true`' };
-  if (cacheMode === 'read' || cacheMode === 'none') return { save: false, why: `the cache token is ${cacheMode === 'read' ? 'read-only' : 'without cache access'} (ACTIONS_CACHE_MODE=${cacheMode})` };
-  if (policy === 'default-branch' || policy === 'pull-requests') {
-    const pr = policy === 'pull-requests' && /^refs\/pull\/[0-9]+\/merge$/.test(ref);
-    if (!defaultBranch && !pr) return { save: false, why: `the default branch is unknown (no repository in the event payload); set save: always to save anyway` };
-    if (ref !== `refs/heads/${defaultBranch}` && !pr) {
-      const also = policy === 'pull-requests' ? ' or a pull request' : '';
-      return { save: false, why: `\`${ref}\` is not the default branch \`${defaultBranch}\`${also} (save: ${policy})` };
-    }
-  }
+export function saveDecision({ decision, exactHit }) {
+  if (!decision) return { save: false, why: 'who writes what could not be decided (`go-ci-cache trust` failed in the main step)' };
+  if (!decision.archives) return { save: false, why: decision.archives_why };
   if (exactHit) return { save: false, why: 'it was restored by an exact key hit, and entries are immutable' };
   return { save: true, why: '' };
+}
+
+/**
+ * The `go-ci-cache trust` command line for the inputs: the save policy (what lookup-only and
+ * save: never mean for writing) and remote-read-only.
+ */
+export function trustArgs(inputs) {
+  const args = ['trust', '--json', '--save', inputs.save, `--read-only=${inputs.remoteReadOnly}`];
+  if (inputs.lookupOnly) args.push('--lookup-only');
+  return args;
 }
 
 /**

@@ -15,14 +15,15 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 import * as cache from '@actions/cache';
 import * as core from '@actions/core';
 
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
-import { actionDir, defaultBranch, readManifest, runBinary, runBinaryAsync, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, saveDecision, shouldWarm } from './inputs.mjs';
+import { actionDir, readManifest, runBinary, runBinaryAsync, statePath } from './common.mjs';
+import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, shouldWarm, trustArgs } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -98,6 +99,52 @@ function exportPaths(k) {
   core.exportVariable('GOCACHE', k.build.path);
 }
 
+/**
+ * The binary's decision of who writes what (`go-ci-cache trust --json`), logged; null after a
+ * warning when it cannot be had (then nothing is saved).
+ */
+function whoWrites(bin, inputs, env) {
+  const r = runBinary(bin, trustArgs(inputs), env, { capture: true, captureStderr: true });
+  let d = null;
+  if (r.status === 0) {
+    try {
+      d = JSON.parse(r.stdout);
+    } catch {
+      d = null;
+    }
+  }
+  if (!d) {
+    core.warning(`go-ci-cache: who writes what could not be decided (\`go-ci-cache trust\` exited with status ${r.status}: ${(r.stderr || '').trim()}); this job saves nothing`);
+    return null;
+  }
+  const archives = d.archives ? 'archives are saved when new' : `archives are never saved: ${d.archives_why}`;
+  core.info(`go-ci-cache: this job runs ${d.origin}${d.trusted ? ' (trusted)' : ''}; ${archives}`);
+  return d;
+}
+
+/**
+ * Starts the cache program once with the job's configuration (`cacheprog --check`): the remote
+ * stays on only when it answered and its store is usable; otherwise one warning, and the job
+ * goes on with the GOCACHE archive as if `remote` were not set.
+ */
+function checkRemote(bin, inputs, env, remote) {
+  const r = runBinary(bin, ['cacheprog', '--check'], { ...env, ...remote.vars }, { capture: true, captureStderr: true });
+  let c = null;
+  try {
+    c = JSON.parse(r.stdout);
+  } catch {
+    c = null;
+  }
+  const off = (why) => {
+    core.warning(`go-ci-cache: the remote build cache is off for this job: ${why}. The job goes on${inputs.buildCache === false ? '' : ' with the GOCACHE archive'}.`);
+    return { on: false, note: '', vars: {}, buildCache: inputs.buildCache === null ? true : inputs.buildCache };
+  };
+  if (r.status !== 0 || !c?.ok) return off(`the cache program did not start (exit status ${r.status}: ${(r.stderr || '').trim().split('\n').pop()})`);
+  if (!c.remote) return off((c.problems || []).join('; ') || `\`${inputs.remote}\` is not usable`);
+  for (const p of c.problems || []) core.warning(`go-ci-cache: ${p}`);
+  return { ...remote, url: c.remote, write: c.decision?.write || '', writeWhy: c.decision?.write_why || '' };
+}
+
 async function run() {
   let inputs;
   try {
@@ -110,7 +157,9 @@ async function run() {
   core.exportVariable('GO_CI_CACHE_SAVE_ON_FAILURE', String(inputs.saveOnFailure));
   setOutputs(OFF);
 
-  let bin = inputs.binary;
+  // An absolute path: GOCACHEPROG carries it into go commands started from any directory
+  // (`go -C dir`, a step's working-directory).
+  let bin = inputs.binary ? path.resolve(process.env.GITHUB_WORKSPACE || process.cwd(), inputs.binary) : '';
   if (!bin) {
     core.startGroup('go-ci-cache: install');
     try {
@@ -137,8 +186,8 @@ async function run() {
     core.endGroup();
   }
 
-  if (inputs.binary && !fs.existsSync(inputs.binary)) {
-    core.warning(`go-ci-cache is off for this job: the \`binary\` input names \`${inputs.binary}\`, which does not exist. The job goes on without caching.`);
+  if (inputs.binary && !fs.existsSync(bin)) {
+    core.warning(`go-ci-cache is off for this job: the \`binary\` input names \`${inputs.binary}\` (\`${bin}\`), which does not exist. The job goes on without caching.`);
     return;
   }
   const state = statePath();
@@ -163,19 +212,22 @@ async function run() {
   let k = early || keys(bin, env);
   if (!k) return;
 
+  // Who writes what: the binary's one decision, from the event, the ref, the pull request, the
+  // cache token and the inputs. The post step saves archives only when it says so.
+  const decision = whoWrites(bin, inputs, env);
+
   // The remote build cache (`remote`): GOCACHEPROG for this step's warm-up and the job's later
-  // steps; the GOCACHE archive is off by default then.
-  const writes = saveDecision({ policy: inputs.save, ref: process.env.GITHUB_REF || '', defaultBranch: defaultBranch(), exactHit: false, cacheMode: '', lookupOnly: inputs.lookupOnly }).save;
-  const remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || '', bin, env, writes, scope: k.remote_manifest });
+  // steps; the GOCACHE archive is off by default then. It is set only once the cache program
+  // has started with the job's configuration and answered (`cacheprog --check`), and exported
+  // to later steps only after its prefetch in this step ended well.
+  let remote = resolveRemote(inputs, { goVersion: k.inputs.go.GOVERSION || '', bin, env, scope: k.remote_manifest });
+  if (remote.on) remote = checkRemote(bin, inputs, env, remote);
   inputs.buildCache = remote.buildCache;
   if (remote.note) core.notice(`go-ci-cache: ${remote.note}`);
-  for (const [name, value] of Object.entries(remote.vars)) {
-    core.exportVariable(name, value);
-    env[name] = value;
-  }
+  for (const [name, value] of Object.entries(remote.vars)) env[name] = value;
   if (remote.on) {
-    const w = remote.vars.GO_CI_CACHE_READ_ONLY === 'true' ? 'reads it, writes nothing' : 'reads and writes it';
-    core.info(`go-ci-cache: remote build cache ${inputs.remote}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? '' : '; the GOCACHE archive is off'}`);
+    const w = remote.write ? `reads it and writes \`${remote.write}\`` : `reads it, writes nothing (${remote.writeWhy})`;
+    core.info(`go-ci-cache: remote build cache ${remote.url}: GOCACHEPROG is set for the job's steps, which ${w}${inputs.buildCache ? '' : '; the GOCACHE archive is off'}`);
   }
   if (!inputs.modulesCache && !inputs.buildCache) core.info('go-ci-cache: no archive to restore or save (modules-cache is off and the remote serves the builds)');
   // The remote's prefetch runs beside the restores: the outputs the job's previous run used
@@ -241,8 +293,14 @@ async function run() {
     const p = await prefetchP;
     timings['restore.remote.prefetch'] = (performance.now() - t0) / 1000;
     if (p.stderr) process.stderr.write(p.stderr);
-    if (p.status !== 0) core.warning(`go-ci-cache: the remote cache's prefetch ended with status ${p.status}; the job's go commands fetch what they need`);
+    if (p.status !== 0) {
+      // A cache program that did not end well is not handed to the job's go commands.
+      core.warning(`go-ci-cache: the remote build cache is off for this job: its prefetch ended with status ${p.status} (the output is above); the job's go commands compile what they need`);
+      for (const name of Object.keys(remote.vars)) delete env[name];
+      remote = { ...remote, on: false, vars: {} };
+    }
   }
+  for (const [name, value] of Object.entries(remote.vars)) core.exportVariable(name, value);
 
   const budget = await budgetP;
   core.info(`go-ci-cache: ${budgetLine(budget)}`);
@@ -303,7 +361,7 @@ async function run() {
 
   core.saveState(
     'go-ci-cache',
-    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: '' }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled) }),
+    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: '' }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled), decision }),
   );
 }
 

@@ -9,7 +9,7 @@ import * as core from '@actions/core';
 
 import { budgetLine } from './budget.mjs';
 import { saveEntry, timingArgs, toolkitClient } from './cacheops.mjs';
-import { defaultBranch, runBinary } from './common.mjs';
+import { runBinary } from './common.mjs';
 import { binaryEnv, freshDecision, pruneArgs, saveDecision } from './inputs.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -50,8 +50,6 @@ async function run() {
   const st = JSON.parse(raw);
   const env = binaryEnv(st.inputs, process.env, st.state);
   const ref = process.env.GITHUB_REF || '';
-  const branch = defaultBranch();
-  const mode = (process.env.ACTIONS_CACHE_MODE || '').trim().toLowerCase();
   const entries = [
     ['modules', st.inputs.modulesCache, st.keys.modules, st.mod],
     ['build', st.inputs.buildCache, st.keys.build, st.bld],
@@ -63,7 +61,7 @@ async function run() {
     lines.push(`- ${name}: restore ${restored.status}${restored.matched ? ` (\`${restored.matched}\`)` : ''}`);
     // `exact` is the key itself; `hit` may be a newer entry's prefix match (judgeBuildHit).
     const exactHit = restored.exact ?? restored.hit;
-    const d = saveDecision({ policy: st.inputs.save, ref, defaultBranch: branch, exactHit, cacheMode: mode, lookupOnly: st.inputs.lookupOnly });
+    const d = saveDecision({ decision: st.decision, exactHit });
     if (d.save) plan.push([name, entry]);
     else {
       core.info(`go-ci-cache: not saving the ${name} cache: ${d.why}`);

@@ -170,6 +170,8 @@ struct Act {
     modcacherw: bool,
     /// Extra or overriding job environment.
     env: Vec<(String, String)>,
+    /// The event the workflow runs on (`push` unless a test says otherwise).
+    event_name: String,
 }
 
 struct Run {
@@ -216,6 +218,7 @@ impl Act {
             non_root: false,
             modcacherw: true,
             env: Vec::new(),
+            event_name: "push".into(),
         }
     }
 
@@ -229,7 +232,7 @@ impl Act {
     fn run_after(&self, before: &str, with: &str, extra: &str, event: Option<&str>) -> Run {
         let wf = format!(
             r#"name: ci
-on: push
+on: {event}
 jobs:
   build:
     runs-on: ubuntu-latest
@@ -244,7 +247,8 @@ jobs:
       - run: |
           printf '%s\n' "modules-status=${{{{ steps.cache.outputs.modules-status }}}}" "build-status=${{{{ steps.cache.outputs.build-status }}}}" "cache-budget-gb=${{{{ steps.cache.outputs.cache-budget-gb }}}}" "cache-hit=${{{{ steps.cache.outputs.cache-hit }}}}" "modules-hit=${{{{ steps.cache.outputs.modules-hit }}}}" "build-hit=${{{{ steps.cache.outputs.build-hit }}}}" "build-key=${{{{ steps.cache.outputs.build-key }}}}" "build-matched-key=${{{{ steps.cache.outputs.build-matched-key }}}}" "modules-matched-key=${{{{ steps.cache.outputs.modules-matched-key }}}}" "coverage=${{{{ steps.cache.outputs.coverage }}}}" > "$RESULT_DIR/outputs.txt"
 {extra}
-"#
+"#,
+            event = self.event_name
         );
         let wf_dir = self.repo.join(".github/workflows");
         std::fs::create_dir_all(&wf_dir).unwrap();
@@ -284,8 +288,8 @@ jobs:
             .env("PATH", std::env::var_os("PATH").unwrap())
             .env("HOME", &home)
             .env("ACT_DISABLE_VERSION_CHECK", "1")
+            .arg(&self.event_name)
             .args([
-                "push",
                 "-P",
                 "ubuntu-latest=-self-hosted",
                 "-W",
@@ -564,7 +568,9 @@ fn action_end_to_end_in_act() {
     );
     check(&r, "other branch");
     assert!(
-        r.log.contains("is not the default branch `trunk`"),
+        r.log.contains(
+            "`refs/heads/main` (push) is not the default branch's own run (save: default-branch)"
+        ),
         "{}",
         r.log
     );
@@ -814,7 +820,7 @@ fn action_with_a_remote_build_cache_in_act() {
     let r = a.run(&with, job, main);
     assert!(r.ok, "{}", r.log);
     assert!(
-        r.log.contains(&format!("remote build cache s3://{bucket}/act: GOCACHEPROG is set for the job's steps, which reads and writes it; the GOCACHE archive is off")),
+        r.log.contains(&format!("remote build cache s3://{bucket}/act: GOCACHEPROG is set for the job's steps, which reads it and writes `trusted`; the GOCACHE archive is off")),
         "{}",
         r.log
     );
@@ -892,6 +898,143 @@ fn action_with_a_remote_build_cache_in_act() {
         r.log
     );
     assert_eq!((count("o/"), count("a/")), before, "{}", r.log);
+
+    // The cache program never fails the job. A `binary` given as a relative path: GOCACHEPROG
+    // holds it as an absolute one, so go commands started from another directory still run it.
+    let tools = a.repo.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_go-ci-cache"), tools.join("go-ci-cache")).unwrap();
+    let elsewhere = r#"      - run: |
+          go -C lib vet . 2> "$RESULT_DIR/vet.txt"
+          printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt""#;
+    a.env.push((
+        "GO_CI_CACHE_TEST_BINARY".into(),
+        "./tools/go-ci-cache".into(),
+    ));
+    let r = a.run(&with, elsewhere, main);
+    assert!(r.ok, "{}", r.log);
+    let prog = std::fs::read_to_string(a.results.join("gocacheprog.txt")).unwrap();
+    assert!(
+        prog.starts_with('/') && prog.trim().ends_with("/tools/go-ci-cache cacheprog"),
+        "{prog}"
+    );
+    assert_eq!(warnings(&r.log), Vec::<&str>::new(), "{}", r.log);
+    a.env.retain(|(k, _)| k != "GO_CI_CACHE_TEST_BINARY");
+
+    // A `remote` the cache program rejects, and an endpoint without a scheme: one warning each,
+    // no GOCACHEPROG, the GOCACHE archive instead, and the job's go commands succeed.
+    let build_and_prog = r#"      - run: |
+          go build ./... && go test ./...
+          printf '%s\n' "${GOCACHEPROG:-none}" > "$RESULT_DIR/gocacheprog.txt""#;
+    for (remote, env, says) in [
+        ("s3://b/act", None, "s3://b/act"),
+        (
+            &*format!("s3://{bucket}/act"),
+            Some(("AWS_ENDPOINT_URL", "127.0.0.1:9000")),
+            "AWS_ENDPOINT_URL `127.0.0.1:9000`",
+        ),
+    ] {
+        let saved = a.env.clone();
+        if let Some((k, v)) = env {
+            a.env.retain(|(n, _)| n != k);
+            a.env.push((k.into(), v.into()));
+        }
+        let r = a.run(
+            &format!("          remote: {remote}\n          warm: never"),
+            build_and_prog,
+            main,
+        );
+        a.env = saved;
+        assert!(r.ok, "{}", r.log);
+        let w = warnings(&r.log);
+        assert_eq!(w.len(), 1, "{w:#?}\n{}", r.log);
+        assert!(
+            w[0].contains("the remote build cache is off for this job") && w[0].contains(says),
+            "{}",
+            w[0]
+        );
+        assert_eq!(
+            std::fs::read_to_string(a.results.join("gocacheprog.txt"))
+                .unwrap()
+                .trim(),
+            "none"
+        );
+        assert_ne!(
+            r.outputs["build-status"], "off",
+            "the archive is back: {}",
+            r.log
+        );
+    }
+
+    // A prefetch that does not end well: GOCACHEPROG is not handed to the job's steps.
+    let wrap = a.t.root().join("wrap.sh");
+    std::fs::write(
+        &wrap,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --prefetch-only \"*) echo prefetch broke >&2; exit 3;; esac\nexec {} \"$@\"\n",
+            env!("CARGO_BIN_EXE_go-ci-cache")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrap, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    a.env
+        .push(("GO_CI_CACHE_TEST_BINARY".into(), wrap.display().to_string()));
+    let r = a.run(&with, build_and_prog, main);
+    a.env.retain(|(k, _)| k != "GO_CI_CACHE_TEST_BINARY");
+    assert!(r.ok, "{}", r.log);
+    let w = warnings(&r.log);
+    assert_eq!(w.len(), 1, "{w:#?}\n{}", r.log);
+    assert!(
+        w[0].contains("its prefetch ended with status 3"),
+        "{}",
+        w[0]
+    );
+    assert_eq!(
+        std::fs::read_to_string(a.results.join("gocacheprog.txt"))
+            .unwrap()
+            .trim(),
+        "none"
+    );
+}
+
+/// A pull request's code run with the default branch's ref (`pull_request_target`): whatever
+/// `save` says, the action saves no archive into the default branch's scope, and the binary's
+/// decision says why.
+#[test]
+fn action_trust_decides_what_a_pull_request_target_run_saves_in_act() {
+    let Some(act) = tool("act") else { return };
+    let mut a = Act::new(act);
+    a.event_name = "pull_request_target".into();
+    let ev = r#"{"repository":{"full_name":"o/r","default_branch":"main"},"number":7,
+        "pull_request":{"number":7,"base":{"ref":"main"},"head":{"ref":"patch-1","repo":{"full_name":"fork/r"}}}}"#;
+    for save in ["default-branch", "pull-requests", "always"] {
+        let r = a.run(
+            &format!("          save: {save}\n          warm: never"),
+            "      - run: go build ./...",
+            Some(ev),
+        );
+        assert!(r.ok, "{}", r.log);
+        assert!(
+            r.log
+                .contains("this job runs pull request #7 from a fork (pull_request_target)"),
+            "{}",
+            r.log
+        );
+        assert!(!r.log.contains("saved the"), "{save}: {}", r.log);
+        assert!(
+            r.log.contains("not saving the modules cache"),
+            "{save}: {}",
+            r.log
+        );
+    }
+    // The same workflow on a push to the default branch saves.
+    a.event_name = "push".into();
+    let r = a.run(
+        "          warm: never",
+        "      - run: go build ./...",
+        Some(r#"{"repository":{"full_name":"o/r","default_branch":"main"}}"#),
+    );
+    assert!(r.log.contains("saved the modules cache"), "{}", r.log);
 }
 
 #[test]
@@ -1098,7 +1241,7 @@ fn action_trouble_is_a_warning_in_act() {
     );
     assert!(
         r.log
-            .contains("not saving the modules cache: the cache token is read-only"),
+            .contains("not saving the modules cache: the runner gave this job a read-only cache token (ACTIONS_CACHE_MODE=read)"),
         "{}",
         r.log
     );

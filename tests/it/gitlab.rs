@@ -842,7 +842,7 @@ test:
         "refs/remotes/origin/HEAD",
         "refs/remotes/origin/main",
     ]);
-    let run = |home: &str| {
+    let run_with = |home: &str, extra: &[(&'static str, &str)]| {
         if repo.join(".gitlab-ci-local").exists() {
             let _ = Command::new("chmod")
                 .args(["-R", "u+w"])
@@ -861,6 +861,10 @@ test:
             ("AWS_ENDPOINT_URL", weed.endpoint()),
             ("AWS_REGION", "us-east-1".to_string()),
         ]);
+        for (k, v) in extra {
+            vars.retain(|(n, _)| n != k);
+            vars.push((k, v.to_string()));
+        }
         for (k, v) in vars {
             cmd.arg("--variable").arg(format!("{k}={v}"));
         }
@@ -873,6 +877,7 @@ test:
         assert!(out.status.success(), "gitlab-ci-local failed:\n{log}");
         log
     };
+    let run = |home: &str| run_with(home, &[]);
     let deps = || -> Vec<String> {
         compiled(&std::fs::read(results.join("test.txt")).unwrap())
             .into_iter()
@@ -911,5 +916,16 @@ test:
     assert!(
         !saved.iter().any(|k| k.contains("-build-v1-")),
         "no GOCACHE archive: {saved:?}"
+    );
+
+    // A store the cache program cannot use (an endpoint without a scheme): each job that
+    // extends `.go-cache` checks it before setting GOCACHEPROG, warns, and goes on without it.
+    let log = run_with("home3", &[("AWS_ENDPOINT_URL", "127.0.0.1:9")]);
+    let prog = std::fs::read_to_string(results.join("gocacheprog.txt")).unwrap();
+    assert_eq!(prog.trim(), "", "{log}");
+    assert!(
+        log.contains("AWS_ENDPOINT_URL `127.0.0.1:9`")
+            && log.contains("the remote build cache is off for this job"),
+        "{log}"
     );
 }

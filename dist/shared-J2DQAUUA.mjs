@@ -69136,14 +69136,6 @@ function runBinaryAsync(bin, args, env, { timeoutMs = 18e4 } = {}) {
     });
   });
 }
-function defaultBranch() {
-  try {
-    const ev = JSON.parse(fs9.readFileSync(process.env.GITHUB_EVENT_PATH, "utf8"));
-    return ev?.repository?.default_branch || "";
-  } catch {
-    return "";
-  }
-}
 function statePath() {
   const base = process.env.RUNNER_TEMP || process.env.TMPDIR || "/tmp";
   return path13.join(base, "go-ci-cache", `state-${process.env.GITHUB_JOB || "job"}-${process.env.GITHUB_ACTION || "step"}.json`);
@@ -69209,26 +69201,18 @@ function readInputs(get) {
   inputs.warmTest = b["warm-test"];
   inputs.lookupOnly = b["lookup-only"];
   inputs.refresh = b.refresh;
-  inputs.remote = remoteUrl(s("remote"));
+  inputs.remote = s("remote").trim();
   inputs.remoteReadOnly = b["remote-read-only"];
   if (!inputs.modulesCache && inputs.buildCache === false && !inputs.remote) {
     throw new InputError("inputs `modules-cache` and `build-cache` are both `false`; enable at least one");
   }
   return inputs;
 }
-function remoteUrl(raw) {
-  const v = raw.trim();
-  if (v === "") return "";
-  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/.test(v)) {
-    throw new InputError(`input \`remote\` is \`${raw}\`; write the store as \`s3://BUCKET/PREFIX\` (the endpoint of a store that is not AWS comes from AWS_ENDPOINT_URL)`);
-  }
-  return v.replace(/\/+$/, "");
-}
 var AWS_CREDENTIALS = ["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SKIP_SIGNATURE"];
 function goQuote(path14) {
   return /[\s'"]/.test(path14) ? `'${path14.replace(/'/g, "")}'` : path14;
 }
-function resolveRemote(inputs, { goVersion: goVersion2, bin, env, writes, scope }) {
+function resolveRemote(inputs, { goVersion: goVersion2, bin, env, scope }) {
   const userProg = (env.GOCACHEPROG || "").trim() !== "";
   const archive = (on) => inputs.buildCache === null ? !on : inputs.buildCache;
   if (!inputs.remote) return { on: false, note: "", vars: {}, buildCache: archive(userProg) };
@@ -69243,7 +69227,8 @@ function resolveRemote(inputs, { goVersion: goVersion2, bin, env, writes, scope 
   const vars = {
     GOCACHEPROG: `${goQuote(bin)} cacheprog`,
     GO_CI_CACHE_REMOTE: inputs.remote,
-    GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly || !writes)
+    GO_CI_CACHE_SAVE: inputs.lookupOnly ? "never" : inputs.save,
+    GO_CI_CACHE_READ_ONLY: String(inputs.remoteReadOnly)
   };
   if (!env.GO_CI_CACHE_REMOTE_CONFIGURATION && scope?.configuration) {
     vars.GO_CI_CACHE_REMOTE_CONFIGURATION = scope.configuration;
@@ -69317,20 +69302,16 @@ function shouldWarm(policy, hits) {
   if (policy === "never") return false;
   return !(hits.modules && hits.build);
 }
-function saveDecision({ policy, ref, defaultBranch: defaultBranch2, exactHit, cacheMode, lookupOnly = false }) {
-  if (policy === "never") return { save: false, why: "save is `never`" };
-  if (lookupOnly) return { save: false, why: "lookup-only is `true`" };
-  if (cacheMode === "read" || cacheMode === "none") return { save: false, why: `the cache token is ${cacheMode === "read" ? "read-only" : "without cache access"} (ACTIONS_CACHE_MODE=${cacheMode})` };
-  if (policy === "default-branch" || policy === "pull-requests") {
-    const pr = policy === "pull-requests" && /^refs\/pull\/[0-9]+\/merge$/.test(ref);
-    if (!defaultBranch2 && !pr) return { save: false, why: `the default branch is unknown (no repository in the event payload); set save: always to save anyway` };
-    if (ref !== `refs/heads/${defaultBranch2}` && !pr) {
-      const also = policy === "pull-requests" ? " or a pull request" : "";
-      return { save: false, why: `\`${ref}\` is not the default branch \`${defaultBranch2}\`${also} (save: ${policy})` };
-    }
-  }
+function saveDecision({ decision, exactHit }) {
+  if (!decision) return { save: false, why: "who writes what could not be decided (`go-ci-cache trust` failed in the main step)" };
+  if (!decision.archives) return { save: false, why: decision.archives_why };
   if (exactHit) return { save: false, why: "it was restored by an exact key hit, and entries are immutable" };
   return { save: true, why: "" };
+}
+function trustArgs(inputs) {
+  const args = ["trust", "--json", "--save", inputs.save, `--read-only=${inputs.remoteReadOnly}`];
+  if (inputs.lookupOnly) args.push("--lookup-only");
+  return args;
 }
 function freshDecision({ matched, added, sameSet = true }) {
   if (matched && sameSet && added === 0) return { save: false, why: "the job added nothing to the restored entry" };
@@ -69378,7 +69359,6 @@ export {
   readManifest,
   runBinary,
   runBinaryAsync,
-  defaultBranch,
   statePath,
   InputError,
   readInputs,
@@ -69389,6 +69369,7 @@ export {
   runsInstalledGo,
   shouldWarm,
   saveDecision,
+  trustArgs,
   freshDecision,
   pruneArgs,
   cacheModeNotice
