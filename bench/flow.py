@@ -538,9 +538,14 @@ class GoCiCacheRemote(GoCiCache):
             GOCACHEPROG=f"{self.bench.binary} cacheprog",
             GO_CI_CACHE_REMOTE=f"s3://{self.bench.s3.bucket}/{self.name}",
             GO_CI_CACHE_LOCAL_DIR=local,
-            GO_CI_CACHE_READ_ONLY="false" if ctx.run.ref == self.bench.default_ref else "true",
+            # As the action runs it: who writes what is the binary's decision, from the event
+            # and the ref, under the action's default `save: default-branch` (pull requests
+            # read `trusted` and write nothing).
+            GO_CI_CACHE_SAVE="default-branch",
             GO_CI_CACHE_REMOTE_CONCURRENCY=str(self.concurrency),
             GO_CI_CACHE_DEFAULT_BRANCH=self.bench.default_ref.split("/")[-1],
+            GITHUB_ACTIONS="true",
+            GITHUB_EVENT_NAME="push" if ctx.run.ref.startswith("refs/heads/") else "pull_request",
             GITHUB_REF=ctx.run.ref, **self.bench.s3.env)
         keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
         # As the action passes them: the cache program names the manifest
@@ -771,7 +776,7 @@ class Bench:
     def env(self, proxy=None, **extra):
         r = self.runner
         e = {k: v for k, v in os.environ.items()
-             if not (k.startswith("GO") or k.startswith("GITHUB_") or k.startswith("GITLAB") or k == "CI")
+             if not (k.startswith(("GO", "GITHUB_", "GITLAB", "CI_", "ACTIONS_")) or k == "CI")
              or k == "GOROOT"}
         # A GitHub-hosted runner lives for one job and says so; go-ci-cache prunes the module
         # cache at Go's per-user default path only there (modcache::not_owned_reason).

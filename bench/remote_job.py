@@ -196,7 +196,7 @@ def main():
     base = dict(os.environ, HOME=os.path.join(work, "home"), GOMODCACHE=os.path.join(work, "gomodcache"),
                 GOFLAGS="-modcacherw", GOTOOLCHAIN="local", GOENV="off", GOTELEMETRY="off")
     for k in list(base):
-        if k.startswith("GO_CI_CACHE_") or k in ("GOCACHEPROG", "GITHUB_REF", "CI_COMMIT_REF_NAME"):
+        if k.startswith(("GO_CI_CACHE_", "GITHUB_", "CI_")) or k in ("GOCACHEPROG", "GITLAB_CI", "ACTIONS_CACHE_MODE"):
             del base[k]
     subprocess.run(["go", "mod", "download"], cwd=src, env=base, check=True)  # untimed, as a restore
     s3 = S3Server(a.weed, work)
@@ -209,10 +209,11 @@ def main():
             e = dict(base, **s3.env)
             e.update(GO_CI_CACHE_REMOTE=f"s3://{s3.bucket}/{which}", GO_CI_CACHE_DEFAULT_BRANCH="main",
                      GO_CI_CACHE_REMOTE_MANIFEST="test", AWS_ENDPOINT_URL=endpoint or f"http://127.0.0.1:{proxy.port}")
+            e.update(GITHUB_ACTIONS="true")
             if kind == "pr":
-                e.update(GITHUB_REF="refs/pull/7/merge", GO_CI_CACHE_READ_ONLY="true")
+                e.update(GITHUB_EVENT_NAME="pull_request", GITHUB_REF="refs/pull/7/merge", GO_CI_CACHE_READ_ONLY="true")
             else:
-                e.update(GITHUB_REF="refs/heads/main")
+                e.update(GITHUB_EVENT_NAME="push", GITHUB_REF="refs/heads/main")
             return e
 
         for which, b in bins.items():
