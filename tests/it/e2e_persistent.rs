@@ -635,3 +635,80 @@ fn a_restore_racing_another_jobs_trim_loses_nothing() {
     );
     b.run(&["trim"]);
 }
+
+/// One local tier of the cache program shared by two runners (the shared NFS directory between
+/// the local disk and the object store; here one directory, two machines' GOCACHEs): both
+/// build at once through it, neither fails nor reads a torn file, no temporary file is left,
+/// and a third runner then builds everything from the shared tier.
+#[test]
+fn two_runners_share_one_local_tier() {
+    let t = TestEnv::new();
+    t.seed_gocache();
+    let app = t.module_with(
+        "app",
+        &["example.com/greet@v1.1.0"],
+        &["example.com/testonly"],
+    );
+    let tier = t.root().join("shared-tier");
+    let go = |name: &str, args: &[&str]| {
+        let mut c = t.go(&app);
+        c.args(args)
+            .env("GOCACHE", t.root().join(format!("gocache-{name}")))
+            .env(
+                "GOCACHEPROG",
+                format!("{} cacheprog", crate::util::binary().display()),
+            )
+            .env("GO_CI_CACHE_LOCAL_DIR", &tier)
+            .env_remove("GO_CI_CACHE_REMOTE");
+        c
+    };
+    for round in 0..2 {
+        let (a, b) = std::thread::scope(|s| {
+            let ha = s.spawn(|| {
+                go("a", &["test", "-x", "-count=1", "./..."])
+                    .output()
+                    .unwrap()
+            });
+            let hb = s.spawn(|| {
+                go("b", &["test", "-x", "-count=1", "./..."])
+                    .output()
+                    .unwrap()
+            });
+            (ha.join().unwrap(), hb.join().unwrap())
+        });
+        for (n, o) in [("a", &a), ("b", &b)] {
+            assert!(
+                o.status.success(),
+                "round {round}, runner {n}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                !String::from_utf8_lossy(&o.stderr).contains("warning"),
+                "round {round}, runner {n}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    let leftovers: Vec<String> = walkdir::WalkDir::new(&tier)
+        .into_iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let out = go("c", &["build", "-x", "./..."]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deps: Vec<String> = compiled(&out.stderr)
+        .into_iter()
+        .filter(|p| p != "main" && !p.starts_with("example.com/app"))
+        .collect();
+    assert_eq!(
+        deps,
+        Vec::<String>::new(),
+        "a third runner builds from the shared tier"
+    );
+}
