@@ -1,5 +1,5 @@
-//! GOCACHE: the used-entry cycle of go-caches.md §1.5. `prepare` backdates every restored entry
-//! to T0 − 2 h and pins `trim.txt` to T0, so Go refreshes the mtime of every entry the job uses
+//! GOCACHE: the used-entry cycle of go-caches.md §1.5. `prepare` moves every entry newer than
+//! T0 − 2 h two hours back (their order kept) and pins `trim.txt` to T0, so Go refreshes the mtime of every entry the job uses
 //! (it does so for entries at least 1 h old) and its own trim cannot run mid-job; `trim` then
 //! removes every entry still older than T0 − 1 h. The trim policy ([`plan_trim`]) is pure.
 
@@ -247,6 +247,15 @@ pub fn should_backdate(mtime: i64, t0: i64, floor: Option<i64>) -> bool {
     mtime > t0 - BACKDATE_SECS && floor.is_none_or(|f| mtime < f)
 }
 
+/// The mtime `prepare` gives an entry it backdates (pure): two hours earlier, and never later
+/// than `t0 − 2 h` (a future mtime from a machine whose clock ran ahead). Moving every such
+/// entry by the same amount keeps their order, so a budget trim on a machine that keeps its
+/// caches still removes the least recently used first; all of them end older than `t0 − 1 h`,
+/// so Go refreshes each one the job uses.
+pub fn backdated_mtime(mtime: i64, t0: i64) -> i64 {
+    mtime.min(t0) - BACKDATE_SECS
+}
+
 /// A 64-bit tag of an entry (the ID's first 16 hex digits, the low bit its kind), so the set of
 /// restored entries fits in 8 bytes an entry.
 fn tag(e: &Entry) -> u64 {
@@ -311,18 +320,18 @@ pub struct Prepared {
     pub size: crate::fsutil::DirSize,
 }
 
-/// Backdates entries to `t0 − 2 h` (those [`should_backdate`] picks) and pins `trim.txt` to
+/// Backdates entries ([`backdated_mtime`], those [`should_backdate`] picks) and pins `trim.txt` to
 /// `t0`.
 pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<Prepared> {
     std::fs::create_dir_all(root)?;
     let listing = list(root, None)?;
-    let old = FileTime::from_unix_time(t0 - BACKDATE_SECS, 0);
     let mut problems = Vec::new();
     let mut n = 0;
     for e in &listing.entries {
         if !should_backdate(e.mtime, t0, floor) {
             continue;
         }
+        let old = FileTime::from_unix_time(backdated_mtime(e.mtime, t0), 0);
         let p = root.join(&e.rel);
         let mut result = filetime::set_symlink_file_times(&p, old, old);
         if e.is_dir {
@@ -508,6 +517,20 @@ mod tests {
             "another live job may use it"
         );
         assert!(!should_backdate(t0 - 10, t0, floor));
+    }
+
+    #[test]
+    fn backdating_keeps_the_order_and_ends_below_the_margin() {
+        let t0 = 100_000;
+        let recent = [t0 - 10, t0 - 600, t0 - 7000];
+        let moved: Vec<i64> = recent.iter().map(|&m| backdated_mtime(m, t0)).collect();
+        assert!(moved.windows(2).all(|w| w[0] > w[1]), "{moved:?}");
+        assert!(moved.iter().all(|&m| m < t0 - UNUSED_BEFORE_SECS));
+        assert_eq!(
+            backdated_mtime(t0 + 900, t0),
+            t0 - BACKDATE_SECS,
+            "a future mtime"
+        );
     }
 
     #[test]
