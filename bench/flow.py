@@ -62,7 +62,7 @@ COLUMNS = ["run", "kind", "ref", "commit", "commit_time", "deps_changed", "strat
            "restore_s", "warm_s", "job_s", "trim_s", "save_s", "local_s", "net_s", "wall_s",
            "dep_compiles", "tests_run", "tests_cached", "modules_downloaded_bytes",
            "restored_bytes", "saved_bytes", "requests", "store_bytes", "store_entries",
-           "matched", "phases"]
+           "matched", "phases", "local_bytes", "local_build_bytes", "held"]
 
 
 def sh(cmd, cwd=None, env=None, capture=False, check=True, stdin=None):
@@ -100,7 +100,10 @@ def age_tree(root, shift):
     restored and saved again only grows. Untimed: it models the clock, not work a runner does."""
     if not shift or not os.path.isdir(root):
         return
-    for d, _, files in os.walk(root):
+    for d, dirs, files in os.walk(root):
+        # go-ci-cache's own files (leases, the machine record) keep their times: the clock
+        # that passed also passed for them, and their ctime cannot be moved with them.
+        dirs[:] = [x for x in dirs if not x.startswith(".go-ci-cache-")]
         for f in files:
             p = os.path.join(d, f)
             try:
@@ -172,13 +175,15 @@ class Store:
     def exists(self, ref, key):
         return any(e["ref"] == ref and e["key"] == key for e in self.entries)
 
-    def extract(self, entry):
+    def extract(self, entry, skip_existing=False):
         archive = os.path.join(self.root, entry["file"])
-        sh(f"zstd -d -q --long=30 -c '{archive}' | tar -xf - -P")
+        skip = " --skip-old-files" if skip_existing else ""
+        sh(f"zstd -d -q --long=30 -c '{archive}' | tar -xf - -P{skip}")
 
-    def save(self, ref, key, paths, run, when):
+    def save(self, ref, key, paths, run, when, excludes=()):
         """Archives paths as a new entry; returns its size, or None when the key is taken in
-        this scope (entries are immutable) or nothing exists to save."""
+        this scope (entries are immutable) or nothing exists to save. `excludes`: files of GNU
+        tar exclude patterns (what the action passes in TAR_OPTIONS on a persistent runner)."""
         if self.exists(ref, key):
             return None
         paths = [p for p in paths if os.path.exists(p)]
@@ -188,7 +193,8 @@ class Store:
         name = f"{self.seq:05d}-" + hashlib.sha256(f"{ref}\n{key}".encode()).hexdigest()[:16] + ".tar.zst"
         archive = os.path.join(self.root, name)
         quoted = " ".join(shlex.quote(p) for p in paths)
-        sh(f"tar --posix -P -cf - {quoted} | zstd -q -T0 --long=30 -3 -o '{archive}'")
+        ex = " ".join(shlex.quote(f"--exclude-from={x}") for x in excludes)
+        sh(f"tar --posix -P {ex} -cf - {quoted} | zstd -q -T0 --long=30 -3 -o '{archive}'")
         size = os.path.getsize(archive)
         self.entries.append(dict(key=key, ref=ref, run=run, seq=self.seq, time=when, wall=time.time(), file=name, size=size))
         self.persist()
@@ -224,9 +230,16 @@ class JobContext:
         self.gocache, self.gomodcache, self.temp = r["gocache"], r["gomodcache"], r["temp"]
         self.dir = os.path.normpath(os.path.join(self.src, job.get("dir", ".")))
         self.extra_env = {}  # what a strategy sets for the job's own commands (GOCACHEPROG)
+        # On a persistent runner (Machine) the caches were aged by the machine's idle time
+        # already; a restore must not age them again (only a fresh runner's caches are all the
+        # archive's). `skip_existing`: extract as the action does (GNU tar --skip-old-files),
+        # keeping files already there and their mtimes.
+        self.persistent_machine = False
+        self.skip_existing = False
         self.phases = {}  # fine-grained name -> local seconds
         self.row = dict(restored_bytes=0, saved_bytes=0, requests=0, net_s=0.0, dep_compiles=0,
-                        tests_run=0, tests_cached=0, modules_downloaded_bytes=0, ok=1, matched="")
+                        tests_run=0, tests_cached=0, modules_downloaded_bytes=0, ok=1, matched="",
+                        local_bytes=0, local_build_bytes=0, held="")
         self._zips = {}
 
     def timed(self, phase, fn, *a, **kw):
@@ -255,22 +268,22 @@ class JobContext:
             return None
         self.network(nbytes=entry["size"], requests=1)
         self.row["restored_bytes"] += entry["size"]
-        self.timed(f"{phase}.extract", self.store.extract, entry)
-        if self.bench.aging:
+        self.timed(f"{phase}.extract", self.store.extract, entry, self.skip_existing)
+        if self.bench.aging and not self.persistent_machine:
             # Saved `wall` seconds ago in this replay, but the commit history says the save was
             # (this run's commit time - the saving run's) ago.
             age_tree(self.gocache, (time.time() - entry.get("wall", time.time())) - max(self.run.commit_time - entry["time"], 0))
         self.row["matched"] += (";" if self.row["matched"] else "") + entry["key"]
         return entry["key"]
 
-    def save(self, phase, key, paths, lookup_first=False):
+    def save(self, phase, key, paths, lookup_first=False, excludes=()):
         """Saves paths under key in the run's scope unless the key is taken; returns the size."""
         if lookup_first:
             self.network(requests=1)
             if self.store.exists(self.run.ref, key):
                 return None
         size = self.timed(f"{phase}.compress", self.store.save, self.run.ref, key, paths,
-                          self.run.index, self.run.commit_time)
+                          self.run.index, self.run.commit_time, excludes)
         if size is None:
             # Refused: actions/cache compresses first and learns the key is taken on reserve.
             self.network(requests=1)
@@ -679,36 +692,176 @@ class S3Server:
         rmtree(self.sockets)
 
 
-class Ideal(Strategy):
-    """A persistent runner: both caches survive between jobs on one machine per job name;
-    nothing is restored or saved. The single-machine limit."""
+def tree_bytes(root):
+    """Bytes of the regular files under root (the disk a cache takes)."""
+    n = 0
+    for d, _, files in os.walk(root):
+        for f in files:
+            try:
+                st = os.lstat(os.path.join(d, f))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                n += st.st_size
+    return n
 
-    name, label, has_store = "ideal", "persistent runner (ideal)", False
 
-    def job(self, ctx):
-        keep = os.path.join(self.bench.work, "persistent", ctx.job["name"])
-        pairs = [(os.path.join(keep, "gocache"), ctx.gocache), (os.path.join(keep, "gomodcache"), ctx.gomodcache)]
-        clock = os.path.join(keep, "clock.json")
-        for saved, live in pairs:
+class Machine:
+    """A persistent runner: both caches survive between jobs, kept under the work directory
+    and moved in place (same paths) for each job. One machine per job name, or one for every
+    job of the scenario (`"machine": "shared"`: several projects alternate on it). Between
+    jobs the machine idles for the time between the commits (see age_tree)."""
+
+    def __init__(self, strategy, ctx):
+        b = strategy.bench
+        who = "shared" if b.sc.get("machine") == "shared" else ctx.job["name"]
+        self.keep = os.path.join(b.work, "persistent", strategy.name, who)
+        self.ctx, self.bench = ctx, b
+        self.pairs = [(os.path.join(self.keep, "gocache"), ctx.gocache), (os.path.join(self.keep, "gomodcache"), ctx.gomodcache)]
+        self.clock = os.path.join(self.keep, "clock.json")
+
+    def __enter__(self):
+        self.ctx.persistent_machine = True
+        for saved, live in self.pairs:
             if os.path.isdir(saved):
                 rmtree(live)
                 os.makedirs(os.path.dirname(live), exist_ok=True)
                 os.rename(saved, live)
-        if self.bench.aging and os.path.exists(clock):
-            # The machine idled from the last run's commit to this one's (see age_tree).
-            last = json.load(open(clock))
-            age_tree(ctx.gocache, (time.time() - last["wall"]) - max(ctx.run.commit_time - last["time"], 0))
-        try:
+        if self.bench.aging and os.path.exists(self.clock):
+            last = json.load(open(self.clock))
+            age_tree(self.ctx.gocache, (time.time() - last["wall"]) - max(self.ctx.run.commit_time - last["time"], 0))
+        return self
+
+    def __exit__(self, *exc):
+        os.makedirs(self.keep, exist_ok=True)
+        build = tree_bytes(self.ctx.gocache)
+        self.ctx.row["local_build_bytes"] = build
+        self.ctx.row["local_bytes"] = build + tree_bytes(self.ctx.gomodcache)
+        for saved, live in self.pairs:
+            if os.path.isdir(live):
+                os.rename(live, saved)
+        json.dump(dict(wall=time.time(), time=self.ctx.run.commit_time), open(self.clock, "w"))
+        return False
+
+
+class GoCiCachePersistent(GoCiCache):
+    """go-ci-cache as the action runs on a persistent (self-hosted) runner, default inputs
+    (`persistent: auto`): keys → `claim` (the job's lease before the restore; the machine
+    record says which entries the local caches already hold) → restore only the entries they
+    do not hold → prepare → job → (post) `trim` every job: GOCACHE within the budget, least
+    recently used first, nothing removed from the shared module cache → save per policy as on
+    an ephemeral runner, the archive built with the exclusions trim wrote (what the job did not
+    use stays out, nothing local is touched) → prune."""
+
+    name, label = "go-ci-cache-persistent", "go-ci-cache, persistent runner"
+    persistent = "auto"
+
+    def binary_env(self, ctx):
+        e = super().binary_env(ctx)
+        e.update(RUNNER_ENVIRONMENT="self-hosted", GO_CI_CACHE_PERSISTENT=self.persistent)
+        if self.bench.sc.get("budget"):
+            e["GO_CI_CACHE_BUDGET"] = self.bench.sc["budget"]
+        return e
+
+    def job(self, ctx):
+        ctx.skip_existing = True  # the action's restore (js/src/cacheops.mjs skipExistingFiles)
+        with Machine(self, ctx):
+            self.persistent_job(ctx)
+
+    def persistent_job(self, ctx):
+        keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
+        claim = json.loads(ctx.timed("restore.claim", self.invoke, ctx, "claim", capture=True).stdout)
+        hit, exact, matched, held = {}, {}, {}, {}
+        for entry in ("modules", "build"):
+            e = keys[entry]
+            held[entry] = bool((claim.get(entry) or {}).get("held"))
+            if held[entry]:
+                # The main step skips the lookup and the download: the machine has it.
+                m, exact[entry], hit[entry] = claim[entry]["key"], False, True
+                matched[entry] = m if entry == "build" else None
+                continue
+            m = ctx.restore(f"restore.{entry}", e["key"], e["restore_keys"])
+            matched[entry] = m
+            exact[entry] = m is not None and m.lower() == e["key"].lower()
+            same = entry == "build" and self.refresh and m is not None and m.lower().startswith(e["restore_keys"][0].lower())
+            hit[entry] = exact[entry] or same
+        ctx.row["held"] = f"{int(held['modules'])}{int(held['build'])}"
+        prep = ["prepare", "--caches", "both"]
+        for entry in ("modules", "build"):
+            if matched[entry]:
+                prep += [f"--{entry}-restored-key", matched[entry]]
+            if hit[entry]:
+                prep.append(f"--{entry}-hit")
+        ctx.timed("restore.prepare", self.invoke, ctx, *prep)
+        ok = ctx.run_job()
+        if not ok:
+            return
+        plan = [entry for entry in ("modules", "build")
+                if ctx.run.ref == self.bench.default_ref and not exact[entry]]
+        persistent = claim.get("persistent")
+        if not plan and not persistent:
+            ctx.timed("trim", self.invoke, ctx, "trim", "--record-only")
+            return
+        ctx.timed("trim", self.invoke, ctx, "trim", "--caches", "both")
+        t = self.state(ctx).get("trim") or {}
+        added = (t.get("gocache") or {}).get("added")
+        roots = {"modules": t.get("gomodcache") or {}, "build": t.get("gocache") or {}}
+        for entry in plan:
+            if entry == "build" and self.refresh and hit["build"] and added == 0:
+                continue
+            ex = roots[entry].get("exclude_file")
+            if persistent and not ex:
+                continue  # no exclusions: an archive would carry other projects' entries
+            e = keys[entry]
+            if ctx.save(f"save.{entry}", e["key"], [e["path"]], lookup_first=True, excludes=[ex] if ex else ()) and self.keep:
+                self.prune(ctx, e)
+
+
+class GoCiCachePersistentUsed(GoCiCachePersistent):
+    """The same action with `persistent: false`: what it did on a persistent runner before,
+    restoring every job and trimming every entry the job did not use."""
+
+    name, label = "go-ci-cache-persistent-used", "go-ci-cache, persistent runner, use-based trim (persistent: false)"
+    persistent = "false"
+
+
+class RecipePersistent(Recipe):
+    """The actions/cache Go recipe on a persistent runner: the same restore (download and
+    extraction over the caches already there), job and save; the local caches are never
+    trimmed."""
+
+    name, label = "recipe-persistent", "actions/cache Go recipe, persistent runner"
+
+    def job(self, ctx):
+        with Machine(self, ctx):
+            super().job(ctx)
+
+
+class SetupGoPersistent(SetupGo):
+    """setup-go's cache on a persistent runner: the same restore over the caches already there,
+    job and save; never trimmed."""
+
+    name, label = "setup-go-persistent", "setup-go emulation, persistent runner"
+
+    def job(self, ctx):
+        with Machine(self, ctx):
+            super().job(ctx)
+
+
+class Ideal(Strategy):
+    """A persistent runner: both caches survive between jobs on one machine per job name (or
+    one shared machine, see Machine); nothing is restored, saved or trimmed. The bare
+    persistent runner, the single-machine limit."""
+
+    name, label, has_store = "ideal", "persistent runner (ideal)", False
+
+    def job(self, ctx):
+        with Machine(self, ctx):
             ctx.run_job()
-        finally:
-            os.makedirs(keep, exist_ok=True)
-            for saved, live in pairs:
-                if os.path.isdir(live):
-                    os.rename(live, saved)
-            json.dump(dict(wall=time.time(), time=ctx.run.commit_time), open(clock, "w"))
 
 
-STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCacheWarm, GoCiCache, GoCiCacheRemote, GoCiCacheRemoteInJob, Ideal)}
+STRATEGIES = {s.name: s for s in (Cold, SetupGo, Recipe, GoCiCacheFrozen, GoCiCacheWarm, GoCiCache, GoCiCacheRemote, GoCiCacheRemoteInJob,
+                                   GoCiCachePersistent, GoCiCachePersistentUsed, RecipePersistent, SetupGoPersistent, Ideal)}
 
 
 # ---- the benchmark ------------------------------------------------------------------------
@@ -1030,6 +1183,7 @@ def summarize(rows, meta, strategies):
                 # Flat: within 5 % (an entry of the same set differs by a few files run to run).
                 verdict = "met" if b <= a * 1.05 else f"missed: grew {b / a:.2f}× ({(b - a) / MIB:.1f} MiB)" if a else "–"
                 out.append(f"| store flat after run 10 (within 5 %) | {a / MIB:.1f} → {b / MIB:.1f} MiB | {verdict} |")
+    out += persistent_goals(rows, names, labels, by, tot, meta)
     out += per_run_cost(rows, names, labels, by, tot, meta)
     out += remote_goal(rows, names, labels, by, meta)
     # Phases of the strategies that restore.
@@ -1046,6 +1200,63 @@ def summarize(rows, meta, strategies):
                    f"{r['dep_compiles']} | {r['tests_run']}/{r['tests_cached']} | {r['restored_bytes'] / MIB:.1f} MiB | {r['saved_bytes'] / MIB:.1f} MiB | "
                    f"{r['store_bytes'] / MIB:.1f} MiB{'' if r['ok'] else ' (job failed)'} |")
     return "\n".join(out) + "\n"
+
+
+def persistent_goals(rows, names, labels, by, tot, meta):
+    """Machines that keep their disks: the local disk each persistent strategy leaves, and the
+    goals of go-ci-cache on a persistent runner (total time against the bare persistent
+    runner, bytes restored on runs whose configuration the machine held, GOCACHE within the
+    budget, and, with several projects on one machine, dependency compiles on runs without a
+    dependency change)."""
+    local = [n for n in names if any(r.get("local_bytes") for r in by[n])]
+    if not local:
+        return []
+    out = ["", "Local disk of the persistent runners (GOCACHE + GOMODCACHE after each job; GOCACHE alone in brackets):", "",
+           "| strategy | after the first run | largest | after the last run | growth |", "|---|---|---|---|---|"]
+    for n in local:
+        rs = by[n]
+        first, last = rs[0], rs[-1]
+        big = max(rs, key=lambda r: r["local_bytes"])
+        f = lambda r: f"{r['local_bytes'] / MIB:.0f} MiB ({r['local_build_bytes'] / MIB:.0f})"
+        out.append(f"| {labels[n]} | {f(first)} | {f(big)} | {f(last)} | "
+                   f"{last['local_bytes'] / first['local_bytes']:.2f}× |" if first["local_bytes"] else "| – |")
+    g = "go-ci-cache-persistent"
+    if g not in names or "ideal" not in names or not tot("ideal"):
+        return out
+    r = tot(g) / tot("ideal")
+    held = [x for x in by[g] if x.get("held") == "11"]
+    held_bytes = sum(x["restored_bytes"] for x in held)
+    out += ["", "Goals for go-ci-cache on a persistent runner:", "", "| goal | measured | |", "|---|---|---|",
+            f"| total time ≤ 1.05× the bare persistent runner | {r:.2f}× ({tot(g):.1f} s vs {tot('ideal'):.1f} s) | "
+            f"{'met' if r <= 1.05 else f'missed by {r - 1.05:.2f}'} |",
+            f"| (the same, from run 2 on: the first run fills every machine cold) | "
+            f"{tot(g, pred=lambda x: x['run'] > 1) / max(tot('ideal', pred=lambda x: x['run'] > 1), 1e-9):.2f}× "
+            f"({tot(g, pred=lambda x: x['run'] > 1):.1f} s vs {tot('ideal', pred=lambda x: x['run'] > 1):.1f} s) | |",
+            f"| restores 0 bytes on the jobs whose configuration the machine held ({len(held)} of {len(by[g])} jobs) | "
+            f"{held_bytes / MIB:.1f} MiB | {'met' if held_bytes == 0 else 'missed'} |"]
+    budget = meta.get("budget")
+    if budget:
+        from_budget = parse_size(budget)
+        top = max(x["local_build_bytes"] for x in by[g])
+        ideal_top = max(x["local_build_bytes"] for x in by["ideal"])
+        out.append(f"| GOCACHE within the budget ({budget}) over the history | largest {top / MIB:.0f} MiB "
+                   f"(bare persistent runner: {ideal_top / MIB:.0f} MiB) | {'met' if top <= from_budget else 'missed'} |")
+    if len({x['job'] for x in by[g]}) > 1:
+        nodep = lambda x: not x["deps_changed"] and x["run"] > 1
+        for n in [m for m in (g, "go-ci-cache-persistent-used", "ideal") if m in names]:
+            d = tot(n, "dep_compiles", nodep)
+            out.append(f"| several projects on one machine, runs after the first without a dependency change: "
+                       f"dependency packages compiled, {labels[n]} | {d:.0f} | "
+                       f"{'met' if n != g or d <= tot('ideal', 'dep_compiles', nodep) else 'missed'} |")
+    return out
+
+
+def parse_size(text):
+    """`400MB`, `1GiB` → bytes (the units `go-ci-cache trim --budget` takes)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", text)
+    units = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
+             "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+    return int(float(m.group(1)) * units[m.group(2).lower()])
 
 
 def phases_of(r):
@@ -1270,8 +1481,8 @@ def main():
 def read_rows(path):
     """The rows of a results.csv or results.partial.csv, typed as measured."""
     ints = {"run", "deps_changed", "ok", "dep_compiles", "tests_run", "tests_cached", "modules_downloaded_bytes",
-            "restored_bytes", "saved_bytes", "requests", "store_bytes", "store_entries"}
-    return [{k: int(v) if k in ints else float(v) if k.endswith("_s") else v for k, v in r.items()}
+            "restored_bytes", "saved_bytes", "requests", "store_bytes", "store_entries", "local_bytes", "local_build_bytes"}
+    return [{k: (int(v or 0) if k in ints else float(v) if k.endswith("_s") else v) for k, v in r.items()}
             for r in csv.DictReader(open(path))]
 
 
@@ -1296,7 +1507,8 @@ def write_report(args, sc, bench, rows, out, machine, date, commits_note, runs_n
             if src["kind"] == "git" else f"{runs_note} One run per release of {src['module']} ({src['versions'][0]} … {src['versions'][-1]}).")
     meta = dict(title=sc.get("title", sc.get("name", "flow benchmark")), date=date,
                 machine=f"{machine} {platform.system()}", go=bench.go_version + (" (the scenario's Go release, fetched as golang.org/toolchain)" if bench.goroot else ""), jobs=bench.jobs, what=what,
-                bandwidth=args.bandwidth_mbs, latency=args.latency_ms, trusted_built=trusted_built(bench, rows))
+                bandwidth=args.bandwidth_mbs, latency=args.latency_ms, trusted_built=trusted_built(bench, rows),
+                budget=sc.get("budget"))
     md = summarize(rows, meta, bench.strategies)
     open(os.path.join(out, "results.md"), "w").write(md)
     chart(rows, bench.strategies, os.path.join(out, "chart.png"))

@@ -11,6 +11,7 @@ import {
   endGroup,
   exportVariable,
   getInput,
+  heldResult,
   info,
   isFeatureAvailable,
   judgeBuildHit,
@@ -37,7 +38,7 @@ import {
   toolkitClient,
   trustArgs,
   warning
-} from "./shared-J2DQAUUA.mjs";
+} from "./shared-OFKNFPZ3.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -220,7 +221,7 @@ function record(prefix, timing) {
 function setOutputs(o) {
   for (const [k, v] of Object.entries(o)) setOutput(k, v);
 }
-var OFF = { "cache-hit": "false", "modules-hit": "false", "build-hit": "false", "modules-status": "off", "build-status": "off" };
+var OFF = { "cache-hit": "false", "modules-hit": "false", "build-hit": "false", "modules-status": "off", "build-status": "off", persistent: "false" };
 var timings = {};
 function keys(bin, env, { quiet = false } = {}) {
   const t0 = performance.now();
@@ -243,6 +244,17 @@ function keysOnce(bin, env, quiet) {
     return JSON.parse(r.stdout);
   } catch (e) {
     warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` printed no JSON (${e.message})`);
+    return null;
+  }
+}
+function claim(bin, env, caches) {
+  const t0 = performance.now();
+  const r = runBinary(bin, ["claim", "--caches", caches], env, { capture: true });
+  timings.claim = (timings.claim || 0) + (performance.now() - t0) / 1e3;
+  if (r.status !== 0) return null;
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
     return null;
   }
 }
@@ -377,23 +389,42 @@ async function run() {
     build: inputs.buildCache ? counted(k.build.path, "build", countBuildEntries) : 0
   };
   const filled = prefilledWarning({ modules: inputs.modulesCache && k.modules.path, build: inputs.buildCache && k.build.path }, counts);
-  if (filled) {
-    if (process.env.RUNNER_ENVIRONMENT === "self-hosted") info("go-ci-cache: the cache directories already held files before the restore (normal on a self-hosted runner); restoring adds what is missing");
-    else warning(filled);
-  }
+  if (filled && process.env.RUNNER_ENVIRONMENT === "github-hosted") warning(filled);
   const budgetP = readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
   const lookup = { lookupOnly: inputs.lookupOnly };
-  const restoreOne = (name, entry, label = "") => (name === "modules" ? inputs.modulesCache : inputs.buildCache) && readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+  const claimed = { modules: null, build: null };
+  let machine = null;
+  const claimFor = (name, e) => {
+    if (inputs.lookupOnly) return;
+    const c = claim(bin, e, name);
+    if (!c) return;
+    machine = machine || c;
+    if (c[name]) claimed[name] = c[name];
+  };
+  const restoreOne = (name, entry, label = "") => {
+    if (!(name === "modules" ? inputs.modulesCache : inputs.buildCache)) return Promise.resolve(none);
+    const held = claimed[name];
+    if (held?.held) {
+      log.info(`${name}: already on this machine (${held.why}); nothing looked up or downloaded`);
+      return Promise.resolve(heldResult(name, held));
+    }
+    return readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+  };
+  const archived = (name) => name === "modules" ? inputs.modulesCache : inputs.buildCache;
   let mod;
   let bld;
   const final = !early || runsInstalledGo(env.GOTOOLCHAIN, early.inputs.go.GOVERSION || "", early.project?.required_go);
   if (final) {
     if (early && earlyStderr) process.stderr.write(earlyStderr);
     exportPaths(k);
+    const both = ["modules", "build"].filter(archived);
+    if (both.length > 0) claimFor(both.length === 2 ? "both" : both[0], env);
+    if (both.length === 2 && machine) Object.assign(claimed, { modules: machine.modules, build: machine.build });
     startGroup("go-ci-cache: restore");
     [mod, bld] = await Promise.all([restoreOne("modules", k.modules, "modules"), restoreOne("build", k.build, "build")]);
     endGroup();
   } else {
+    if (archived("modules")) claimFor("modules", { ...env, GOTOOLCHAIN: "local" });
     startGroup("go-ci-cache: restore modules");
     mod = await restoreOne("modules", k.modules);
     endGroup();
@@ -406,6 +437,7 @@ async function run() {
     }
     k = full;
     exportPaths(k);
+    if (archived("build")) claimFor("build", env);
     startGroup("go-ci-cache: restore build");
     bld = await restoreOne("build", k.build);
     endGroup();
@@ -473,11 +505,12 @@ async function run() {
     "build-matched-key": bld.matched,
     coverage,
     "go-version": k.inputs.go.GOVERSION || "",
-    "cache-budget-gb": String(budget.gb)
+    "cache-budget-gb": String(budget.gb),
+    persistent: String(Boolean(machine?.persistent))
   });
   saveState(
     "go-ci-cache",
-    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: "" }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled), decision })
+    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: "" }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled), decision, persistent: Boolean(machine?.persistent) })
   );
 }
 run().catch((e) => warning(`go-ci-cache is off for this job after an unexpected error: ${e.stack || e.message}`));

@@ -4,6 +4,7 @@ import {
   budgetLine,
   cache_exports,
   endGroup,
+  excludeOptions,
   freshDecision,
   getInput,
   getState,
@@ -16,8 +17,9 @@ import {
   startGroup,
   timingArgs,
   toolkitClient,
+  trimArgs,
   warning
-} from "./shared-J2DQAUUA.mjs";
+} from "./shared-OFKNFPZ3.mjs";
 
 // src/post.mjs
 import fs from "node:fs";
@@ -70,17 +72,20 @@ async function run() {
   }
   let after = {};
   let added;
-  if (plan.length > 0) {
-    const caches = plan.length === 2 ? "both" : plan[0][0];
+  const excludes = {};
+  if (!st.inputs.lookupOnly) {
     startGroup("go-ci-cache: trim");
-    runBinary(st.bin, ["trim", "--caches", caches], env);
+    runBinary(st.bin, trimArgs(plan.map(([n]) => n), st.persistent), env);
     endGroup();
+  }
+  if (plan.length > 0) {
     const rep = runBinary(st.bin, ["report", "--format", "json", "--state", st.state], env, { capture: true });
     if (rep.status === 0) {
       try {
         const t = JSON.parse(rep.stdout).trim;
         after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
         added = t?.gocache?.added ?? void 0;
+        Object.assign(excludes, { modules: t?.gomodcache?.exclude_file, build: t?.gocache?.exclude_file });
       } catch {
       }
     }
@@ -105,7 +110,23 @@ async function run() {
       }
       if (added !== void 0 && st.bld.matched) info(`go-ci-cache: the job added ${added} build-cache entries to the restored ${st.bld.matched}`);
     }
-    const r = await saveEntry(client, name, entry, log);
+    const prevTar = process.env.TAR_OPTIONS;
+    if (st.persistent) {
+      const opts = excludeOptions(excludes[name], prevTar);
+      if (!opts) {
+        info(`go-ci-cache: not saving the ${name} cache: trim could not list what this job did not use, and an archive of a cache other jobs share would carry their entries`);
+        lines.push(`- ${name}: not saved: no exclusions`);
+        continue;
+      }
+      process.env.TAR_OPTIONS = opts;
+    }
+    let r;
+    try {
+      r = await saveEntry(client, name, entry, log);
+    } finally {
+      if (prevTar === void 0) delete process.env.TAR_OPTIONS;
+      else process.env.TAR_OPTIONS = prevTar;
+    }
     for (const [k, v] of Object.entries(r.timing || {})) timings[`save.${name}.${k}`] = v;
     if (r.status === "saved") {
       uploads += 1;

@@ -28,6 +28,11 @@ pub enum Command {
     Plan(PlanArgs),
     /// Compute the keys and write them in the CI's own format.
     Keys(KeysArgs),
+    /// Before restoring the caches: take this job's lease on both cache roots (so no other
+    /// job's trim removes what the restore extracts) and say, from the machine record, whether
+    /// the machine keeps its caches and which entries they already hold (those need no
+    /// restore). Prints JSON on stdout.
+    Claim(ClaimArgs),
     /// Right after restoring the caches: mark every restored build-cache entry unused
     /// (backdate it) and pause Go's own trim, so `trim` can later tell what the job used.
     Prepare(PrepareArgs),
@@ -116,6 +121,46 @@ pub struct LifecycleOpts {
     /// Which caches to act on.
     #[arg(long, value_enum, env = "GO_CI_CACHE_CACHES", default_value = "both")]
     pub caches: Caches,
+    /// Whether the machine keeps its caches between jobs: `auto` detects it (a record an
+    /// earlier job left on this machine, or cache directories that held entries before the
+    /// restore; never on a GitHub-hosted runner); `true` and `false` force it.
+    #[arg(
+        long,
+        value_enum,
+        env = "GO_CI_CACHE_PERSISTENT",
+        default_value = "auto"
+    )]
+    pub persistent: Persistent,
+}
+
+/// `--persistent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Persistent {
+    /// Detect it.
+    Auto,
+    /// The caches outlive the job.
+    True,
+    /// The caches live for this job only.
+    False,
+}
+
+impl Persistent {
+    /// `None` for auto.
+    pub fn forced(self) -> Option<bool> {
+        match self {
+            Self::Auto => None,
+            Self::True => Some(true),
+            Self::False => Some(false),
+        }
+    }
+}
+
+/// `claim` arguments.
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    #[command(flatten)]
+    /// Shared options.
+    pub common: LifecycleOpts,
 }
 
 /// `prepare` arguments.
@@ -171,6 +216,14 @@ pub struct TrimArgs {
     /// pruned only after this job's `prepare` judged it the job's own.
     #[arg(long, env = "GO_CI_CACHE_PRUNE_MODULES")]
     pub prune_modules: bool,
+    /// On a machine that keeps its caches: the build cache's byte budget (`20GB`, `512MiB`), or
+    /// `auto`: 10 % of the filesystem that holds GOCACHE, between 1 GB and 20 GB.
+    #[arg(long, env = "GO_CI_CACHE_BUDGET", default_value = "auto")]
+    pub budget: String,
+    /// Remove nothing: record what the caches hold and end the job's leases (for a job that
+    /// saves nothing on a machine that does not keep its caches).
+    #[arg(long)]
+    pub record_only: bool,
 }
 
 /// `report` formats.

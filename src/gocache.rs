@@ -1,5 +1,5 @@
-//! GOCACHE: the used-entry cycle of go-caches.md §1.5. `prepare` backdates every restored entry
-//! to T0 − 2 h and pins `trim.txt` to T0, so Go refreshes the mtime of every entry the job uses
+//! GOCACHE: the used-entry cycle of go-caches.md §1.5. `prepare` moves every entry newer than
+//! T0 − 2 h two hours back (their order kept) and pins `trim.txt` to T0, so Go refreshes the mtime of every entry the job uses
 //! (it does so for entries at least 1 h old) and its own trim cannot run mid-job; `trim` then
 //! removes every entry still older than T0 − 1 h. The trim policy ([`plan_trim`]) is pure.
 
@@ -69,6 +69,58 @@ pub fn plan_trim(entries: &[Entry], cutoff: i64) -> TrimPlan {
     let mut outputs = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let keep = used(e) || (e.kind == Kind::Output && referenced.contains(e.id.as_str()));
+        if keep {
+            plan.kept += 1;
+            continue;
+        }
+        plan.bytes += e.size;
+        match e.kind {
+            Kind::Action => plan.remove.push(i),
+            Kind::Output => outputs.push(i),
+        }
+    }
+    plan.remove.extend(outputs);
+    plan
+}
+
+/// Go's own trim removes entries unused for this long (`trimLimit` plus the hour of
+/// `mtimeInterval`, go-caches.md §1.3); the budget trim does the same, since `prepare` keeps
+/// Go's trim from running on a busy machine.
+pub const MAX_AGE_SECS: i64 = 5 * 24 * 3600 + 3600;
+
+/// What a budget trim removes (pure), on a machine whose cache outlives the job: every entry
+/// older than `now − MAX_AGE_SECS` (as Go's own trim would), then the least recently used
+/// entries (by the mtimes Go refreshes on use) until the rest fits in `budget` bytes. Entries
+/// at or after `protect_from` — what this job and every other live job may have used — never
+/// go, even when the rest does not fit. An output stays while a kept action record names it;
+/// records go before outputs.
+pub fn plan_budget(entries: &[Entry], budget: u64, protect_from: i64, now: i64) -> TrimPlan {
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    let mut order: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].mtime < protect_from)
+        .collect();
+    // Oldest first; within one second, records before outputs.
+    order.sort_by_key(|&i| (entries[i].mtime, entries[i].kind == Kind::Output));
+    let mut gone = vec![false; entries.len()];
+    let mut left = total;
+    for &i in &order {
+        let old = entries[i].mtime < now - MAX_AGE_SECS;
+        if !old && left <= budget {
+            break;
+        }
+        gone[i] = true;
+        left -= entries[i].size;
+    }
+    let referenced: BTreeSet<&str> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| e.kind == Kind::Action && !gone[*i])
+        .filter_map(|(_, e)| e.output_id.as_deref())
+        .collect();
+    let mut plan = TrimPlan::default();
+    let mut outputs = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let keep = !gone[i] || (e.kind == Kind::Output && referenced.contains(e.id.as_str()));
         if keep {
             plan.kept += 1;
             continue;
@@ -195,6 +247,15 @@ pub fn should_backdate(mtime: i64, t0: i64, floor: Option<i64>) -> bool {
     mtime > t0 - BACKDATE_SECS && floor.is_none_or(|f| mtime < f)
 }
 
+/// The mtime `prepare` gives an entry it backdates (pure): two hours earlier, and never later
+/// than `t0 − 2 h` (a future mtime from a machine whose clock ran ahead). Moving every such
+/// entry by the same amount keeps their order, so a budget trim on a machine that keeps its
+/// caches still removes the least recently used first; all of them end older than `t0 − 1 h`,
+/// so Go refreshes each one the job uses.
+pub fn backdated_mtime(mtime: i64, t0: i64) -> i64 {
+    mtime.min(t0) - BACKDATE_SECS
+}
+
 /// A 64-bit tag of an entry (the ID's first 16 hex digits, the low bit its kind), so the set of
 /// restored entries fits in 8 bytes an entry.
 fn tag(e: &Entry) -> u64 {
@@ -259,18 +320,18 @@ pub struct Prepared {
     pub size: crate::fsutil::DirSize,
 }
 
-/// Backdates entries to `t0 − 2 h` (those [`should_backdate`] picks) and pins `trim.txt` to
+/// Backdates entries ([`backdated_mtime`], those [`should_backdate`] picks) and pins `trim.txt` to
 /// `t0`.
 pub fn prepare(root: &Path, t0: i64, floor: Option<i64>) -> Result<Prepared> {
     std::fs::create_dir_all(root)?;
     let listing = list(root, None)?;
-    let old = FileTime::from_unix_time(t0 - BACKDATE_SECS, 0);
     let mut problems = Vec::new();
     let mut n = 0;
     for e in &listing.entries {
         if !should_backdate(e.mtime, t0, floor) {
             continue;
         }
+        let old = FileTime::from_unix_time(backdated_mtime(e.mtime, t0), 0);
         let p = root.join(&e.rel);
         let mut result = filetime::set_symlink_file_times(&p, old, old);
         if e.is_dir {
@@ -368,6 +429,56 @@ mod tests {
     }
 
     #[test]
+    fn budget_removes_the_least_recently_used_never_what_live_jobs_hold() {
+        let now = 10 * 86_400;
+        let sized = |id, kind, mtime, out, size| Entry {
+            size,
+            ..e(id, kind, mtime, out)
+        };
+        // (entry, mtime): an old pair, a middle pair, a recent pair, and what live jobs use.
+        let entries = vec![
+            sized('a', Kind::Action, now - 3 * 3600, Some('b'), 10),
+            sized('b', Kind::Output, now - 3 * 3600, None, 90),
+            sized('c', Kind::Action, now - 2 * 3600, Some('d'), 10),
+            sized('d', Kind::Output, now - 2 * 3600, None, 90),
+            sized('e', Kind::Action, now - 600, Some('f'), 10),
+            sized('f', Kind::Output, now - 600, None, 90),
+        ];
+        let ids = |p: &TrimPlan| -> String {
+            p.remove
+                .iter()
+                .map(|&i| entries[i].id.chars().next().unwrap())
+                .collect()
+        };
+        let protect = now - 3600;
+        // Within the budget: nothing goes.
+        assert_eq!(ids(&plan_budget(&entries, 300, protect, now)), "");
+        // 200 bytes: the oldest pair goes, record first.
+        let p = plan_budget(&entries, 200, protect, now);
+        assert_eq!(ids(&p), "ab");
+        assert_eq!((p.bytes, p.kept), (100, 4));
+        // 0 bytes: all but what live jobs may hold.
+        assert_eq!(ids(&plan_budget(&entries, 0, protect, now)), "acbd");
+        // An output a kept record names stays (its record was refreshed, the output not yet).
+        let mut shared = entries.clone();
+        shared[2].output_id = Some("b".repeat(64));
+        let p = plan_budget(&shared, 200, protect, now);
+        assert_eq!(ids(&p), "a");
+        // Older than Go's own limit: gone whatever the budget.
+        let mut aged = entries.clone();
+        aged[0].mtime = now - MAX_AGE_SECS - 1;
+        assert_eq!(ids(&plan_budget(&aged, 1_000_000, protect, now)), "a");
+        // Idempotent.
+        let left: Vec<Entry> = entries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !plan_budget(&entries, 200, protect, now).remove.contains(i))
+            .map(|(_, e)| e.clone())
+            .collect();
+        assert!(plan_budget(&left, 200, protect, now).remove.is_empty());
+    }
+
+    #[test]
     fn many_stale_entries() {
         let entries: Vec<Entry> = (0..10_000)
             .map(|i| Entry {
@@ -406,6 +517,20 @@ mod tests {
             "another live job may use it"
         );
         assert!(!should_backdate(t0 - 10, t0, floor));
+    }
+
+    #[test]
+    fn backdating_keeps_the_order_and_ends_below_the_margin() {
+        let t0 = 100_000;
+        let recent = [t0 - 10, t0 - 600, t0 - 7000];
+        let moved: Vec<i64> = recent.iter().map(|&m| backdated_mtime(m, t0)).collect();
+        assert!(moved.windows(2).all(|w| w[0] > w[1]), "{moved:?}");
+        assert!(moved.iter().all(|&m| m < t0 - UNUSED_BEFORE_SECS));
+        assert_eq!(
+            backdated_mtime(t0 + 900, t0),
+            t0 - BACKDATE_SECS,
+            "a future mtime"
+        );
     }
 
     #[test]

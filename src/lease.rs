@@ -34,6 +34,24 @@ pub struct Lease {
     pub started_at: i64,
     /// The boot the lease was written on ([`machine`]).
     pub machine: String,
+    /// Taken before the job's restore (`claim`) and not yet followed by `prepare`: the restore
+    /// may be extracting entries with old mtimes, which no trim may take meanwhile.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restoring: bool,
+}
+
+/// A restore longer than this is over (or was killed): its lease then protects what a live job
+/// used, as any other, and no longer holds off every removal.
+pub const RESTORE_SECS: i64 = 3600;
+
+/// The live leases of jobs that are restoring into the root right now (pure): a trim removes
+/// nothing from it while there is one, since what they extract carries the archive's mtimes.
+pub fn restoring<'a>(others: &[&'a Lease], now: i64) -> Vec<&'a Lease> {
+    others
+        .iter()
+        .copied()
+        .filter(|l| l.restoring && now - l.started_at < RESTORE_SECS)
+        .collect()
 }
 
 /// Leases of other jobs that still count (pure).
@@ -172,7 +190,28 @@ mod tests {
             id: id.into(),
             started_at: t,
             machine: m.into(),
+            restoring: false,
         }
+    }
+
+    #[test]
+    fn a_restore_in_progress_holds_off_removals_for_an_hour_at_most() {
+        let now = 50_000;
+        let r = Lease {
+            restoring: true,
+            ..l("aa", now - 60, "m")
+        };
+        let stale = Lease {
+            restoring: true,
+            ..l("bb", now - RESTORE_SECS, "m")
+        };
+        let done = l("cc", now - 60, "m");
+        let ids = |v: Vec<&Lease>| v.iter().map(|l| l.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(restoring(&[&r, &stale, &done], now)), ["aa"]);
+        // Old leases without the field still read.
+        let old: Lease =
+            serde_json::from_str(r#"{"id":"dd","started_at":1,"machine":"m"}"#).unwrap();
+        assert!(!old.restoring);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! plain data and returns plain data. [`gocmd`], [`project`], [`fsutil`] and [`output::sink`]
 //! are the thin shell that runs `go` and touches the filesystem.
 
+pub mod budget;
 pub mod cacheprog;
 pub mod cli;
 pub mod commands;
@@ -21,6 +22,7 @@ pub mod job;
 pub mod key;
 pub mod lease;
 pub mod lifecycle;
+pub mod machine;
 pub mod modcache;
 pub mod output;
 pub mod plan;
@@ -47,6 +49,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(a) => commands::plan(&a, &go),
         Command::Keys(a) => commands::keys(&a, &go),
+        Command::Claim(a) => lifecycle::claim(&a, &go),
         Command::Prepare(a) => commands::prepare(&a, &go),
         Command::Warm(a) => commands::warm(&a, &go),
         Command::Trim(a) => commands::trim(&a, &go),

@@ -11,17 +11,21 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cli::{
-    Caches, LifecycleOpts, PrepareArgs, ReportArgs, ReportFormat, TrimArgs, WarmArgs,
+    Caches, ClaimArgs, LifecycleOpts, PrepareArgs, ReportArgs, ReportFormat, TrimArgs, WarmArgs,
 };
 use crate::error::usage;
 use crate::fsutil::{DirSize, dir_size, human_bytes};
 use crate::gocmd::Go;
 use crate::golist;
 use crate::job::{self, Target};
+use crate::machine;
 use crate::output::sink;
 use crate::progress::{Log, Style};
-use crate::state::{self, PrepareReport, RestoreInfo, RootTrim, State, TrimReport, WarmReport};
-use crate::{coverage, gocache, lease, modcache, remove, report, warm};
+use crate::state::{
+    self, ClaimReport, PrepareReport, RestoreInfo, RootClaim, RootTrim, State, TrimReport,
+    WarmReport,
+};
+use crate::{budget, coverage, gocache, lease, modcache, remove, report, warm};
 
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
@@ -70,25 +74,260 @@ fn finish(c: &mut Ctx, warnings: &[String], strict: bool) -> ExitCode {
     }
 }
 
+/// A GitHub-hosted runner: one machine per job.
+fn hosted() -> bool {
+    std::env::var("RUNNER_ENVIRONMENT").as_deref() == Ok("github-hosted")
+}
+
+/// Ends a lease in whichever of the roots holds it.
+fn release_in(roots: &[PathBuf], id: &str, machine: &str, now: i64) {
+    for root in roots {
+        if root.join(lease::DIR).is_dir()
+            && let Ok(reg) = lease::Registry::lock(root)
+        {
+            reg.release(id, machine, now);
+        }
+    }
+}
+
+/// The claim of this job cycle that `prepare` (or a second `claim`) goes on from: taken by
+/// `claim` for this state file, not yet followed by a `prepare`, within the hour a restore
+/// may take.
+fn open_claim(st: &State, now: i64) -> Option<ClaimReport> {
+    st.claim.clone().filter(|c| {
+        st.prepare.is_none() && (0..lease::RESTORE_SECS).contains(&(now - c.started_at))
+    })
+}
+
+/// Whether a module cache root may get this job's lease: a module cache, or an empty
+/// directory where one is about to be created (never a project or home directory that
+/// GOMODCACHE points at by mistake).
+fn leasable_modcache(root: &Path) -> bool {
+    let empty = std::fs::read_dir(root).map_or(true, |mut d| {
+        d.all(|e| e.is_ok_and(|e| e.file_name() == lease::DIR || e.file_name() == machine::DIR))
+    });
+    empty || modcache::looks_like_modcache(root)
+}
+
+/// `claim`: before the restore. Takes the job's lease on the roots it restores into (marked
+/// as restoring, so no other job's trim removes what the restore extracts) and says which
+/// entries the machine's caches already hold.
+pub fn claim(a: &ClaimArgs, go: &Go) -> Result<ExitCode> {
+    let started = Instant::now();
+    let o = &a.common;
+    let job = job::load(&o.job.job_args(), go)?;
+    let (gocache_p, gomodcache_p) = (job.env.gocache(), job.env.gomodcache());
+    let state_path = o
+        .state
+        .clone()
+        .unwrap_or_else(|| state::default_path(&gocache_p, |k| std::env::var(k).ok()));
+    let mut st = State::load(&state_path, &gocache_p, &gomodcache_p);
+    let log = Log::new(Style::detect());
+    let now = now_unix();
+    let machine_id = lease::machine();
+    let caches = o.caches;
+    let open = open_claim(&st, now).filter(|c| {
+        (!caches.modules() || c.modules.is_none()) && (!caches.build() || c.build.is_none())
+    });
+    if open.is_none() {
+        // A new job cycle: a lease the previous cycle of this state file left ends here.
+        for id in [
+            st.prepare.as_ref().and_then(|p| p.lease.clone()),
+            st.claim.as_ref().map(|c| c.lease.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            release_in(
+                &[gocache_p.clone(), gomodcache_p.clone()],
+                &id,
+                &machine_id,
+                now,
+            );
+        }
+        st = State::fresh(&gocache_p, &gomodcache_p);
+    }
+    let mut cl = open.clone().unwrap_or_else(|| ClaimReport {
+        started_at: now,
+        lease: lease::new_id(),
+        ..ClaimReport::default()
+    });
+    // What each root holds, looked at before anything of this job is in it.
+    struct Look {
+        kind: machine::Root,
+        root: PathBuf,
+        keys: crate::key::EntryKeys,
+        filled: bool,
+        record: Option<machine::Record>,
+        any: bool,
+    }
+    let mut looks = Vec::new();
+    for (kind, path, keys, on) in [
+        (
+            machine::Root::Modules,
+            &gomodcache_p,
+            &job.keys.modules,
+            caches.modules(),
+        ),
+        (
+            machine::Root::Build,
+            &gocache_p,
+            &job.keys.build,
+            caches.build(),
+        ),
+    ] {
+        if !on {
+            continue;
+        }
+        if let Err(e) = std::fs::create_dir_all(path) {
+            cl.warnings
+                .push(format!("cannot create `{}`: {e}", path.display()));
+            continue;
+        }
+        let root = canonical_root(path).unwrap_or_else(|| path.clone());
+        looks.push(Look {
+            kind,
+            filled: machine::filled(&root, kind),
+            record: machine::read(&root, &keys.prune_prefix),
+            any: machine::any_valid(&root),
+            root,
+            keys: keys.clone(),
+        });
+    }
+    let verdict = st
+        .machine
+        .clone()
+        .filter(|_| open.is_some())
+        .unwrap_or_else(|| {
+            machine::judge(machine::Signs {
+                forced: o.persistent.forced(),
+                hosted: hosted(),
+                record: looks.iter().any(|l| l.any),
+                filled_before: Some(looks.iter().any(|l| l.filled)),
+            })
+        });
+    let lease = lease::Lease {
+        id: cl.lease.clone(),
+        started_at: cl.started_at,
+        machine: machine_id.clone(),
+        restoring: true,
+    };
+    for l in &looks {
+        // With a per-run last layer, another run's key of the same dependency set and
+        // configuration (the first restore key) is the same content.
+        let rolling = l.keys.layers.last().is_some_and(|x| x.name == "rolling");
+        let same_set = (l.kind == machine::Root::Build && rolling)
+            .then(|| l.keys.restore_keys.first().map(String::as_str))
+            .flatten();
+        let held = machine::holds(&verdict, l.record.as_ref(), &l.keys.key, same_set);
+        let rc = RootClaim {
+            filled_before: l.filled,
+            why: match &held {
+                Ok(k) => format!("a job on this machine left it (`{k}`)"),
+                Err(why) => why.clone(),
+            },
+            held: held.ok(),
+        };
+        let may = l.kind == machine::Root::Build || leasable_modcache(&l.root);
+        if may
+            && let Err(e) = lease::Registry::lock(&l.root)
+                .and_then(|r| r.register(&lease).map_err(std::io::Error::other))
+        {
+            cl.warnings.push(format!(
+                "cannot register this job in `{}`: {e}",
+                l.root.display()
+            ));
+        }
+        match l.kind {
+            machine::Root::Modules => cl.modules = Some(rc),
+            machine::Root::Build => cl.build = Some(rc),
+        }
+    }
+    if open.is_none() {
+        log.info(&format!(
+            "go-ci-cache: {} ({})",
+            if verdict.persistent {
+                "this machine keeps its caches between jobs"
+            } else {
+                "the caches live for this job only"
+            },
+            verdict.why
+        ));
+    }
+    for (name, rc) in [("modules", &cl.modules), ("build", &cl.build)] {
+        if let Some(rc) = rc {
+            log.info(&format!(
+                "go-ci-cache: {name}: {}",
+                match &rc.held {
+                    Some(_) => format!("already on this machine, nothing to restore: {}", rc.why),
+                    None if verdict.persistent => format!("restoring: {}", rc.why),
+                    None => "restoring".to_string(),
+                }
+            ));
+        }
+    }
+    let doc = serde_json::json!({
+        "persistent": verdict.persistent,
+        "why": verdict.why,
+        "modules": cl.modules.as_ref().map(|r| serde_json::json!({"held": r.held.is_some(), "key": r.held, "why": r.why})),
+        "build": cl.build.as_ref().map(|r| serde_json::json!({"held": r.held.is_some(), "key": r.held, "why": r.why})),
+    });
+    let warnings = cl.warnings.clone();
+    st.claim = Some(cl);
+    st.machine = Some(verdict);
+    *st.timings.entry("claim".into()).or_insert(0.0) += started.elapsed().as_secs_f64();
+    let mut c = Ctx {
+        job: job::Target {
+            env: job.env.clone(),
+            project: job.project.clone(),
+            flags: job.flags.clone(),
+        },
+        state_path,
+        state: st,
+        log,
+    };
+    stdout(&(serde_json::to_string(&doc)? + "\n"))?;
+    Ok(finish(&mut c, &warnings, o.strict))
+}
+
 /// `prepare`: right after a restore.
 pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     let started = Instant::now();
     let mut c = ctx(&a.common, go)?;
-    let t0 = now_unix();
+    let now = now_unix();
     let machine = lease::machine();
-    // A new job cycle starts here; a lease the previous cycle of this state file left (a
-    // prepare without a trim) ends with it.
-    if let Some(old) = c.state.prepare.as_ref().and_then(|p| p.lease.clone()) {
-        for root in [c.job.env.gocache(), c.job.env.gomodcache()] {
-            if root.join(lease::DIR).is_dir()
-                && let Ok(reg) = lease::Registry::lock(&root)
-            {
-                reg.release(&old, &machine, t0);
+    let roots = [c.job.env.gocache(), c.job.env.gomodcache()];
+    let open = open_claim(&c.state, now);
+    let (t0, id, verdict) = match &open {
+        // The claim before the restore started this job's cycle: its lease and T0 go on.
+        Some(cl) => (
+            cl.started_at,
+            cl.lease.clone(),
+            c.state
+                .machine
+                .clone()
+                .unwrap_or_else(|| machine::judge(machine::Signs::default())),
+        ),
+        None => {
+            // A new job cycle starts here; a lease the previous cycle of this state file left
+            // (a prepare without a trim) ends with it.
+            if let Some(old) = c.state.prepare.as_ref().and_then(|p| p.lease.clone()) {
+                release_in(&roots, &old, &machine, now);
             }
+            let record = roots
+                .iter()
+                .any(|r| canonical_root(r).is_some_and(|r| machine::any_valid(&r)));
+            let v = machine::judge(machine::Signs {
+                forced: a.common.persistent.forced(),
+                hosted: hosted(),
+                record,
+                filled_before: None,
+            });
+            c.state = State::fresh(&roots[0], &roots[1]);
+            (now, lease::new_id(), v)
         }
-    }
-    c.state = State::fresh(&c.job.env.gocache(), &c.job.env.gomodcache());
-    let id = lease::new_id();
+    };
+    c.state.machine = Some(verdict.clone());
     let mut p = PrepareReport {
         started_at: t0,
         lease: Some(id.clone()),
@@ -132,24 +371,38 @@ pub fn prepare(a: &PrepareArgs, go: &Go) -> Result<ExitCode> {
     }
     if a.common.caches.modules() {
         let root = c.job.env.gomodcache();
-        let home = std::env::var_os("HOME").map(PathBuf::from);
         let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        let ephemeral = std::env::var("RUNNER_ENVIRONMENT").as_deref() == Ok("github-hosted");
-        let reason = modcache::not_owned_reason(
-            &canon(&root),
-            home.as_deref().map(canon).as_deref(),
-            ephemeral,
-        );
+        let home = std::env::var_os("HOME").map(|h| canon(Path::new(&h)));
+        let project_dirs: Vec<PathBuf> = ["CI_PROJECT_DIR", "GITHUB_WORKSPACE"]
+            .iter()
+            .filter_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()))
+            .map(|v| canon(Path::new(&v)))
+            .chain([canon(&c.job.project.root)])
+            .collect();
+        let modroot = canon(&root);
+        let reason = modcache::not_owned_reason(&modcache::Owner {
+            gomodcache: &modroot,
+            home: home.as_deref(),
+            project_dirs: &project_dirs,
+            ephemeral: hosted(),
+            persistent: verdict.persistent,
+            empty_before: open
+                .as_ref()
+                .and_then(|cl| cl.modules.as_ref())
+                .map(|m| !m.filled_before),
+        });
         p.modules_owned = Some(reason.is_none());
         p.modules_not_owned = reason;
         // Register only in a module cache (or where one is about to be created), never in a
-        // project or home directory that GOMODCACHE points at by mistake.
-        let empty = std::fs::read_dir(&root).map_or(true, |mut d| d.next().is_none());
-        if p.modules_owned == Some(true) && (empty || modcache::looks_like_modcache(&root)) {
+        // project or home directory that GOMODCACHE points at by mistake. A claim's lease is
+        // renewed as done restoring.
+        let claimed = open.as_ref().is_some_and(|cl| cl.modules.is_some());
+        if (claimed || p.modules_owned == Some(true)) && leasable_modcache(&root) {
             let lease = lease::Lease {
                 id: id.clone(),
                 started_at: t0,
                 machine: machine.clone(),
+                restoring: false,
             };
             if let Err(e) = lease::Registry::lock(&root)
                 .and_then(|r| r.register(&lease).map_err(std::io::Error::other))
@@ -229,6 +482,7 @@ fn prepare_build(
         id: id.to_string(),
         started_at: t0,
         machine: machine.to_string(),
+        restoring: false,
     })?;
     let prepared = gocache::prepare(root, t0, floor)?;
     Ok((prepared, others.len()))
@@ -340,42 +594,100 @@ pub fn warm(a: &WarmArgs, go: &Go) -> Result<ExitCode> {
     Ok(finish(&mut c, &warnings, a.common.strict))
 }
 
-/// `trim`: right before a save.
+/// `trim`: right before a save, and at the end of every job on a machine that keeps its
+/// caches. Ends the job's leases and records what the caches hold.
 pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut c = ctx(&a.common, go)?;
+    let job = job::load(&a.common.job.job_args(), go)?;
+    let mut c = ctx_of(&a.common, &job);
+    let persistent = c.state.machine.as_ref().is_some_and(|v| v.persistent);
     let mut t = TrimReport {
         dry_run: a.dry_run,
         ..TrimReport::default()
     };
-    if a.common.caches.build() {
-        t.gocache = trim_build(&c, a.dry_run, &mut t.warnings);
+    let budget = if persistent && a.common.caches.build() && !a.record_only {
+        Some(budget::resolve(&a.budget, &c.job.env.gocache())?)
     } else {
-        t.gocache.skipped = Some("build cache off (--caches)".into());
-    }
-    if a.common.caches.modules() {
-        t.gomodcache = trim_modules(&c, go, a, &mut t.warnings);
+        budget::parse(&a.budget)?;
+        None
+    };
+    let off = |r: &mut RootTrim, why: &str| r.skipped = Some(why.to_string());
+    if a.record_only {
+        off(
+            &mut t.gocache,
+            "nothing is saved and the caches live for this job only",
+        );
+        off(
+            &mut t.gomodcache,
+            "nothing is saved and the caches live for this job only",
+        );
     } else {
-        t.gomodcache.skipped = Some("module cache off (--caches)".into());
+        if a.common.caches.build() {
+            t.gocache = trim_build(&c, budget.as_ref(), a.dry_run, &mut t.warnings);
+        } else {
+            off(&mut t.gocache, "build cache off (--caches)");
+        }
+        if a.common.caches.modules() {
+            t.gomodcache = trim_modules(&c, go, a, persistent, &mut t.warnings);
+        } else {
+            off(&mut t.gomodcache, "module cache off (--caches)");
+        }
     }
-    // A cache left out of this trim is not saved either: the job is done with it, so its lease
-    // goes too (otherwise other jobs would wait for it until the lease expires).
-    if !a.dry_run
-        && let Some(id) = c.state.prepare.as_ref().and_then(|p| p.lease.clone())
-    {
-        let off = [
-            (!a.common.caches.build()).then(|| c.job.env.gocache()),
-            (!a.common.caches.modules()).then(|| c.job.env.gomodcache()),
+    t.budget = budget;
+    let now = now_unix();
+    if !a.dry_run {
+        // A cache left out of this trim is not saved either: the job is done with it, so its
+        // lease goes too (otherwise other jobs would wait for it until the lease expires).
+        let own = [
+            c.state.prepare.as_ref().and_then(|p| p.lease.clone()),
+            c.state.claim.as_ref().map(|cl| cl.lease.clone()),
         ];
-        for root in off.into_iter().flatten() {
-            if root.join(lease::DIR).is_dir()
-                && let Ok(reg) = lease::Registry::lock(&root)
-            {
-                reg.release(&id, &lease::machine(), now_unix());
+        for id in own.into_iter().flatten() {
+            release_in(
+                &[c.job.env.gocache(), c.job.env.gomodcache()],
+                &id,
+                &lease::machine(),
+                now,
+            );
+        }
+        // What the caches hold now, for the next job on this machine.
+        for (on, path, keys) in [
+            (
+                a.common.caches.modules(),
+                c.job.env.gomodcache(),
+                &job.keys.modules,
+            ),
+            (
+                a.common.caches.build(),
+                c.job.env.gocache(),
+                &job.keys.build,
+            ),
+        ] {
+            let Some(root) = canonical_root(&path).filter(|_| on) else {
+                continue;
+            };
+            let rec = machine::Record {
+                prefix: keys.prune_prefix.clone(),
+                key: keys.key.clone(),
+                root: root.display().to_string(),
+                used_at: now,
+            };
+            if let Err(e) = machine::write(&root, &rec) {
+                t.warnings.push(format!(
+                    "cannot record what `{}` holds (the next job here restores it again): {e:#}",
+                    root.display()
+                ));
             }
         }
     }
     t.seconds = started.elapsed().as_secs_f64();
+    if let Some(b) = &t.budget {
+        c.log.info(&format!(
+            "go-ci-cache: this machine keeps its caches: GOCACHE is trimmed to its budget of {} ({}), least recently used first",
+            human_bytes(b.bytes),
+            b.source
+        ));
+    }
     for (name, r) in [("GOCACHE", &t.gocache), ("GOMODCACHE", &t.gomodcache)] {
         let line = match &r.skipped {
             Some(why) => format!("go-ci-cache: {name} not trimmed: {why}"),
@@ -393,6 +705,12 @@ pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
             ),
         };
         c.log.info(&line);
+        if r.exclude_file.is_some() {
+            c.log.info(&format!(
+                "go-ci-cache: {name}: an archive saved from it leaves out the {} entries this job did not use (the local cache keeps them)",
+                r.excluded
+            ));
+        }
     }
     let warnings = t.warnings.clone();
     // A dry run reports but leaves the recorded state as it was.
@@ -405,11 +723,60 @@ pub fn trim(a: &TrimArgs, go: &Go) -> Result<ExitCode> {
     Ok(finish(&mut c, &warnings, a.common.strict))
 }
 
+/// The context of a command that loaded the whole job (keys included).
+fn ctx_of(o: &LifecycleOpts, job: &job::Job) -> Ctx {
+    let target = job::Target {
+        env: job.env.clone(),
+        project: job.project.clone(),
+        flags: job.flags.clone(),
+    };
+    let state_path = o
+        .state
+        .clone()
+        .unwrap_or_else(|| state::default_path(&target.env.gocache(), |k| std::env::var(k).ok()));
+    let state = State::load(&state_path, &target.env.gocache(), &target.env.gomodcache());
+    Ctx {
+        job: target,
+        state_path,
+        state,
+        log: Log::new(Style::detect()),
+    }
+}
+
+/// Where `trim` writes a root's archive exclusions, beside the run state.
+fn exclude_path(state: &Path, root: &str) -> PathBuf {
+    state.with_extension(format!("exclude-{root}"))
+}
+
+/// Writes the archive exclusions of a root; `None` (after a warning) when it cannot.
+fn write_excludes(
+    state: &Path,
+    root: &str,
+    lines: &[String],
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let p = exclude_path(state, root);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    match crate::output::sink::replace(&p, &text, "the archive's exclusions") {
+        Ok(()) => Some(p.display().to_string()),
+        Err(e) => {
+            warnings.push(format!("{e:#}"));
+            None
+        }
+    }
+}
+
 fn canonical_root(p: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(p).ok().filter(|c| c.is_dir())
 }
 
-fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
+fn trim_build(
+    c: &Ctx,
+    budget: Option<&budget::Budget>,
+    dry_run: bool,
+    warnings: &mut Vec<String>,
+) -> RootTrim {
     let mut r = RootTrim::default();
     let Some(prep) = &c.state.prepare else {
         r.skipped = Some(
@@ -421,7 +788,7 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
         r.skipped = Some("GOCACHE does not exist".into());
         return r;
     };
-    // Held until the removals are done: no other job's prepare or trim runs meanwhile.
+    // Held until the removals are done: no other job's claim, prepare or trim runs meanwhile.
     let reg = match lease::Registry::lock(&root) {
         Ok(reg) => reg,
         Err(e) => {
@@ -433,9 +800,11 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
     let machine = lease::machine();
     let now = now_unix();
     let leases = reg.leases();
-    let others = lease::live_others(&leases, prep.lease.as_deref(), &machine, now);
+    let own_lease = prep.lease.as_deref();
+    let others = lease::live_others(&leases, own_lease, &machine, now);
+    let restoring = lease::restoring(&others, now);
     let cutoff = lease::trim_cutoff(prep.started_at, &others, gocache::UNUSED_BEFORE_SECS);
-    let listing = match gocache::list(&root, Some(cutoff)) {
+    let mut listing = match gocache::list(&root, Some(cutoff)) {
         Ok(l) => l,
         Err(e) => {
             warnings.push(format!("cannot list GOCACHE `{}`: {e}", root.display()));
@@ -452,10 +821,38 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
     r.before = Some(before);
     // What the job added to the restored cache (what makes a new build entry worth saving).
     r.added = added_actions(&root, &c.state_path, &listing.entries);
-    let plan = gocache::plan_trim(&listing.entries, cutoff);
+    r.mode = Some(if budget.is_some() { "budget" } else { "used" }.into());
+    let plan = match budget {
+        _ if !restoring.is_empty() => {
+            r.skipped = Some(format!(
+                "{} other job(s) on this machine are restoring into it, and what they extract keeps the archive's old mtimes (nothing removed)",
+                restoring.len()
+            ));
+            gocache::TrimPlan::default()
+        }
+        Some(b) => {
+            // The records that stay name the outputs that must stay with them: read those the
+            // listing did not (older than the cutoff), then plan again.
+            let first = gocache::plan_budget(&listing.entries, b.bytes, cutoff, now);
+            let gone: BTreeSet<usize> = first.remove.iter().copied().collect();
+            for (i, e) in listing.entries.iter_mut().enumerate() {
+                if e.kind == gocache::Kind::Action && e.output_id.is_none() && !gone.contains(&i) {
+                    e.output_id = std::fs::read(root.join(&e.rel))
+                        .ok()
+                        .and_then(|b| gocache::parse_action(&b));
+                }
+            }
+            gocache::plan_budget(&listing.entries, b.bytes, cutoff, now)
+        }
+        None => gocache::plan_trim(&listing.entries, cutoff),
+    };
     let remove = still_unused(&root, &listing.entries, &plan.remove, cutoff);
-    let paths: Vec<(PathBuf, u64)> = listing
-        .trash
+    let trash = if restoring.is_empty() {
+        listing.trash.clone()
+    } else {
+        Vec::new()
+    };
+    let paths: Vec<(PathBuf, u64)> = trash
         .iter()
         .map(|p| (p.clone(), 0))
         .chain(
@@ -473,8 +870,20 @@ fn trim_build(c: &Ctx, dry_run: bool, warnings: &mut Vec<String>) -> RootTrim {
             files: before.files.saturating_sub(r.removed),
         }
     });
-    if !dry_run && let Some(id) = &prep.lease {
-        reg.release(id, &machine, now);
+    if budget.is_some() {
+        // The archive for the rest of the fleet holds what this job used, as on a machine of
+        // its own: every entry that stays but that the job did not use is left out of it.
+        let gone: BTreeSet<usize> = remove.iter().copied().collect();
+        let own_cutoff = prep.started_at - gocache::UNUSED_BEFORE_SECS;
+        let mut lines: Vec<String> = gocache::plan_trim(&listing.entries, own_cutoff)
+            .remove
+            .into_iter()
+            .filter(|i| !gone.contains(i))
+            .map(|i| listing.entries[i].rel.clone())
+            .collect();
+        r.excluded = lines.len() as u64;
+        lines.extend(modcache::own_dirs());
+        r.exclude_file = write_excludes(&c.state_path, "build", &lines, warnings);
     }
     r
 }
@@ -508,12 +917,21 @@ fn still_unused(
         .collect()
 }
 
-fn trim_modules(c: &Ctx, go: &Go, a: &TrimArgs, warnings: &mut Vec<String>) -> RootTrim {
+fn trim_modules(
+    c: &Ctx,
+    go: &Go,
+    a: &TrimArgs,
+    persistent: bool,
+    warnings: &mut Vec<String>,
+) -> RootTrim {
     let dry_run = a.dry_run;
     let mut r = RootTrim::default();
     let prep = c.state.prepare.as_ref();
+    // Whether anything may be removed; on a machine that keeps its caches, the module cache is
+    // still listed for the archive's exclusions.
+    let mut why_not: Option<String> = None;
     if !a.prune_modules {
-        let why = match prep.map(|p| (p.modules_owned, p.modules_not_owned.as_deref())) {
+        why_not = match prep.map(|p| (p.modules_owned, p.modules_not_owned.as_deref())) {
             None | Some((None, _)) => Some(
                 "`prepare` did not run for it in this job, so it may belong to other projects or jobs (nothing removed; pass --prune-modules if it is this job's alone)".to_string(),
             ),
@@ -523,8 +941,8 @@ fn trim_modules(c: &Ctx, go: &Go, a: &TrimArgs, warnings: &mut Vec<String>) -> R
             )),
             Some((Some(true), _)) => None,
         };
-        if let Some(why) = why {
-            r.skipped = Some(why);
+        if why_not.is_some() && !persistent {
+            r.skipped = why_not;
             return r;
         }
     }
@@ -549,21 +967,26 @@ fn trim_modules(c: &Ctx, go: &Go, a: &TrimArgs, warnings: &mut Vec<String>) -> R
     };
     let machine = lease::machine();
     let now = now_unix();
-    let own = prep.and_then(|p| p.lease.as_deref());
+    let own = prep.and_then(|p| p.lease.as_deref()).or(c
+        .state
+        .claim
+        .as_ref()
+        .map(|cl| cl.lease.as_str()));
     let leases = reg.leases();
     let others = lease::live_others(&leases, own, &machine, now);
-    if let Some(oldest) = others.iter().map(|l| l.started_at).min() {
-        r.skipped = Some(format!(
+    if why_not.is_none()
+        && let Some(oldest) = others.iter().map(|l| l.started_at).min()
+    {
+        why_not = Some(format!(
             "{} other job(s) on this machine are using it (the first for {} min), and a module one job no longer needs may be one another job builds with (nothing removed)",
             others.len(),
             (now - oldest).max(0) / 60
         ));
-        if !dry_run && let Some(id) = own {
-            reg.release(id, &machine, now);
-        }
+    }
+    if why_not.is_some() && !persistent {
+        r.skipped = why_not;
         return r;
     }
-    r.before = dir_size(&root);
     let units = golist::units(&c.job.project);
     let live = match golist::build_list(go, &units, &c.job.flags.fingerprint_tokens()) {
         Ok(l) => Some(
@@ -609,16 +1032,37 @@ fn trim_modules(c: &Ctx, go: &Go, a: &TrimArgs, warnings: &mut Vec<String>) -> R
             return r;
         }
     };
-    let paths: Vec<(PathBuf, u64)> =
-        modcache::plan_prune(&entries, live.as_ref(), &keep, &toolchains)
-            .into_iter()
-            .map(|i| (root.join(&entries[i].rel), entries[i].size))
-            .collect();
+    let plan = modcache::plan_prune(&entries, live.as_ref(), &keep, &toolchains);
+    if persistent {
+        // The archive for the rest of the fleet: this job's modules, nothing of other
+        // projects' (a shared module cache may hold private modules of other repositories).
+        match &live {
+            Some(l) => {
+                let lines = modcache::archive_excludes(
+                    &entries,
+                    &plan,
+                    &modcache::download_paths(&root),
+                    l,
+                );
+                r.excluded = (lines.len() - modcache::own_dirs().len()) as u64;
+                r.exclude_file = write_excludes(&c.state_path, "modules", &lines, warnings);
+            }
+            None => warnings.push(
+                "without the build list, an archive of this module cache would hold other projects' modules; the job's post step does not save it".into(),
+            ),
+        }
+    }
+    if let Some(why) = why_not {
+        r.skipped = Some(why);
+        return r;
+    }
+    r.before = dir_size(&root);
+    let paths: Vec<(PathBuf, u64)> = plan
+        .into_iter()
+        .map(|i| (root.join(&entries[i].rel), entries[i].size))
+        .collect();
     apply(&root, &paths, dry_run, &mut r, warnings);
     r.after = if dry_run { r.before } else { dir_size(&root) };
-    if !dry_run && let Some(id) = own {
-        reg.release(id, &machine, now);
-    }
     r
 }
 

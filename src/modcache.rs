@@ -52,16 +52,53 @@ pub fn looks_like_modcache(root: &Path) -> bool {
     std::fs::symlink_metadata(root.join("cache/download")).is_ok_and(|m| m.is_dir())
 }
 
-/// Why a module cache is not this job's own to prune, or `None` when it is (pure). Go's
-/// per-user default, `$HOME/go/pkg/mod`, holds every project's modules on a laptop or a
-/// persistent runner, so it is the job's own only on a runner that lives for one job
-/// (`ephemeral`: GitHub-hosted). Both paths are compared as given (callers canonicalize).
-pub fn not_owned_reason(gomodcache: &Path, home: Option<&Path>, ephemeral: bool) -> Option<String> {
-    let default = home.map(|h| h.join("go").join("pkg").join("mod"))?;
-    (gomodcache == default && !ephemeral).then(|| {
+/// What decides whether a module cache is this job's own to prune ([`not_owned_reason`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// GOMODCACHE (canonical).
+    pub gomodcache: &'a Path,
+    /// `$HOME` (canonical), for the message about Go's per-user default.
+    pub home: Option<&'a Path>,
+    /// The job's own directories (canonical): the project, and the CI's checkout directory
+    /// (`CI_PROJECT_DIR`, `GITHUB_WORKSPACE`).
+    pub project_dirs: &'a [std::path::PathBuf],
+    /// The runner lives for one job (GitHub-hosted).
+    pub ephemeral: bool,
+    /// The machine keeps its caches between jobs ([`crate::machine::judge`]).
+    pub persistent: bool,
+    /// GOMODCACHE held nothing before this job's restore; `None` when unknown.
+    pub empty_before: Option<bool>,
+}
+
+/// Why a module cache is not this job's own to prune, or `None` when it is (pure). A module
+/// cache is often shared — by every project on a laptop or a self-hosted runner — and
+/// `cache/vcs/` may hold the only copy of a private module, so it is the job's own only when
+/// that is proven: the runner lives for one job, or the cache lies inside the job's own
+/// directories, or it was empty before this job restored it. On a machine that keeps its
+/// caches it never is: every later job, of any project, uses it.
+pub fn not_owned_reason(o: &Owner<'_>) -> Option<String> {
+    if o.persistent {
+        return Some(format!(
+            "this machine keeps its caches between jobs, so `{}` serves every later job of any project",
+            o.gomodcache.display()
+        ));
+    }
+    if o.ephemeral
+        || o.project_dirs.iter().any(|d| o.gomodcache.starts_with(d))
+        || o.empty_before == Some(true)
+    {
+        return None;
+    }
+    let default = o.home.map(|h| h.join("go").join("pkg").join("mod"));
+    Some(if default.as_deref() == Some(o.gomodcache) {
         format!(
             "`{}` is Go's per-user default module cache, shared by every project and job of this user",
-            gomodcache.display()
+            o.gomodcache.display()
+        )
+    } else {
+        format!(
+            "`{}` lies outside the job's directories and held modules before this job (or nobody said it was empty), so it may serve other projects",
+            o.gomodcache.display()
         )
     })
 }
@@ -292,6 +329,73 @@ pub fn plan_prune(
         .collect()
 }
 
+/// The escaped module paths that have a download directory (`cache/download/<path>/@v/`).
+pub fn download_paths(root: &Path) -> Vec<String> {
+    let base = root.join("cache").join("download");
+    let mut out = Vec::new();
+    let mut walker = WalkDir::new(&base)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(e) = walker.next() {
+        let Ok(e) = e else { continue };
+        if !e.file_type().is_dir() {
+            continue;
+        }
+        if e.file_name() == "@v" {
+            if let Ok(rel) = e.path().parent().unwrap_or(&base).strip_prefix(&base) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+            walker.skip_current_dir();
+        } else if e.depth() == 1 && e.file_name() == "sumdb" {
+            walker.skip_current_dir();
+        }
+    }
+    out
+}
+
+/// What an archive of a module cache shared with other jobs leaves out (pure), relative to the
+/// root, one GNU tar exclude pattern each: whatever a prune would remove (`plan`: indexes into
+/// `entries`), the download directories of modules outside the build list (`live`, escaped
+/// `path@version`; Go's own toolchain and FIPS modules stay), and go-ci-cache's own
+/// directories. So the archive holds this job's modules and nothing of other projects'.
+pub fn archive_excludes(
+    entries: &[ModEntry],
+    plan: &[usize],
+    downloads: &[String],
+    live: &BTreeSet<String>,
+) -> Vec<String> {
+    let paths: BTreeSet<&str> = live
+        .iter()
+        .filter_map(|m| m.split_once('@').map(|x| x.0))
+        .collect();
+    let mut out: Vec<String> = plan.iter().map(|&i| entries[i].rel.clone()).collect();
+    out.extend(
+        downloads
+            .iter()
+            .filter(|d| {
+                !paths.contains(d.as_str())
+                    && d.as_str() != "golang.org/toolchain"
+                    && d.as_str() != "golang.org/fips140"
+            })
+            // The `@v` directory only: a nested module (`a/b` inside `a`) keeps its own.
+            .map(|d| format!("cache/download/{d}/@v")),
+    );
+    out.extend(own_dirs());
+    out
+}
+
+/// go-ci-cache's own directories in a cache root (leases, machine records, trash): never in
+/// an archive.
+pub fn own_dirs() -> Vec<String> {
+    vec![
+        crate::lease::DIR.to_string(),
+        crate::machine::DIR.to_string(),
+        format!("{}*", remove::TRASH_PREFIX),
+    ]
+}
+
 /// Go's case-encoding of module paths and versions in the cache (`golang.org/x/mod/module`
 /// `EscapePath`): every upper-case letter becomes `!` and its lower case.
 pub fn escape(s: &str) -> String {
@@ -371,6 +475,50 @@ mod tests {
     }
 
     #[test]
+    fn an_archive_of_a_shared_module_cache_holds_only_the_jobs_modules() {
+        let entries = vec![
+            m("cache/download/example.com/a/@v/v1.0.0.zip", ModKind::Zip),
+            m(
+                "example.com/a@v1.0.0",
+                ModKind::Module("example.com/a@v1.0.0".into()),
+            ),
+            m(
+                "corp.example/private@v0.1.0",
+                ModKind::Module("corp.example/private@v0.1.0".into()),
+            ),
+        ];
+        let live: BTreeSet<String> = ["example.com/a@v1.0.0".to_string()].into();
+        let plan = plan_prune(&entries, Some(&live), &BTreeSet::new(), &BTreeSet::new());
+        let downloads = [
+            "example.com/a".to_string(),
+            "corp.example/private".to_string(),
+            "golang.org/toolchain".to_string(),
+        ];
+        let ex = archive_excludes(&entries, &plan, &downloads, &live);
+        assert_eq!(
+            ex,
+            [
+                "cache/download/example.com/a/@v/v1.0.0.zip",
+                "corp.example/private@v0.1.0",
+                "cache/download/corp.example/private/@v",
+                ".go-ci-cache-leases",
+                ".go-ci-cache-machine",
+                ".go-ci-cache-trash-*",
+            ]
+        );
+    }
+
+    #[test]
+    fn download_directories_are_found_without_sumdb() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        touch(&r.join("cache/download/example.com/a/@v/v1.0.0.mod"));
+        touch(&r.join("cache/download/example.com/a/b/@v/v1.0.0.mod"));
+        touch(&r.join("cache/download/sumdb/sum.golang.org/lookup/x"));
+        assert_eq!(download_paths(r), ["example.com/a", "example.com/a/b"]);
+    }
+
+    #[test]
     fn case_encoding() {
         assert_eq!(
             escape("github.com/BurntSushi/toml@v1.2.0"),
@@ -378,15 +526,57 @@ mod tests {
         );
     }
     #[test]
-    fn the_per_user_default_is_owned_only_on_ephemeral_runners() {
+    fn a_module_cache_is_the_jobs_own_only_when_proven() {
         let home = Path::new("/home/u");
         let default = Path::new("/home/u/go/pkg/mod");
-        assert!(not_owned_reason(default, Some(home), false).is_some());
-        assert!(not_owned_reason(default, Some(home), true).is_none());
+        let shared = Path::new("/opt/gomod");
+        let inside = Path::new("/builds/p/.go-cache/mod");
+        let dirs = [std::path::PathBuf::from("/builds/p")];
+        let o = |m: &'static Path, ephemeral, persistent, empty: Option<bool>| Owner {
+            gomodcache: m,
+            home: Some(home),
+            project_dirs: &dirs,
+            ephemeral,
+            persistent,
+            empty_before: empty,
+        };
+        // (cache, ephemeral, persistent, empty before) → owned
+        let table: [(&'static Path, bool, bool, Option<bool>, bool); 10] = [
+            (default, false, false, None, false),
+            (default, true, false, None, true),
+            (shared, false, false, None, false),
+            (shared, false, false, Some(false), false),
+            (shared, false, false, Some(true), true),
+            (shared, true, false, None, true),
+            (inside, false, false, None, true),
+            (inside, false, true, None, false),
+            (shared, false, true, Some(true), false),
+            (default, true, true, None, false),
+        ];
+        for (m, e, p, b, owned) in table {
+            let why = not_owned_reason(&o(m, e, p, b));
+            assert_eq!(
+                why.is_none(),
+                owned,
+                "{} {e} {p} {b:?}: {why:?}",
+                m.display()
+            );
+        }
         assert!(
-            not_owned_reason(Path::new("/builds/p/.go-cache/mod"), Some(home), false).is_none()
+            not_owned_reason(&o(default, false, false, None))
+                .unwrap()
+                .contains("per-user default")
         );
-        assert!(not_owned_reason(default, None, false).is_none());
+        assert!(
+            not_owned_reason(&o(shared, false, false, None))
+                .unwrap()
+                .contains("other projects")
+        );
+        assert!(
+            not_owned_reason(&o(inside, false, true, None))
+                .unwrap()
+                .contains("keeps its caches")
+        );
     }
 
     #[test]

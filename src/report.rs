@@ -28,6 +28,17 @@ fn removed(r: &RootTrim) -> String {
 /// Rows of the summary table: (label, modules value, build value).
 fn rows(st: &State) -> Vec<(&'static str, String, String)> {
     let mut rows = Vec::new();
+    let held = |c: Option<&crate::state::RootClaim>| c.and_then(|c| c.held.clone());
+    let (held_m, held_b) = st.claim.as_ref().map_or((None, None), |c| {
+        (held(c.modules.as_ref()), held(c.build.as_ref()))
+    });
+    if held_m.is_some() || held_b.is_some() || (st.restore.is_none() && st.claim.is_some()) {
+        let show = |h: &Option<String>| match h {
+            Some(k) => format!("already on this machine (`{k}`), nothing restored"),
+            None => "not on this machine".into(),
+        };
+        rows.push(("local caches", show(&held_m), show(&held_b)));
+    }
     if let Some(r) = &st.restore {
         let show = |k: &Option<String>, hit: bool| match k {
             Some(k) if hit => format!("exact hit `{k}`"),
@@ -194,8 +205,8 @@ pub fn parse_timing(raw: &str) -> anyhow::Result<(String, f64)> {
 }
 
 /// The order phases happen in a job; others follow by name.
-const PHASE_ORDER: [&str; 7] = [
-    "keys", "restore", "prepare", "warm", "trim", "save", "prune",
+const PHASE_ORDER: [&str; 8] = [
+    "keys", "claim", "restore", "prepare", "warm", "trim", "save", "prune",
 ];
 
 /// One line: every phase's wall time, grouped by its first two name parts (`restore.build`:
@@ -270,14 +281,41 @@ fn lines(st: &State) -> Vec<String> {
             out.push(format!("failed to compile: {p}: {e}"));
         }
     }
+    if let Some(v) = &st.machine {
+        out.push(format!(
+            "machine: {} ({})",
+            if v.persistent {
+                "keeps its caches between jobs"
+            } else {
+                "the caches live for this job only"
+            },
+            v.why
+        ));
+    }
     if let Some(t) = &st.trim {
         out.push(format!("trim: {:.2}s", t.seconds));
+        if let Some(b) = &t.budget {
+            out.push(format!(
+                "budget: GOCACHE is kept within {} ({}), least recently used entries first; never what a live job may use",
+                human_bytes(b.bytes),
+                b.source
+            ));
+        }
+        for (name, r) in [("modules", &t.gomodcache), ("build", &t.gocache)] {
+            if r.exclude_file.is_some() {
+                out.push(format!(
+                    "{name} archive: leaves out {} entries this job did not use; the local cache keeps them",
+                    r.excluded
+                ));
+            }
+        }
     }
     out.extend(timing_line(&st.timings));
     for w in st
-        .prepare
+        .claim
         .iter()
-        .flat_map(|p| &p.warnings)
+        .flat_map(|c| &c.warnings)
+        .chain(st.prepare.iter().flat_map(|p| &p.warnings))
         .chain(st.warm.iter().flat_map(|w| &w.warnings))
         .chain(st.trim.iter().flat_map(|t| &t.warnings))
         .chain(st.cacheprog.iter().flat_map(|c| &c.warnings))

@@ -25,6 +25,12 @@ pub struct State {
     pub gocache: String,
     /// GOMODCACHE the state belongs to.
     pub gomodcache: String,
+    /// Set by `claim` (before the restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimReport>,
+    /// Whether this machine keeps its caches between jobs (set by `claim`, else `prepare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<crate::machine::Verdict>,
     /// Set by `prepare`.
     pub prepare: Option<PrepareReport>,
     /// Set by `warm`.
@@ -67,6 +73,33 @@ pub struct PrepareReport {
     /// Why not, when it does not.
     #[serde(default)]
     pub modules_not_owned: Option<String>,
+}
+
+/// `claim`'s record: the job's lease, taken before the restore, and what the local caches hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClaimReport {
+    /// Unix seconds when the job's use of the caches began (its T0, kept by `prepare`).
+    pub started_at: i64,
+    /// The lease ID, kept by `prepare` and released by `trim`.
+    pub lease: String,
+    /// GOMODCACHE, when claimed.
+    pub modules: Option<RootClaim>,
+    /// GOCACHE, when claimed.
+    pub build: Option<RootClaim>,
+    /// Problems met (each also printed as a warning).
+    pub warnings: Vec<String>,
+}
+
+/// What `claim` found in one cache root.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RootClaim {
+    /// The root held cache entries before the restore.
+    pub filled_before: bool,
+    /// The key the machine record says the root holds for this entry, when it holds it (the
+    /// restore is skipped).
+    pub held: Option<String>,
+    /// Why the root holds it or not.
+    pub why: String,
 }
 
 /// One warm-up step's outcome.
@@ -120,6 +153,18 @@ pub struct RootTrim {
     /// a save would add nothing a later job can use).
     #[serde(default)]
     pub added: Option<u64>,
+    /// How it was trimmed: `used` (every entry the job did not use went) or `budget` (least
+    /// recently used first, to the budget, on a machine that keeps its caches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// On a machine that keeps its caches: a file of the root's entries the job did not use
+    /// (one GNU tar exclude pattern a line), so the saved archive holds the job's set while
+    /// the local cache keeps everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_file: Option<String>,
+    /// How many entries that file names.
+    #[serde(default)]
+    pub excluded: u64,
 }
 
 /// `trim`'s record.
@@ -133,6 +178,9 @@ pub struct TrimReport {
     pub seconds: f64,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// The build cache's budget, on a machine that keeps its caches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
     /// Problems met.
     pub warnings: Vec<String>,
 }

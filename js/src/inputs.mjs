@@ -8,6 +8,7 @@ export const CHOICES = {
   warm: ['never', 'always', 'auto'],
   job: ['test', 'build', 'vet'],
   save: ['default-branch', 'pull-requests', 'always', 'never'],
+  persistent: ['auto', 'true', 'false'],
 };
 
 const BOOLEANS = ['save-on-failure', 'modules-cache', 'warm-vet', 'warm-test', 'lookup-only', 'refresh', 'remote-read-only'];
@@ -64,6 +65,8 @@ export function readInputs(get) {
     binary: s('binary'),
     token: s('token'),
     keep: count('keep', s('keep', '2')),
+    persistent: choice('persistent', s('persistent', 'auto')),
+    budget: budgetInput(s('cache-budget', 'auto')),
   };
   const defaults = { 'save-on-failure': 'false', 'modules-cache': 'true', 'warm-vet': 'false', 'warm-test': 'false', 'lookup-only': 'false', refresh: 'true', 'remote-read-only': 'false' };
   const b = {};
@@ -83,6 +86,13 @@ export function readInputs(get) {
     throw new InputError('inputs `modules-cache` and `build-cache` are both `false`; enable at least one');
   }
   return inputs;
+}
+
+/** The `cache-budget` input: `auto` or a size such as `20GB` or `512MiB` (as `trim --budget`). */
+function budgetInput(raw) {
+  const v = raw.trim();
+  if (/^auto$/i.test(v) || /^[0-9]+(\.[0-9]+)?\s*([kmgt]i?b?|b)?$/i.test(v)) return v;
+  throw new InputError(`input \`cache-budget\` is \`${raw}\`; allowed values: \`auto\` or a size such as \`20GB\` or \`512MiB\``);
 }
 
 /** AWS variables any of which lets the cache program sign requests (object_store's chain). */
@@ -150,6 +160,8 @@ export function binaryEnv(inputs, base, statePath) {
     GO_CI_CACHE_JOB: inputs.job || 'test',
     GO_CI_CACHE_ROLLING_SUFFIX: inputs.rollingSuffix,
     GO_CI_CACHE_STATE: statePath,
+    GO_CI_CACHE_PERSISTENT: inputs.persistent || 'auto',
+    GO_CI_CACHE_BUDGET: inputs.budget || 'auto',
   });
   for (const k of ['GO_CI_CACHE_DEPENDENCY_FILES', 'GO_CI_CACHE_ROLLING_SUFFIX']) {
     if (env[k] === '') delete env[k];
@@ -178,6 +190,7 @@ export function rollingSuffix(inputs, env) {
  * prefix restore picks. Returns the restore result with `hit` judged so and `exact` kept.
  */
 export function judgeBuildHit(restored, entry, rolling) {
+  if (restored.status === 'local') return restored;
   const exact = restored.hit;
   if (!rolling || !restored.matched) return { ...restored, exact };
   const same = entry.restore_keys[0] || '';
@@ -288,4 +301,37 @@ export function cacheModeNotice(mode, inputs) {
   if (mode === 'none') return 'this job has no cache access (ACTIONS_CACHE_MODE=none): nothing is restored or saved; the warm-up still runs';
   if (mode === 'write-only') return 'this job may save but not restore caches (ACTIONS_CACHE_MODE=write-only): starting cold';
   return '';
+}
+
+/**
+ * The restore result of an entry the machine's caches already hold (`claim`): nothing looked
+ * up, nothing downloaded (pure). A hit of this dependency set (and for the build entry, the key
+ * it holds, so the post step saves only when the job added to it), but never an exact hit: the
+ * key may not be in the store yet, and the post step looks it up before saving.
+ */
+export function heldResult(name, held) {
+  return { status: 'local', matched: name === 'build' ? held.key || '' : '', hit: true, exact: false, detail: held.why || '', timing: {} };
+}
+
+/**
+ * What the post step runs as `trim` (pure): on a machine that keeps its caches, every job
+ * trims both (the budget) and records what they hold; elsewhere only the caches about to be
+ * saved are trimmed, and a job that saves nothing only records and ends its leases.
+ */
+export function trimArgs(plan, persistent) {
+  if (persistent) return ['trim', '--caches', 'both'];
+  if (plan.length === 0) return ['trim', '--record-only'];
+  return ['trim', '--caches', plan.length === 2 ? 'both' : plan[0]];
+}
+
+/**
+ * GNU tar's TAR_OPTIONS for an archive saved on a machine that keeps its caches (pure): the
+ * exclusions `trim` wrote, so the saved entry holds what this job used and nothing is removed
+ * from the local cache. `null` when the entry must not be saved (no exclusions: an archive
+ * would carry other projects' entries); `prev` is the TAR_OPTIONS already set.
+ */
+export function excludeOptions(excludeFile, prev = '') {
+  if (!excludeFile) return null;
+  const quoted = /[\s'"\\]/.test(excludeFile) ? `'${excludeFile.replace(/'/g, `'\\''`)}'` : excludeFile;
+  return [prev, `--exclude-from=${quoted}`].filter(Boolean).join(' ');
 }

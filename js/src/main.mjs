@@ -1,6 +1,8 @@
-// The action's main step: install → keys (toolchain switching off) → restore both entries at
-// once when that Go is the one that runs the job, else restore modules → keys → restore build →
-// prepare → warm → outputs. With the remote build cache on, `cacheprog --prefetch-only` runs
+// The action's main step: install → keys (toolchain switching off) → claim (the job's lease
+// before any restore; the machine record says which entries this machine's caches already
+// hold, and those are neither looked up nor downloaded) → restore both entries at once when
+// that Go is the one that runs the job, else claim and restore modules → keys → claim and
+// restore build → prepare → warm → outputs. With the remote build cache on, `cacheprog --prefetch-only` runs
 // beside the restores and the step waits for it before prepare.
 //
 // The modules entry is restored before any `go` command may switch toolchains: with a go.mod
@@ -23,7 +25,7 @@ import * as core from '@actions/core';
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { actionDir, readManifest, runBinary, runBinaryAsync, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, shouldWarm, trustArgs } from './inputs.mjs';
+import { binaryEnv, cacheModeNotice, heldResult, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, shouldWarm, trustArgs } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -37,7 +39,7 @@ function setOutputs(o) {
   for (const [k, v] of Object.entries(o)) core.setOutput(k, v);
 }
 
-const OFF = { 'cache-hit': 'false', 'modules-hit': 'false', 'build-hit': 'false', 'modules-status': 'off', 'build-status': 'off' };
+const OFF = { 'cache-hit': 'false', 'modules-hit': 'false', 'build-hit': 'false', 'modules-status': 'off', 'build-status': 'off', persistent: 'false' };
 
 /** Wall seconds per phase of this step, for `report --timing` (keys, restore.<entry>.<part>). */
 const timings = {};
@@ -67,6 +69,23 @@ function keysOnce(bin, env, quiet) {
     return JSON.parse(r.stdout);
   } catch (e) {
     core.warning(`go-ci-cache is off for this job: \`go-ci-cache keys\` printed no JSON (${e.message})`);
+    return null;
+  }
+}
+
+/**
+ * `claim` before a restore: takes the job's lease on the roots (so no other job's trim on this
+ * machine removes what the restore extracts) and says which entries the machine's caches
+ * already hold. Returns the parsed answer, or null (cache trouble: restore as usual).
+ */
+function claim(bin, env, caches) {
+  const t0 = performance.now();
+  const r = runBinary(bin, ['claim', '--caches', caches], env, { capture: true });
+  timings.claim = (timings.claim || 0) + (performance.now() - t0) / 1000;
+  if (r.status !== 0) return null;
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
     return null;
   }
 }
@@ -242,16 +261,32 @@ async function run() {
     build: inputs.buildCache ? counted(k.build.path, 'build', countBuildEntries) : 0,
   };
   const filled = prefilledWarning({ modules: inputs.modulesCache && k.modules.path, build: inputs.buildCache && k.build.path }, counts);
-  if (filled) {
-    if (process.env.RUNNER_ENVIRONMENT === 'self-hosted') core.info('go-ci-cache: the cache directories already held files before the restore (normal on a self-hosted runner); restoring adds what is missing');
-    else core.warning(filled);
-  }
+  if (filled && process.env.RUNNER_ENVIRONMENT === 'github-hosted') core.warning(filled);
 
   // The budget request runs while the entries restore.
   const budgetP = readBudget({ apiUrl: process.env.GITHUB_API_URL, repository: process.env.GITHUB_REPOSITORY, token: inputs.token });
   const lookup = { lookupOnly: inputs.lookupOnly };
-  const restoreOne = (name, entry, label = '') =>
-    (name === 'modules' ? inputs.modulesCache : inputs.buildCache) && readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+  // What the machine's caches already hold (`claim`, before any restore): those entries are
+  // neither looked up nor downloaded.
+  const claimed = { modules: null, build: null };
+  let machine = null;
+  const claimFor = (name, e) => {
+    if (inputs.lookupOnly) return;
+    const c = claim(bin, e, name);
+    if (!c) return;
+    machine = machine || c;
+    if (c[name]) claimed[name] = c[name];
+  };
+  const restoreOne = (name, entry, label = '') => {
+    if (!(name === 'modules' ? inputs.modulesCache : inputs.buildCache)) return Promise.resolve(none);
+    const held = claimed[name];
+    if (held?.held) {
+      log.info(`${name}: already on this machine (${held.why}); nothing looked up or downloaded`);
+      return Promise.resolve(heldResult(name, held));
+    }
+    return readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+  };
+  const archived = (name) => (name === 'modules' ? inputs.modulesCache : inputs.buildCache);
 
   // 3. The keys of the Go that will run the job. When that is the installed Go (GOTOOLCHAIN
   // forbids switching, or nothing asks for a newer one), the first keys are final and both
@@ -262,10 +297,14 @@ async function run() {
   if (final) {
     if (early && earlyStderr) process.stderr.write(earlyStderr);
     exportPaths(k);
+    const both = ['modules', 'build'].filter(archived);
+    if (both.length > 0) claimFor(both.length === 2 ? 'both' : both[0], env);
+    if (both.length === 2 && machine) Object.assign(claimed, { modules: machine.modules, build: machine.build });
     core.startGroup('go-ci-cache: restore');
     [mod, bld] = await Promise.all([restoreOne('modules', k.modules, 'modules'), restoreOne('build', k.build, 'build')]);
     core.endGroup();
   } else {
+    if (archived('modules')) claimFor('modules', { ...env, GOTOOLCHAIN: 'local' });
     core.startGroup('go-ci-cache: restore modules');
     mod = await restoreOne('modules', k.modules);
     core.endGroup();
@@ -278,6 +317,7 @@ async function run() {
     }
     k = full;
     exportPaths(k);
+    if (archived('build')) claimFor('build', env);
     core.startGroup('go-ci-cache: restore build');
     bld = await restoreOne('build', k.build);
     core.endGroup();
@@ -357,11 +397,12 @@ async function run() {
     coverage,
     'go-version': k.inputs.go.GOVERSION || '',
     'cache-budget-gb': String(budget.gb),
+    persistent: String(Boolean(machine?.persistent)),
   });
 
   core.saveState(
     'go-ci-cache',
-    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: '' }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled), decision }),
+    JSON.stringify({ bin, env: { dir: inputs.workingDirectory }, inputs: { ...inputs, token: '' }, state, keys: { modules: k.modules, build: k.build }, mod, bld, budget, prefilled: Boolean(filled), decision, persistent: Boolean(machine?.persistent) }),
   );
 }
 

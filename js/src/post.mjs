@@ -1,4 +1,5 @@
-// The action's post step: trim → save each entry per policy (looking the key up before
+// The action's post step: trim (on a machine that keeps its caches: to the budget, writing the
+// archive's exclusions) → save each entry per policy (looking the key up before
 // compressing, one attempt, no retries) → report into the step summary. Nothing here can fail
 // the job: a rate limit or a read-only cache is a notice, other trouble a warning.
 
@@ -10,7 +11,7 @@ import * as core from '@actions/core';
 import { budgetLine } from './budget.mjs';
 import { saveEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { runBinary } from './common.mjs';
-import { binaryEnv, freshDecision, pruneArgs, saveDecision } from './inputs.mjs';
+import { binaryEnv, excludeOptions, freshDecision, pruneArgs, saveDecision, trimArgs } from './inputs.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
 
@@ -71,17 +72,22 @@ async function run() {
 
   let after = {};
   let added;
-  if (plan.length > 0) {
-    const caches = plan.length === 2 ? 'both' : plan[0][0];
+  const excludes = {};
+  // On a machine that keeps its caches every job trims (to the budget) and records what they
+  // hold; elsewhere a job that saves nothing only records and ends its leases.
+  if (!st.inputs.lookupOnly) {
     core.startGroup('go-ci-cache: trim');
-    runBinary(st.bin, ['trim', '--caches', caches], env);
+    runBinary(st.bin, trimArgs(plan.map(([n]) => n), st.persistent), env);
     core.endGroup();
+  }
+  if (plan.length > 0) {
     const rep = runBinary(st.bin, ['report', '--format', 'json', '--state', st.state], env, { capture: true });
     if (rep.status === 0) {
       try {
         const t = JSON.parse(rep.stdout).trim;
         after = { modules: t?.gomodcache?.after, build: t?.gocache?.after };
         added = t?.gocache?.added ?? undefined;
+        Object.assign(excludes, { modules: t?.gomodcache?.exclude_file, build: t?.gocache?.exclude_file });
       } catch {
         // No trim report: save what is there.
       }
@@ -107,7 +113,26 @@ async function run() {
       }
       if (added !== undefined && st.bld.matched) core.info(`go-ci-cache: the job added ${added} build-cache entries to the restored ${st.bld.matched}`);
     }
-    const r = await saveEntry(client, name, entry, log);
+    // On a machine that keeps its caches the archive leaves out what the job did not use
+    // (GNU tar reads TAR_OPTIONS; @actions/cache passes the environment to it), and the local
+    // cache keeps everything.
+    const prevTar = process.env.TAR_OPTIONS;
+    if (st.persistent) {
+      const opts = excludeOptions(excludes[name], prevTar);
+      if (!opts) {
+        core.info(`go-ci-cache: not saving the ${name} cache: trim could not list what this job did not use, and an archive of a cache other jobs share would carry their entries`);
+        lines.push(`- ${name}: not saved: no exclusions`);
+        continue;
+      }
+      process.env.TAR_OPTIONS = opts;
+    }
+    let r;
+    try {
+      r = await saveEntry(client, name, entry, log);
+    } finally {
+      if (prevTar === undefined) delete process.env.TAR_OPTIONS;
+      else process.env.TAR_OPTIONS = prevTar;
+    }
     for (const [k, v] of Object.entries(r.timing || {})) timings[`save.${name}.${k}`] = v;
     if (r.status === 'saved') {
       uploads += 1;

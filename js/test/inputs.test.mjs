@@ -239,3 +239,38 @@ test('remote: GOCACHEPROG, the namespaces written, and the archive it replaces',
 });
 
 
+
+test('persistent and cache-budget: checked, passed to the binary', async () => {
+  const { excludeOptions, heldResult, trimArgs } = await import('../src/inputs.mjs');
+  const i = readInputs(get({}));
+  assert.equal(i.persistent, 'auto');
+  assert.equal(i.budget, 'auto');
+  const env = binaryEnv(readInputs(get({ persistent: 'True', 'cache-budget': '20GB' })), {}, '/t/s.json');
+  assert.equal(env.GO_CI_CACHE_PERSISTENT, 'true');
+  assert.equal(env.GO_CI_CACHE_BUDGET, '20GB');
+  for (const ok of ['512MiB', '1.5 GB', '4096', 'AUTO', '3t']) assert.equal(readInputs(get({ 'cache-budget': ok })).budget, ok);
+  assert.throws(() => readInputs(get({ persistent: 'sometimes' })), /`persistent` is `sometimes`; allowed values: `auto`, `true`, `false`/);
+  assert.throws(() => readInputs(get({ 'cache-budget': 'lots' })), (e) => e instanceof InputError && /`cache-budget` is `lots`/.test(e.message));
+
+  // An entry the machine holds: a hit, never exact (the post step looks the key up before
+  // saving); the build entry keeps the key it holds, so a job that added nothing saves nothing.
+  const m = heldResult('modules', { held: true, key: 'k-mod', why: 'w' });
+  assert.deepEqual([m.status, m.matched, m.hit, m.exact], ['local', '', true, false]);
+  const b = heldResult('build', { held: true, key: 'k-build-r1.1', why: 'w' });
+  assert.equal(b.matched, 'k-build-r1.1');
+  assert.equal(judgeBuildHit(b, { key: 'k-build-r2.1', restore_keys: ['k-build-'] }, true), b);
+  assert.deepEqual(freshDecision({ matched: b.matched, added: 0, sameSet: b.hit }), { save: false, why: 'the job added nothing to the restored entry' });
+
+  // Every job on a persistent machine trims both caches; elsewhere only what is saved, or
+  // nothing but the record.
+  assert.deepEqual(trimArgs([], true), ['trim', '--caches', 'both']);
+  assert.deepEqual(trimArgs([], false), ['trim', '--record-only']);
+  assert.deepEqual(trimArgs(['build'], false), ['trim', '--caches', 'build']);
+  assert.deepEqual(trimArgs(['modules', 'build'], false), ['trim', '--caches', 'both']);
+
+  // The archive's exclusions reach GNU tar through TAR_OPTIONS, after what was there.
+  assert.equal(excludeOptions('/t/s.exclude-build'), '--exclude-from=/t/s.exclude-build');
+  assert.equal(excludeOptions('/t/s.exclude-build', '--skip-old-files'), '--skip-old-files --exclude-from=/t/s.exclude-build');
+  assert.equal(excludeOptions('/t/a b/x'), "--exclude-from='/t/a b/x'");
+  assert.equal(excludeOptions(undefined), null);
+});

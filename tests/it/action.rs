@@ -172,6 +172,8 @@ struct Act {
     env: Vec<(String, String)>,
     /// The event the workflow runs on (`push` unless a test says otherwise).
     event_name: String,
+    /// Keep the runner's home (and so its caches) from run to run: a persistent runner.
+    keep_home: bool,
 }
 
 struct Run {
@@ -219,6 +221,7 @@ impl Act {
             modcacherw: true,
             env: Vec::new(),
             event_name: "push".into(),
+            keep_home: false,
         }
     }
 
@@ -245,7 +248,7 @@ jobs:
           binary: ${{{{ env.GO_CI_CACHE_TEST_BINARY }}}}
 {with}
       - run: |
-          printf '%s\n' "modules-status=${{{{ steps.cache.outputs.modules-status }}}}" "build-status=${{{{ steps.cache.outputs.build-status }}}}" "cache-budget-gb=${{{{ steps.cache.outputs.cache-budget-gb }}}}" "cache-hit=${{{{ steps.cache.outputs.cache-hit }}}}" "modules-hit=${{{{ steps.cache.outputs.modules-hit }}}}" "build-hit=${{{{ steps.cache.outputs.build-hit }}}}" "build-key=${{{{ steps.cache.outputs.build-key }}}}" "build-matched-key=${{{{ steps.cache.outputs.build-matched-key }}}}" "modules-matched-key=${{{{ steps.cache.outputs.modules-matched-key }}}}" "coverage=${{{{ steps.cache.outputs.coverage }}}}" > "$RESULT_DIR/outputs.txt"
+          printf '%s\n' "modules-status=${{{{ steps.cache.outputs.modules-status }}}}" "build-status=${{{{ steps.cache.outputs.build-status }}}}" "cache-budget-gb=${{{{ steps.cache.outputs.cache-budget-gb }}}}" "cache-hit=${{{{ steps.cache.outputs.cache-hit }}}}" "persistent=${{{{ steps.cache.outputs.persistent }}}}" "modules-hit=${{{{ steps.cache.outputs.modules-hit }}}}" "build-hit=${{{{ steps.cache.outputs.build-hit }}}}" "build-key=${{{{ steps.cache.outputs.build-key }}}}" "build-matched-key=${{{{ steps.cache.outputs.build-matched-key }}}}" "modules-matched-key=${{{{ steps.cache.outputs.modules-matched-key }}}}" "coverage=${{{{ steps.cache.outputs.coverage }}}}" > "$RESULT_DIR/outputs.txt"
 {extra}
 "#,
             event = self.event_name
@@ -255,7 +258,7 @@ jobs:
         std::fs::write(wf_dir.join("ci.yml"), wf).unwrap();
         // A fresh runner: no local caches.
         let home = self.t.root().join("home");
-        if home.exists() {
+        if home.exists() && !self.keep_home {
             let _ = Command::new("chmod")
                 .args(["-R", "u+w"])
                 .arg(&home)
@@ -771,6 +774,90 @@ fn action_keeps_the_build_cache_fresh_in_act() {
         deletes,
         ["DELETE /repos/octo/hello/actions/caches/1"],
         "the oldest of three goes, keep 2"
+    );
+}
+
+/// A self-hosted runner that keeps its home between runs, with the real @actions/cache and GNU
+/// tar: the first run restores and saves as on any runner; the second finds both entries on the
+/// machine (status `local`: nothing looked up or downloaded) and compiles no dependency; its
+/// post step keeps GOCACHE within the budget and saves the build entry through TAR_OPTIONS'
+/// exclusions, so another project's entry that sits in the machine's cache stays there but not
+/// in the archive; a fresh runner that restores that archive builds from it.
+#[test]
+fn action_on_a_persistent_runner_in_act() {
+    let Some(act) = tool("act") else { return };
+    let mut a = Act::new(act);
+    a.env
+        .push(("RUNNER_ENVIRONMENT".into(), "self-hosted".into()));
+    let main = Some(r#"{"repository":{"default_branch":"main"}}"#);
+    let check = |r: &Run, what: &str| assert!(r.ok, "{what} failed:\n{}", r.log);
+
+    // Run 1: a new machine.
+    let r = a.run("", JOB, main);
+    check(&r, "run 1");
+    assert_eq!(r.outputs["persistent"], "false", "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "miss", "{}", r.log);
+    assert!(r.log.contains("saved the build cache as"), "{}", r.log);
+
+    // Another project's entry in the machine's build cache, last used two days ago.
+    let gocache = a.t.root().join("home/.cache/go-build");
+    let theirs = gocache.join("ee").join(format!("{}-d", "e".repeat(64)));
+    std::fs::write(&theirs, "another project's package").unwrap();
+    let old = filetime::FileTime::from_unix_time(
+        filetime::FileTime::now().unix_seconds() - 2 * 86_400,
+        0,
+    );
+    filetime::set_file_mtime(&theirs, old).unwrap();
+
+    // Run 2, same machine.
+    a.keep_home = true;
+    let r = a.run("", JOB, main);
+    check(&r, "run 2");
+    assert_eq!(r.outputs["persistent"], "true", "{}", r.log);
+    assert_eq!(r.outputs["modules-status"], "local", "{}", r.log);
+    assert_eq!(r.outputs["build-status"], "local", "{}", r.log);
+    assert!(
+        r.log.contains("nothing looked up or downloaded"),
+        "{}",
+        r.log
+    );
+    assert_eq!(a.dep_compiles("build.txt"), Vec::<String>::new());
+    assert!(r.log.contains("trimmed to its budget"), "{}", r.log);
+    assert!(
+        theirs.exists(),
+        "the budget trim took another project's entry"
+    );
+    assert!(tar_errors(&r.log).is_empty(), "{}", r.log);
+    // act checks out into a new directory each run: the main module compiled anew, so the
+    // build entry is saved again (with this run's key), through the exclusions.
+    assert!(r.log.contains("leaves out the"), "{}", r.log);
+    assert!(
+        r.log.contains(&format!(
+            "saved the build cache as {}",
+            r.outputs["build-key"]
+        )),
+        "{}",
+        r.log
+    );
+
+    // Run 3, a fresh runner of the fleet: restores run 2's entry and builds from it; the other
+    // project's entry stayed out of the archive.
+    a.keep_home = false;
+    a.env
+        .push(("RUNNER_ENVIRONMENT".into(), "github-hosted".into()));
+    let r = a.run("          save: never", JOB, main);
+    check(&r, "run 3");
+    assert_eq!(r.outputs["persistent"], "false", "{}", r.log);
+    assert_eq!(r.outputs["build-status"], "hit", "{}", r.log);
+    assert_eq!(
+        a.dep_compiles("build.txt"),
+        Vec::<String>::new(),
+        "{}",
+        r.log
+    );
+    assert!(
+        !theirs.exists(),
+        "another project's entry travelled in the archive"
     );
 }
 

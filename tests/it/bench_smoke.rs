@@ -88,9 +88,12 @@ fn flow_benchmark_smoke() {
     let mut cmd = Command::new(python);
     cmd.arg(root.join("bench/flow.py"));
     if weed.is_none() {
-        cmd.args(["--strategies", "cold,setup-go,recipe,go-ci-cache,ideal"]);
+        cmd.args([
+            "--strategies",
+            "cold,setup-go,recipe,go-ci-cache,go-ci-cache-persistent,ideal",
+        ]);
     }
-    let strategies = if weed.is_some() { 6 } else { 5 };
+    let strategies = if weed.is_some() { 7 } else { 6 };
     let r = cmd
         .arg(root.join("bench/scenarios/smoke.json"))
         .arg("--repo")
@@ -247,6 +250,31 @@ fn flow_benchmark_smoke() {
             "no GOCACHE archive: {csv}"
         );
     }
+
+    // go-ci-cache on a persistent runner: the first job finds empty caches and restores as on
+    // any runner; from the merge of the bump on, the machine holds each job's configuration and
+    // dependency set (the pull request's job left them), so nothing is restored and no
+    // dependency is compiled; the local caches are kept within the budget, not emptied.
+    let p = "go-ci-cache-persistent";
+    assert!(n(p, 1, "test", "dep_compiles") > 20.0, "{csv}");
+    for run in [3, 4] {
+        for job in ["test", "lib"] {
+            assert_eq!(get(p, run, job)["held"], "11", "run {run} {job}: {csv}");
+            assert_eq!(
+                n(p, run, job, "restored_bytes"),
+                0.0,
+                "run {run} {job}: {csv}"
+            );
+            assert_eq!(
+                n(p, run, job, "dep_compiles"),
+                0.0,
+                "run {run} {job}: {csv}"
+            );
+        }
+    }
+    assert!(n(p, 4, "test", "local_build_bytes") > 0.0, "{csv}");
+    // Run 3 saves the bumped set for the fleet, from what its job used.
+    assert!(n(p, 3, "test", "saved_bytes") > 0.0, "{csv}");
 
     // The persistent runner keeps everything: after its first job it compiles no dependency
     // package, restores and saves nothing, and serves unchanged test results from the cache.

@@ -21,10 +21,13 @@ fn dep_compiles(t: &TestEnv, dir: &Path, args: &[&str], main: &str) -> Vec<Strin
         .collect()
 }
 
+/// A lifecycle command as a runner that lives for one job runs it (GitHub-hosted: its module
+/// cache is the job's own to prune).
 fn lifecycle(t: &TestEnv, cmd: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
     t.bin(&[cmd, "--dir", dir.to_str().unwrap()])
         .args(extra)
         .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+        .env("RUNNER_ENVIRONMENT", "github-hosted")
         .output()
         .unwrap()
 }
@@ -596,6 +599,7 @@ fn gotoolchain_switching() {
             .env("GOSUMDB", "sum.golang.org")
             .env("GONOSUMDB", "example.com")
             .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+            .env("RUNNER_ENVIRONMENT", "github-hosted")
             .output()
             .unwrap()
     };
@@ -632,7 +636,8 @@ fn gotoolchain_switching() {
 
 fn job_cmd(t: &TestEnv, state: &str, args: &[&str]) -> Command {
     let mut c = t.bin(args);
-    c.env("GO_CI_CACHE_STATE", t.root().join(state));
+    c.env("GO_CI_CACHE_STATE", t.root().join(state))
+        .env("RUNNER_ENVIRONMENT", "github-hosted");
     c
 }
 
@@ -696,8 +701,15 @@ fn the_per_user_default_module_cache_is_not_pruned() {
         .gomodcache()
         .join("cache/download/example.com/greet/@v/v1.1.0.zip");
     assert!(zip.exists());
-    ok(lifecycle(&t, "prepare", &m, &[]));
-    let err = ok(lifecycle(&t, "trim", &m, &[]));
+    let self_hosted = |cmd: &str| {
+        ok(t.bin(&[cmd, "--dir", m.to_str().unwrap()])
+            .env("GO_CI_CACHE_STATE", t.root().join("state.json"))
+            .env("RUNNER_ENVIRONMENT", "self-hosted")
+            .output()
+            .unwrap())
+    };
+    self_hosted("prepare");
+    let err = self_hosted("trim");
     assert!(err.contains("per-user default module cache"), "{err}");
     assert!(zip.exists());
     // On a GitHub-hosted runner the machine lives for one job: the default is the job's own.

@@ -193,6 +193,8 @@ fn template_variables_come_from_the_dotenv_report() {
                 "GO_CI_CACHE_KEYS_ONLY",
                 "GO_CI_CACHE_INSTALL_SHA256",
                 "GO_CI_CACHE_MANIFEST_SHA256",
+                "GO_CI_CACHE_PERSISTENT",
+                "GO_CI_CACHE_PERSISTENT_DIR",
             ];
             assert!(
                 defined.contains(&name.as_str()) || set_by_template.contains(&name.as_str()),
@@ -627,6 +629,146 @@ vet:
             }
         }
     }
+}
+
+/// `persistent: true` on a runner that keeps a directory between pipelines: the warm job fills
+/// the directory, the jobs extract and push no `cache:`, restore nothing the directory holds
+/// and compile no dependency, in the same pipeline and in the next one; every job trims to the
+/// budget and reports the machine's decision.
+#[test]
+fn pipelines_on_a_persistent_runner_in_gitlab_ci_local() {
+    let Some((node, gcl)) = gitlab_ci_local() else {
+        return;
+    };
+    if tool("rsync").is_none() {
+        return;
+    }
+    let t = TestEnv::new();
+    let repo = gcl_project(&t);
+    let results = t.root().join("results");
+    let persist = t.root().join("runner-disk");
+    std::fs::create_dir_all(&results).unwrap();
+    let pipeline = |warm: &str| {
+        format!(
+            r#"include:
+  - local: gitlab-template.yml
+    inputs:
+      binary: {bin}
+      warm: {warm}
+      persistent: true
+      persistent-dir: {dir}
+      cache-budget: 2GB
+
+test:
+  stage: test
+  extends: .go-cache
+  script:
+    - printf '%s\n' "$GOCACHE" > "$RESULT_DIR/gocache.txt"
+    - go build -x ./... 2> "$RESULT_DIR/build.txt"
+    - go test -x -run='^$' ./... 2> "$RESULT_DIR/test.txt" > /dev/null
+"#,
+            bin = env!("CARGO_BIN_EXE_go-ci-cache"),
+            dir = persist.display()
+        )
+    };
+    let git = |args: &[&str]| util::git(&repo, args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/group/project.git",
+    ]);
+    let run = |warm: &str| {
+        std::fs::write(repo.join(".gitlab-ci.yml"), pipeline(warm)).unwrap();
+        git(&["add", "-A"]);
+        git(&[
+            "-c",
+            "user.email=ci@example.com",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "p",
+        ]);
+        git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        git(&[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/main",
+        ]);
+        for e in std::fs::read_dir(&results).unwrap().flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+        if repo.join(".gitlab-ci-local").exists() {
+            let _ = Command::new("chmod")
+                .args(["-R", "u+w"])
+                .arg(repo.join(".gitlab-ci-local"))
+                .status();
+            let _ = std::fs::remove_dir_all(repo.join(".gitlab-ci-local/builds"));
+        }
+        let mut cmd = gcl_command(&node, &gcl, &repo, &t.root().join("home"));
+        for (k, v) in emulator_go_env(&results) {
+            cmd.arg("--variable").arg(format!("{k}={v}"));
+        }
+        let out = cmd.output().unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "gitlab-ci-local failed:\n{log}");
+        log
+    };
+    let deps = |f: &str| -> Vec<String> {
+        compiled(&std::fs::read(results.join(f)).unwrap())
+            .into_iter()
+            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
+            .collect()
+    };
+    let cached_keys = || -> Vec<String> {
+        std::fs::read_dir(repo.join(".gitlab-ci-local/cache"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // Pipeline 1 on a new machine: the warm job fills the persistent directory.
+    let log = run("always");
+    assert!(log.contains("go-cache-warm"), "{log}");
+    let gocache = std::fs::read_to_string(results.join("gocache.txt")).unwrap();
+    assert_eq!(
+        gocache.trim(),
+        persist.join("build").to_str().unwrap(),
+        "{log}"
+    );
+    assert_eq!(deps("build.txt"), Vec::<String>::new(), "{log}");
+    assert_eq!(deps("test.txt"), Vec::<String>::new(), "{log}");
+    assert!(
+        persist
+            .join("build")
+            .join(go_ci_cache::machine::DIR)
+            .is_dir(),
+        "{log}"
+    );
+
+    // Pipeline 2, no warm job: the directory holds both entries for this configuration.
+    let log = run("never");
+    assert_eq!(deps("build.txt"), Vec::<String>::new(), "{log}");
+    assert_eq!(deps("test.txt"), Vec::<String>::new(), "{log}");
+    assert!(log.contains("already on this machine"), "{log}");
+    assert!(log.contains("machine: keeps its caches"), "{log}");
+    assert!(log.contains("budget"), "{log}");
+    assert!(
+        cached_keys().iter().all(|k| !k.contains("go-ci-cache")),
+        "nothing extracted or pushed through cache: {:?}",
+        cached_keys()
+    );
 }
 
 /// The jobs document parsed (anchors resolved).

@@ -10,6 +10,7 @@ mod cli; // the binary's usage errors and exit codes
 mod docs; // README tables generated from action.yml and the GitLab spec
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
 mod e2e_lifecycle; // prepare → warm → build → trim → save → restore with the real `go`
+mod e2e_persistent; // machines that keep their disks: record, budget trim, ownership, races
 mod e2e_warm; // warm --job test|build|vet: zero dependency compiles and vets afterwards
 mod github_api; // `prune` against GitHub's OpenAPI description (prism) and a loopback fake
 mod gitlab; // the GitLab template: schema, gitlab-ci-local pipeline, installer

@@ -192,6 +192,25 @@ fn report_formats() {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect(),
+        claim: Some(ClaimReport {
+            started_at: 1_700_000_000,
+            lease: "00ff".into(),
+            modules: Some(RootClaim {
+                filled_before: true,
+                held: Some("go-ci-cache-mod-v1-linux-0123".into()),
+                why: "a job on this machine left it".into(),
+            }),
+            build: Some(RootClaim {
+                filled_before: true,
+                held: None,
+                why: "the last job here of this configuration used another dependency set".into(),
+            }),
+            warnings: vec![],
+        }),
+        machine: Some(go_ci_cache::machine::Verdict {
+            persistent: true,
+            why: "an earlier job on this machine left its record in the cache directories".into(),
+        }),
         restore: Some(RestoreInfo {
             modules_key: Some("go-ci-cache-mod-v1-linux-0123".into()),
             modules_hit: true,
@@ -260,6 +279,9 @@ fn report_formats() {
                 failed: 0,
                 skipped: None,
                 added: Some(12),
+                mode: Some("budget".into()),
+                exclude_file: Some("/tmp/state.exclude-build".into()),
+                excluded: 150,
             },
             gomodcache: RootTrim {
                 skipped: Some("module cache off (--caches)".into()),
@@ -267,6 +289,10 @@ fn report_formats() {
             },
             seconds: 0.12,
             dry_run: false,
+            budget: Some(go_ci_cache::budget::Budget {
+                bytes: 10_000_000_000,
+                source: "--budget".into(),
+            }),
             warnings: vec!["cannot remove `/c/build/ab/x-d`: permission denied".into()],
         }),
         cacheprog: None,

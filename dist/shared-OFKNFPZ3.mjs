@@ -69145,7 +69145,8 @@ function statePath() {
 var CHOICES = {
   warm: ["never", "always", "auto"],
   job: ["test", "build", "vet"],
-  save: ["default-branch", "pull-requests", "always", "never"]
+  save: ["default-branch", "pull-requests", "always", "never"],
+  persistent: ["auto", "true", "false"]
 };
 var BOOLEANS = ["save-on-failure", "modules-cache", "warm-vet", "warm-test", "lookup-only", "refresh", "remote-read-only"];
 var MAX_KEEP = 20;
@@ -69189,7 +69190,9 @@ function readInputs(get) {
     save: choice("save", s("save", "default-branch")),
     binary: s("binary"),
     token: s("token"),
-    keep: count("keep", s("keep", "2"))
+    keep: count("keep", s("keep", "2")),
+    persistent: choice("persistent", s("persistent", "auto")),
+    budget: budgetInput(s("cache-budget", "auto"))
   };
   const defaults2 = { "save-on-failure": "false", "modules-cache": "true", "warm-vet": "false", "warm-test": "false", "lookup-only": "false", refresh: "true", "remote-read-only": "false" };
   const b = {};
@@ -69207,6 +69210,11 @@ function readInputs(get) {
     throw new InputError("inputs `modules-cache` and `build-cache` are both `false`; enable at least one");
   }
   return inputs;
+}
+function budgetInput(raw) {
+  const v = raw.trim();
+  if (/^auto$/i.test(v) || /^[0-9]+(\.[0-9]+)?\s*([kmgt]i?b?|b)?$/i.test(v)) return v;
+  throw new InputError(`input \`cache-budget\` is \`${raw}\`; allowed values: \`auto\` or a size such as \`20GB\` or \`512MiB\``);
 }
 var AWS_CREDENTIALS = ["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_SKIP_SIGNATURE"];
 function goQuote(path14) {
@@ -69250,7 +69258,9 @@ function binaryEnv(inputs, base, statePath2) {
     GO_CI_CACHE_BUILD_FLAGS: inputs.buildFlags,
     GO_CI_CACHE_JOB: inputs.job || "test",
     GO_CI_CACHE_ROLLING_SUFFIX: inputs.rollingSuffix,
-    GO_CI_CACHE_STATE: statePath2
+    GO_CI_CACHE_STATE: statePath2,
+    GO_CI_CACHE_PERSISTENT: inputs.persistent || "auto",
+    GO_CI_CACHE_BUDGET: inputs.budget || "auto"
   });
   for (const k of ["GO_CI_CACHE_DEPENDENCY_FILES", "GO_CI_CACHE_ROLLING_SUFFIX"]) {
     if (env[k] === "") delete env[k];
@@ -69265,6 +69275,7 @@ function rollingSuffix(inputs, env) {
   return `r${id}.${attempt}`;
 }
 function judgeBuildHit(restored, entry, rolling) {
+  if (restored.status === "local") return restored;
   const exact = restored.hit;
   if (!rolling || !restored.matched) return { ...restored, exact };
   const same = entry.restore_keys[0] || "";
@@ -69329,6 +69340,19 @@ function cacheModeNotice(mode, inputs) {
   if (mode === "write-only") return "this job may save but not restore caches (ACTIONS_CACHE_MODE=write-only): starting cold";
   return "";
 }
+function heldResult(name, held) {
+  return { status: "local", matched: name === "build" ? held.key || "" : "", hit: true, exact: false, detail: held.why || "", timing: {} };
+}
+function trimArgs(plan, persistent) {
+  if (persistent) return ["trim", "--caches", "both"];
+  if (plan.length === 0) return ["trim", "--record-only"];
+  return ["trim", "--caches", plan.length === 2 ? "both" : plan[0]];
+}
+function excludeOptions(excludeFile, prev = "") {
+  if (!excludeFile) return null;
+  const quoted = /[\s'"\\]/.test(excludeFile) ? `'${excludeFile.replace(/'/g, `'\\''`)}'` : excludeFile;
+  return [prev, `--exclude-from=${quoted}`].filter(Boolean).join(" ");
+}
 
 export {
   exportVariable,
@@ -69372,5 +69396,8 @@ export {
   trustArgs,
   freshDecision,
   pruneArgs,
-  cacheModeNotice
+  cacheModeNotice,
+  heldResult,
+  trimArgs,
+  excludeOptions
 };
