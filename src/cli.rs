@@ -11,6 +11,90 @@ use crate::key::DEFAULT_PREFIX;
 use crate::output::Format;
 pub use crate::warm::JobKind as WarmJob;
 
+/// The environment variables the binary reads besides its flags' own (each flag's variable is
+/// in its `env`): name(s) → what for. docs/cli.md's table is generated from this list, and a test
+/// checks it against the `GO_CI_CACHE_*` names the source reads.
+pub const ENVIRONMENT: &[(&[&str], &str)] = &[
+    (
+        &["GO_CI_CACHE_GO"],
+        "the `go` binary every command runs (default: `go` on PATH)",
+    ),
+    (
+        &["GOCACHEPROG"],
+        "`plan` shows the remote build cache when it is set; this tool's own `go env` and `go list` run without it",
+    ),
+    (
+        &[
+            "GITHUB_ACTIONS",
+            "GITHUB_EVENT_NAME",
+            "GITHUB_REF",
+            "GITHUB_EVENT_PATH",
+        ],
+        "GitHub: whose code the job runs (`trust`, `cacheprog`); `GITHUB_EVENT_PATH` is the event payload (the default branch, the pull request)",
+    ),
+    (
+        &[
+            "GITLAB_CI",
+            "CI_PIPELINE_SOURCE",
+            "CI_COMMIT_BRANCH",
+            "CI_COMMIT_TAG",
+            "CI_DEFAULT_BRANCH",
+        ],
+        "GitLab: whose code the job runs (`trust`, `cacheprog`)",
+    ),
+    (
+        &[
+            "CI_MERGE_REQUEST_IID",
+            "CI_MERGE_REQUEST_SOURCE_PROJECT_ID",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+            "CI_EXTERNAL_PULL_REQUEST_IID",
+            "CI_PROJECT_ID",
+        ],
+        "GitLab: the merge request (or external pull request) whose code runs, and where it comes from",
+    ),
+    (
+        &["ACTIONS_CACHE_MODE"],
+        "GitHub: a read-only (`read`) or absent (`none`) cache token writes nothing",
+    ),
+    (
+        &["GITHUB_JOB", "CI_JOB_NAME", "RUNNER_OS", "RUNNER_ARCH"],
+        "the remote build cache's manifest name",
+    ),
+    (
+        &["ImageOS", "ImageVersion", "CI_JOB_IMAGE"],
+        "the runner image: the build key with cgo, and the scope of native outputs in the remote build cache",
+    ),
+    (
+        &["PKG_CONFIG"],
+        "the scope of native outputs in the remote build cache (it chooses which C libraries they link)",
+    ),
+    (
+        &[
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+        ],
+        "the remote build cache's store; credentials come from the standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, web identity)",
+    ),
+    (
+        &["GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY"],
+        "where `keys --format github` and `report --format github` write",
+    ),
+    (
+        &["RUNNER_TEMP", "TMPDIR"],
+        "the default place of the run state, outside both caches",
+    ),
+    (
+        &["RUNNER_ENVIRONMENT"],
+        "`github-hosted`: one machine per job (the module cache is the job's own; never a persistent machine)",
+    ),
+    (
+        &["XDG_CACHE_HOME", "LOCALAPPDATA", "HOME"],
+        "the cache program's default local tier (`$XDG_CACHE_HOME/go-ci-cache/cacheprog`, else `~/.cache/…`)",
+    ),
+];
+
 /// Layered cache keys, warm-up and trimming for Go's module and build caches in CI.
 #[derive(Debug, Parser)]
 #[command(name = "go-ci-cache", version, max_term_width = 100)]
@@ -410,6 +494,17 @@ pub struct KeysArgs {
     /// variables) so later steps use the same cache directories.
     #[arg(long, env = "GO_CI_CACHE_EXPORT_ENV")]
     pub export_env: bool,
+}
+
+impl Caches {
+    /// Whether the build cache takes part.
+    pub fn build(self) -> bool {
+        matches!(self, Self::Both | Self::Build)
+    }
+    /// Whether the module cache takes part.
+    pub fn modules(self) -> bool {
+        matches!(self, Self::Both | Self::Modules)
+    }
 }
 
 #[cfg(test)]

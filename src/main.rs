@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             None => e.exit(),
         },
     };
-    match go_ci_cache::run(cli) {
+    match go_ci_cache::cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
             let msg = error::render(&err);

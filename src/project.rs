@@ -11,10 +11,10 @@ use serde::Serialize;
 use walkdir::WalkDir;
 
 use crate::error::usage;
-use crate::goenv::GoEnv;
+use crate::go::env::GoEnv;
 use crate::key::sha256_hex;
 
-pub mod gomod;
+use crate::go::gomod;
 
 /// Directories never searched for modules: Go ignores them, or they hold copies.
 const SKIP_DIRS: &[&str] = &["vendor", "testdata", "node_modules"];

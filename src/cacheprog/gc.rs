@@ -17,16 +17,13 @@
 //! manifest is named in a warning.
 
 use std::collections::HashSet;
-use std::process::ExitCode;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::StreamExt;
 
 use anyhow::Result;
-use serde::Serialize;
 
-use super::CacheprogGcArgs;
-use super::local::{Local, Removed};
+use super::local::Removed;
 use super::manifest::Manifest;
 use super::remote::Remote;
 use crate::error::usage;
@@ -51,96 +48,6 @@ pub fn parse_age(s: &str) -> Result<Duration> {
         Some(s) if s > 0 => Ok(Duration::from_secs(s)),
         _ => Err(usage(format!("age `{s}` is out of range"), hint)),
     }
-}
-
-#[derive(Debug, Serialize)]
-struct Outcome {
-    older_than_seconds: u64,
-    dry_run: bool,
-    remote: Option<Removed>,
-    local: Option<Removed>,
-}
-
-/// Runs the command.
-pub fn run(a: &CacheprogGcArgs, rt: &tokio::runtime::Runtime) -> Result<ExitCode> {
-    let age = parse_age(&a.older_than)?;
-    let url = super::remote_url(&a.store)?;
-    if url.is_none() && !a.local {
-        return Err(usage(
-            "`cacheprog-gc` has nothing to trim",
-            "give --remote s3://BUCKET/PREFIX (or GO_CI_CACHE_REMOTE), or --local",
-        ));
-    }
-    let cutoff = SystemTime::now() - age;
-    let cutoff_unix = super::local::unix(cutoff);
-    let mut out = Outcome {
-        older_than_seconds: age.as_secs(),
-        dry_run: a.dry_run,
-        remote: None,
-        local: None,
-    };
-    if let Some(url) = url {
-        let remote = Remote::new(url, super::timeout(&a.store)?)?;
-        out.remote = Some(rt.block_on(trim_remote(&remote, cutoff_unix, a.dry_run, !a.by_age))?);
-        if !a.json {
-            let r = out.remote.as_ref().expect("just set");
-            println!(
-                "{} {} of {} objects ({}) last written before {} from {}{}{}",
-                if a.dry_run { "would remove" } else { "removed" },
-                r.removed,
-                r.listed,
-                crate::fsutil::human_bytes(r.bytes),
-                jiff::Timestamp::from_second(cutoff_unix)
-                    .map_or_else(|_| "?".into(), |t| t.to_string()),
-                remote.url(),
-                if r.kept_in_use > 0 {
-                    format!(
-                        "; kept {} older ones that live manifests list{}",
-                        r.kept_in_use,
-                        if r.unreadable_manifests > 0 {
-                            format!(
-                                " or that {} unreadable manifests may list",
-                                r.unreadable_manifests
-                            )
-                        } else {
-                            String::new()
-                        }
-                    )
-                } else {
-                    String::new()
-                },
-                if r.errors > 0 {
-                    format!(" ({} could not be removed)", r.errors)
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
-    if a.local {
-        let dir = super::local_dir(&a.store);
-        let r = if dir.is_dir() {
-            Local::open(&dir)?.trim(cutoff, a.dry_run)
-        } else {
-            Removed::default()
-        };
-        if !a.json {
-            println!(
-                "{} {} of {} files ({}) older than {} from {}",
-                if a.dry_run { "would remove" } else { "removed" },
-                r.removed,
-                r.listed,
-                crate::fsutil::human_bytes(r.bytes),
-                a.older_than.trim(),
-                dir.display()
-            );
-        }
-        out.local = Some(r);
-    }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Deletes and manifest reads in flight at once.
@@ -197,7 +104,7 @@ fn is_live_manifest(rel: &str, time: i64, cutoff: i64) -> bool {
     rel.starts_with("m/") && rel.ends_with(".json") && time >= cutoff
 }
 
-async fn trim_remote(
+pub async fn trim_remote(
     remote: &Remote,
     cutoff: i64,
     dry_run: bool,

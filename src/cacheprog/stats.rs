@@ -1,5 +1,5 @@
 //! Counters of one cache-program process (hits, misses and bytes per tier, uploads, remote trouble),
-//! written at exit as `meta/stats/<time>-<pid>.json` in the local tier for `report` to sum.
+//! written at exit as `meta/stats/<time>-<random>.json` in the local tier for `report` to sum.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

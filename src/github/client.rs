@@ -1,6 +1,6 @@
 //! A small synchronous client for the few Actions cache endpoints of GitHub's REST API: list
 //! (paginated), delete by id, and the repository's storage limit. ureq (no async runtime; reads
-//! HTTPS_PROXY/NO_PROXY) per reference/rust-crates.md §4. Every failure is an [`ApiError`] that
+//! HTTPS_PROXY/NO_PROXY) (four endpoints need no async client). Every failure is an [`ApiError`] that
 //! callers turn into a warning: the API never fails a job.
 
 use std::fmt;

@@ -16,6 +16,7 @@
 
 mod digest;
 pub mod inputs;
+mod rules;
 
 use anyhow::Result;
 use serde::Serialize;

@@ -1,11 +1,11 @@
 //! GitLab CI: a dotenv file for `artifacts:reports:dotenv`. GitLab's limits: at most 5 KB, one
 //! `NAME=value` per line, names of letters, digits and `_`, single-line values, no empty values
-//! (gitlab-ci.md §2). Multi-line restore keys become numbered fallback keys.
+//! (https://docs.gitlab.com/ci/yaml/artifacts_reports/#artifactsreportsdotenv). Multi-line restore keys become numbered fallback keys.
 
 use anyhow::{Result, bail};
 
 use super::{Output, var_name};
-use crate::job::KeysDoc;
+use crate::output::doc::KeysDoc;
 
 /// GitLab's dotenv size limit.
 pub const MAX_DOTENV_BYTES: usize = 5 * 1024;

@@ -1,8 +1,14 @@
-//! CI-native output formats for the keys. Each format is a pure renderer over [`KeysDoc`];
-//! [`sink`] is the only place output files are written.
+//! What the binary prints and writes: the keys in each CI's own format (pure renderers over
+//! [`KeysDoc`]: [`github`], [`gitlab`], [`shell`], [`text`], JSON), the `plan` preview
+//! ([`plan`]), the `report` ([`report`]), the log's groups and warnings ([`progress`]); [`sink`]
+//! is the only place output files are written.
 
+pub mod doc;
 pub mod github;
 pub mod gitlab;
+pub mod plan;
+pub mod progress;
+pub mod report;
 pub mod shell;
 pub mod sink;
 pub mod text;
@@ -10,7 +16,7 @@ pub mod text;
 use anyhow::Result;
 use clap::ValueEnum;
 
-use crate::job::KeysDoc;
+use crate::output::doc::KeysDoc;
 
 /// Where the keys go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,8 +1,8 @@
 //! Warm-up planning and parsing, and its orchestration against a scripted `go`.
 
 use super::*;
-use crate::gocmd::fake::FakeGo;
-use crate::progress::Style;
+use crate::go::fake::FakeGo;
+use crate::output::progress::Style;
 
 fn units() -> Vec<Unit> {
     vec![Unit {

@@ -1207,8 +1207,8 @@ fn action_with_a_newer_toolchain_line_restores_cleanly_in_act() {
             .unwrap();
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
-    if go_ci_cache::toolchain::GoVersion::parse(&installed)
-        >= go_ci_cache::toolchain::GoVersion::parse(newer)
+    if go_ci_cache::go::toolchain::GoVersion::parse(&installed)
+        >= go_ci_cache::go::toolchain::GoVersion::parse(newer)
     {
         eprintln!("skipping: the installed {installed} is not older than {newer}");
         return;

@@ -887,7 +887,7 @@ fn a_concurrent_jobs_prepare_and_trim_keep_what_the_other_used() {
     );
     // Every lease is released.
     for root in [t.gocache(), t.gomodcache()] {
-        let leases = root.join(go_ci_cache::lease::DIR);
+        let leases = root.join(go_ci_cache::cache::lease::DIR);
         let n = std::fs::read_dir(&leases)
             .map(|d| {
                 d.flatten()

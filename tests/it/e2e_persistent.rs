@@ -169,7 +169,7 @@ fn the_machine_record_says_what_the_caches_hold() {
     assert_eq!(c["build"]["held"], true, "{c}");
     let st = job.state();
     assert_eq!(st["machine"]["persistent"], true);
-    let leases = t.gocache().join(go_ci_cache::lease::DIR);
+    let leases = t.gocache().join(go_ci_cache::cache::lease::DIR);
     let lease: Value = serde_json::from_slice(
         &std::fs::read(
             std::fs::read_dir(&leases)
@@ -216,9 +216,9 @@ fn the_machine_record_says_what_the_caches_hold() {
 
     // The caches saved as actions/cache saves them (a minute after the job), then a fresh
     // runner from the same image: empty caches at the same paths; it claims, then restores.
-    let rec = t.gocache().join(go_ci_cache::machine::DIR);
+    let rec = t.gocache().join(go_ci_cache::cache::machine::DIR);
     for root in [t.gocache(), t.gomodcache()] {
-        let dir = root.join(go_ci_cache::machine::DIR);
+        let dir = root.join(go_ci_cache::cache::machine::DIR);
         for e in std::fs::read_dir(&dir).unwrap().flatten() {
             let now = filetime::FileTime::now().unix_seconds();
             let old = filetime::FileTime::from_unix_time(now - 60, 0);
@@ -393,8 +393,8 @@ fn two_projects_alternating_keep_each_others_work() {
         "B's module is not A's to save"
     );
     assert!(!fmod.join("cache/download/example.com/testonly/@v").exists());
-    assert!(!fbuild.join(go_ci_cache::machine::DIR).exists());
-    assert!(!fbuild.join(go_ci_cache::lease::DIR).exists());
+    assert!(!fbuild.join(go_ci_cache::cache::machine::DIR).exists());
+    assert!(!fbuild.join(go_ci_cache::cache::lease::DIR).exists());
     // The fleet's runner builds A from that archive alone, offline.
     let out = t
         .go(&a_dir)

@@ -752,7 +752,7 @@ test:
     assert!(
         persist
             .join("build")
-            .join(go_ci_cache::machine::DIR)
+            .join(go_ci_cache::cache::machine::DIR)
             .is_dir(),
         "{log}"
     );

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use go_ci_cache::flags::BuildFlags;
-use go_ci_cache::goenv::GoEnv;
-use go_ci_cache::job::{Job, KeyInputsArgs, KeysDoc, Probes, key_inputs};
+use go_ci_cache::go::env::GoEnv;
+use go_ci_cache::go::flags::BuildFlags;
+use go_ci_cache::job::{Job, KeyInputsArgs, Probes, key_inputs};
+use go_ci_cache::output::doc::KeysDoc;
+use go_ci_cache::output::plan;
 use go_ci_cache::output::{self, github, gitlab, shell, text};
-use go_ci_cache::plan;
 use go_ci_cache::project::{FileDigest, Mode, Project};
 use go_ci_cache::{fsutil::DirSize, key};
 
@@ -172,7 +173,7 @@ fn text() {
 
 #[test]
 fn report_formats() {
-    use go_ci_cache::state::*;
+    use go_ci_cache::cache::state::*;
     let st = State {
         version: 1,
         gocache: "/c/build".into(),
@@ -207,7 +208,7 @@ fn report_formats() {
             }),
             warnings: vec![],
         }),
-        machine: Some(go_ci_cache::machine::Verdict {
+        machine: Some(go_ci_cache::cache::machine::Verdict {
             persistent: true,
             why: "an earlier job on this machine left its record in the cache directories".into(),
         }),
@@ -232,7 +233,7 @@ fn report_formats() {
             ..PrepareReport::default()
         }),
         warm: Some(WarmReport {
-            before: Some(go_ci_cache::coverage::Coverage {
+            before: Some(go_ci_cache::warm::coverage::Coverage {
                 std_total: 209,
                 std_cached: 209,
                 third_party_total: 16,
@@ -241,14 +242,14 @@ fn report_formats() {
                 missing: 0,
                 vet: None,
             }),
-            after: Some(go_ci_cache::coverage::Coverage {
+            after: Some(go_ci_cache::warm::coverage::Coverage {
                 std_total: 209,
                 std_cached: 209,
                 third_party_total: 16,
                 third_party_cached: 16,
                 unavailable: 0,
                 missing: 0,
-                vet: Some(go_ci_cache::coverage::VetCoverage {
+                vet: Some(go_ci_cache::warm::coverage::VetCoverage {
                     total: 214,
                     cached: 214,
                 }),
@@ -289,7 +290,7 @@ fn report_formats() {
             },
             seconds: 0.12,
             dry_run: false,
-            budget: Some(go_ci_cache::budget::Budget {
+            budget: Some(go_ci_cache::cache::budget::Budget {
                 bytes: 10_000_000_000,
                 source: "--budget".into(),
             }),
@@ -297,11 +298,14 @@ fn report_formats() {
         }),
         cacheprog: None,
     };
-    insta::assert_snapshot!("report_text", go_ci_cache::report::text(&st));
-    insta::assert_snapshot!("report_markdown", go_ci_cache::report::markdown(&st));
+    insta::assert_snapshot!("report_text", go_ci_cache::output::report::text(&st));
+    insta::assert_snapshot!(
+        "report_markdown",
+        go_ci_cache::output::report::markdown(&st)
+    );
     insta::assert_snapshot!(
         "report_gitlab",
-        go_ci_cache::report::gitlab_section(&st, 1, 2)
+        go_ci_cache::output::report::gitlab_section(&st, 1, 2)
             .escape_debug()
             .to_string()
     );
@@ -316,14 +320,14 @@ fn plan_preview() {
             files: 120,
         }),
         build_size: None,
-        coverage: Some(go_ci_cache::coverage::Coverage {
+        coverage: Some(go_ci_cache::warm::coverage::Coverage {
             std_total: 209,
             std_cached: 200,
             third_party_total: 16,
             third_party_cached: 3,
             unavailable: 0,
             missing: 0,
-            vet: Some(go_ci_cache::coverage::VetCoverage {
+            vet: Some(go_ci_cache::warm::coverage::VetCoverage {
                 total: 214,
                 cached: 12,
             }),

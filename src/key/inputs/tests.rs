@@ -362,7 +362,10 @@ fn every_go_flag_has_a_row() {
     assert_eq!(unruled_flags(), Vec::<&str>::new());
     for r in RULES {
         if let Source::Flag(n) = r.source {
-            assert!(crate::flags::spec(n).is_some(), "row for unknown flag -{n}");
+            assert!(
+                crate::go::flags::spec(n).is_some(),
+                "row for unknown flag -{n}"
+            );
         }
         assert!(!r.why.is_empty());
     }

@@ -69,7 +69,7 @@ pub fn live_others<'a>(
 }
 
 /// Entries with an mtime at or after this may have been used by another live job (each job's
-/// used entries have mtime ≥ its T0 − 1 h, go-caches.md §1.5): `prepare` must not backdate them.
+/// used entries have mtime ≥ its T0 − 1 h, `mtimeInterval` in cmd/go/internal/cache/cache.go): `prepare` must not backdate them.
 /// `None`: no other job is live, every entry may be backdated (pure).
 pub fn backdate_floor(others: &[&Lease], unused_before: i64) -> Option<i64> {
     others.iter().map(|l| l.started_at - unused_before).min()

@@ -2,7 +2,7 @@
 //! flags, running no test code.
 //!
 //! - every job first compiles its dependency packages: `go list -e -export -deps [-test]`
-//!   (go-caches.md §4.3), which also reports per-package failures;
+//!   (`-export` makes `go list` build each package: `go help list`), which also reports per-package failures;
 //! - `test` then runs `go test -run='^$' -exec=<no-op>`: the vet and link actions exactly as
 //!   `go test` will run them (`go test` vets every dependency for facts; `go vet`'s actions are
 //!   different ones). The no-op `-exec` is this binary (`go-ci-cache exec-nothing`), so no test
@@ -14,18 +14,20 @@
 //! actions still to run, and `-debug-actiongraph` lists them all. Step planning and output
 //! parsing are pure; running goes through [`GoRunner`].
 
+pub mod coverage;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::coverage::VetCoverage;
-use crate::flags::{BuildFlags, Scope};
-use crate::gocmd::GoRunner;
-use crate::golist::Unit;
-use crate::progress::{Counter, Log};
-use crate::state::WarmStep;
+use crate::cache::state::WarmStep;
+use crate::go::GoRunner;
+use crate::go::flags::{BuildFlags, Scope};
+use crate::go::list::Unit;
+use crate::output::progress::{Counter, Log};
+use crate::warm::coverage::VetCoverage;
 
 /// What the job runs, and so what the warm-up prepares.
 #[derive(
@@ -502,6 +504,14 @@ fn is_trace_line(line: &str) -> bool {
                 | "#"
         )
         || first.starts_with('"')
+}
+
+/// The program `go test -exec` runs during the warm-up: this binary's hidden `exec-nothing`.
+pub fn noop_exec() -> String {
+    std::env::current_exe()
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "go-ci-cache".into())
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::coverage::{self, Coverage, PackageState};
-use crate::gocmd::{self, GoRunner};
+use crate::go::{self, GoRunner};
 use crate::project::{Mode, Project, relative};
+use crate::warm::coverage::{self, Coverage, PackageState};
 
 /// A directory and the package patterns a go command runs on there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ fn unit_packages(
     args.push(coverage::TEMPLATE.into());
     args.extend(u.patterns.iter().cloned());
     let env: &[(&str, &str)] = if offline { &[("GOPROXY", "off")] } else { &[] };
-    let out = gocmd::stdout_of(go, &u.dir, &args, env)?;
+    let out = go::stdout_of(go, &u.dir, &args, env)?;
     Ok(coverage::parse(&out))
 }
 
@@ -135,7 +135,7 @@ pub fn live_modules(
         args.push("-f".into());
         args.push(MODULE_TEMPLATE.into());
         args.extend(u.patterns.iter().cloned());
-        let out = gocmd::stdout_of(go, &u.dir, &args, &[("GOPROXY", "off")])?;
+        let out = go::stdout_of(go, &u.dir, &args, &[("GOPROXY", "off")])?;
         live.extend(parse_modules(&out));
     }
     Ok(live)
@@ -151,7 +151,7 @@ pub fn build_list(go: &dyn GoRunner, units: &[Unit], flags: &[String]) -> Result
             .into_iter()
             .chain([BUILD_LIST_TEMPLATE.to_string(), "all".into()])
             .collect();
-        match gocmd::stdout_of(go, &u.dir, &args, &[("GOPROXY", "off")]) {
+        match go::stdout_of(go, &u.dir, &args, &[("GOPROXY", "off")]) {
             Ok(out) => live.extend(parse_modules(&out)),
             Err(_) => live.extend(live_modules(go, std::slice::from_ref(u), flags)?),
         }

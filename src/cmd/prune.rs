@@ -10,9 +10,9 @@ use anyhow::Result;
 use crate::cli::{Caches, PruneArgs};
 use crate::error::usage;
 use crate::github::{self, Client, Scope};
-use crate::gocmd::Go;
+use crate::go::Go;
 use crate::job;
-use crate::progress::{Log, Style};
+use crate::output::progress::{Log, Style};
 
 /// Splits repeatable, one-per-line values.
 fn lines(v: &[String]) -> Vec<String> {

@@ -2,7 +2,8 @@
 //! to lie under the root, symlinks are never followed (a symlink is removed as a link, never its
 //! target), read-only directories (Go's module trees) are made writable first, and a directory
 //! is first renamed into a trash directory inside the root, so a removal that fails half-way
-//! never leaves a tree that Go would take for complete.
+//! never leaves a tree that Go would take for complete. This is the only code in the crate that
+//! deletes anything; [`remove_all`] runs it over a trim's list on a few threads.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -76,6 +77,46 @@ fn make_writable(dir: &Path) -> io::Result<()> {
         std::fs::set_permissions(dir, p)?;
     }
     Ok(())
+}
+
+/// Removes paths in order-preserving batches on a few threads: unlinking is I/O-bound and
+/// entries spread over 256 directories, so removals in different directories overlap.
+/// `paths` must already be in a safe order for batches (the GOCACHE plan puts every action
+/// record before any output; the batch boundary between them is kept by [`split_phases`]).
+pub fn remove_all(root: &Path, paths: &[(PathBuf, u64)]) -> Vec<(PathBuf, u64, std::io::Error)> {
+    const THREADS: usize = 4;
+    let mut failures = Vec::new();
+    for phase in split_phases(paths) {
+        let chunk = phase.len().div_ceil(THREADS).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = phase
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .filter_map(|(p, size)| {
+                                remove(root, p).err().map(|e| (p.clone(), *size, e))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                failures.extend(h.join().unwrap_or_default());
+            }
+        });
+    }
+    failures
+}
+
+/// Splits a removal list where GOCACHE action records end and outputs begin, so every record is
+/// gone before any output is (anything else is one phase).
+pub fn split_phases(paths: &[(PathBuf, u64)]) -> Vec<&[(PathBuf, u64)]> {
+    let is_output = |p: &PathBuf| p.to_string_lossy().ends_with("-d");
+    match paths.iter().position(|(p, _)| is_output(p)) {
+        Some(i) if i > 0 => vec![&paths[..i], &paths[i..]],
+        _ => vec![paths],
+    }
 }
 
 #[cfg(test)]

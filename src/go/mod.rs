@@ -1,7 +1,18 @@
-//! Running the `go` command (and the C compiler for its version line): the process boundary.
+//! Everything about `go`: running it (this file: [`GoRunner`], the real [`Go`] and the
+//! scripted [`fake::FakeGo`]), reading `go env` ([`env`]) and `go list` ([`list`]), parsing
+//! build flags the way Go does ([`flags`]), reading go.mod and go.work ([`gomod`], the one
+//! reader every caller uses) and the toolchain rules ([`toolchain`]).
+//!
+//! Running the `go` command (and the C compiler for its version line) is the process boundary.
 //! [`GoRunner`] is what the rest of the code calls; [`Go`] runs the real binary, and
 //! [`fake::FakeGo`] answers from a script in unit tests, so orchestration (which steps a
 //! warm-up runs, what coverage it reports) is tested without a multi-second `go` run.
+
+pub mod env;
+pub mod flags;
+pub mod gomod;
+pub mod list;
+pub mod toolchain;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
@@ -11,7 +22,7 @@ use std::process::{Command, ExitStatus, Output, Stdio};
 use anyhow::Result;
 
 use crate::error::{UsageError, usage};
-use crate::goenv::GoEnv;
+use crate::go::env::GoEnv;
 
 /// How a go command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +78,7 @@ pub trait GoRunner {
 
     /// Tells the runner the job's GOFLAGS (as `go env` reported them), so the go commands it
     /// runs for the tool itself leave out entries that would break them
-    /// ([`crate::flags::goflags_for_tools`]). `go env` itself always sees the job's own.
+    /// ([`crate::go::flags::goflags_for_tools`]). `go env` itself always sees the job's own.
     fn use_goflags(&self, _goflags: &str) {}
 
     /// `go env -json NAME…` in `dir` (all variables when `names` is empty).
@@ -199,7 +210,7 @@ impl GoRunner for Go {
     }
 
     fn use_goflags(&self, goflags: &str) {
-        *self.goflags.borrow_mut() = crate::flags::goflags_for_tools(goflags);
+        *self.goflags.borrow_mut() = crate::go::flags::goflags_for_tools(goflags);
     }
 
     fn run_go(&self, dir: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Captured> {

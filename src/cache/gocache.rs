@@ -1,4 +1,6 @@
-//! GOCACHE: the used-entry cycle of go-caches.md §1.5. `prepare` moves every entry newer than
+//! GOCACHE: the used-entry cycle (Go refreshes the mtime of an entry it uses when that mtime is
+//! more than an hour old, and trims by mtime: `mtimeInterval` and `Trim` in
+//! cmd/go/internal/cache/cache.go). `prepare` moves every entry newer than
 //! T0 − 2 h two hours back (their order kept) and pins `trim.txt` to T0, so Go refreshes the mtime of every entry the job uses
 //! (it does so for entries at least 1 h old) and its own trim cannot run mid-job; `trim` then
 //! removes every entry still older than T0 − 1 h. The trim policy ([`plan_trim`]) is pure.
@@ -9,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use filetime::FileTime;
 
-use crate::remove;
+use crate::cache::remove;
 
 /// How far `prepare` backdates restored entries.
 pub const BACKDATE_SECS: i64 = 2 * 3600;
@@ -84,7 +86,7 @@ pub fn plan_trim(entries: &[Entry], cutoff: i64) -> TrimPlan {
 }
 
 /// Go's own trim removes entries unused for this long (`trimLimit` plus the hour of
-/// `mtimeInterval`, go-caches.md §1.3); the budget trim does the same, since `prepare` keeps
+/// `mtimeInterval` in cmd/go/internal/cache/cache.go); the budget trim does the same, since `prepare` keeps
 /// Go's trim from running on a busy machine.
 pub const MAX_AGE_SECS: i64 = 5 * 24 * 3600 + 3600;
 
@@ -241,7 +243,7 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
 
 /// Whether `prepare` backdates an entry with this mtime (pure): only entries newer than
 /// `t0 − 2 h` (mtimes only ever move back), and, while other jobs use the cache, only entries
-/// older than `floor` (see [`crate::lease::backdate_floor`]): an entry another live job may
+/// older than `floor` (see [`crate::cache::lease::backdate_floor`]): an entry another live job may
 /// have used keeps its mtime.
 pub fn should_backdate(mtime: i64, t0: i64, floor: Option<i64>) -> bool {
     mtime > t0 - BACKDATE_SECS && floor.is_none_or(|f| mtime < f)

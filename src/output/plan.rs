@@ -5,9 +5,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::cacheprog::RemoteCachePlan;
 use crate::fsutil::{DirSize, human_bytes};
-use crate::job::{EntryDoc, KeysDoc};
 use crate::key::Layer;
+use crate::output::doc::{EntryDoc, KeysDoc};
 
 /// What `plan` shows beyond the keys document.
 #[derive(Debug, Clone, Serialize)]
@@ -20,37 +21,10 @@ pub struct PlanDoc {
     /// Current size of GOCACHE (`None`: missing).
     pub build_size: Option<DirSize>,
     /// Dependency coverage for the job's flags (`None`: not computed).
-    pub coverage: Option<crate::coverage::Coverage>,
+    pub coverage: Option<crate::warm::coverage::Coverage>,
     /// The GOCACHEPROG program's configuration (`None`: not in use).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_cache: Option<RemoteCachePlan>,
-}
-
-/// What `go-ci-cache cacheprog` would do in this environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoteCachePlan {
-    /// The local tier's directory.
-    pub local_dir: String,
-    /// The local tier's trim: files unused this many seconds go (`None`: never trimmed).
-    pub local_max_age_seconds: Option<u64>,
-    /// The remote store, if any.
-    pub remote: Option<String>,
-    /// `AWS_ENDPOINT_URL`, if set.
-    pub endpoint: Option<String>,
-    /// The namespace written (`None`: read-only).
-    pub write_namespace: Option<String>,
-    /// Why that namespace.
-    pub why: String,
-    /// The namespaces read, in order.
-    pub read_namespaces: Vec<String>,
-    /// The manifest's name.
-    pub manifest: String,
-    /// Whether the store answered: `Ok` or the reason it did not (`None`: no remote).
-    pub store: Option<Result<(), String>>,
-    /// When a go command on this machine gave up on the store minutes ago, so the ones that
-    /// start now leave it alone: for how many more seconds, and why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<(i64, String)>,
 }
 
 /// Renders the preview (pure).
@@ -73,7 +47,7 @@ pub fn render(p: &PlanDoc) -> String {
     }
 
     let _ = writeln!(s, "\nGo");
-    let arch_level = crate::goenv::arch_level_var(go("GOARCH"))
+    let arch_level = crate::go::env::arch_level_var(go("GOARCH"))
         .map(|v| format!(" ({v}={})", go(v)))
         .unwrap_or_default();
     row(&mut s, "version", go("GOVERSION"));

@@ -3,7 +3,7 @@
 //!
 //! `go list -deps -test -f '{{.Stale}}'` computes the same action IDs as `go build` without
 //! compiling anything; a non-main package is not stale iff its archive for these flags is in
-//! the cache (reference: go-caches.md §4.2). A package whose module is not downloaded has no
+//! the cache (`Stale` comes from the action ID `go build` would use: cmd/go/internal/work/buildid.go). A package whose module is not downloaded has no
 //! module and an error: it counts as *missing*, and what it imports in turn is unknown, so the
 //! third-party count is reported as unknown rather than as a small total. Vet actions are
 //! counted from a dry run (`-n`) of the job's go command (see [`crate::warm`]). Parsing and

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::coverage::Coverage;
 use crate::fsutil::DirSize;
+use crate::warm::coverage::Coverage;
 
 /// Version of the state file's shape.
 pub const STATE_VERSION: u32 = 1;
@@ -30,7 +30,7 @@ pub struct State {
     pub claim: Option<ClaimReport>,
     /// Whether this machine keeps its caches between jobs (set by `claim`, else `prepare`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine: Option<crate::machine::Verdict>,
+    pub machine: Option<crate::cache::machine::Verdict>,
     /// Set by `prepare`.
     pub prepare: Option<PrepareReport>,
     /// Set by `warm`.
@@ -63,7 +63,7 @@ pub struct PrepareReport {
     pub gomodcache: Option<DirSize>,
     /// Problems met (each also printed as a warning).
     pub warnings: Vec<String>,
-    /// The job's lease on the cache roots ([`crate::lease`]), released by `trim`.
+    /// The job's lease on the cache roots ([`crate::cache::lease`]), released by `trim`.
     #[serde(default)]
     pub lease: Option<String>,
     /// Whether GOMODCACHE belongs to this job, so `trim` may prune it; `None` when
@@ -180,7 +180,7 @@ pub struct TrimReport {
     pub dry_run: bool,
     /// The build cache's budget, on a machine that keeps its caches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::budget::Budget>,
+    pub budget: Option<crate::cache::budget::Budget>,
     /// Problems met.
     pub warnings: Vec<String>,
 }
@@ -243,4 +243,8 @@ impl State {
         let text = serde_json::to_string_pretty(self)?;
         crate::output::sink::replace(path, &text, "the state file")
     }
+}
+/// Where `prepare` keeps the set of restored GOCACHE entries, beside the run state.
+pub fn restored_set_path(state: &Path) -> PathBuf {
+    state.with_extension("restored")
 }

@@ -42,9 +42,7 @@ pub struct Log {
 }
 
 fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    u64::try_from(crate::cache::now_unix()).unwrap_or(0)
 }
 
 impl Log {

@@ -70,14 +70,7 @@ pub fn required(text: &str) -> Option<GoVersion> {
 /// [`required`], with the version as written, `go`-prefixed (`go1.22`, `go1.27.3`).
 fn required_named(text: &str) -> Option<(GoVersion, String)> {
     let mut best: Option<(GoVersion, String)> = None;
-    for line in text.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
-        let mut words = line.split_whitespace();
-        let name = match (words.next(), words.next(), words.next()) {
-            (Some("go"), Some(v), None) => format!("go{v}"),
-            (Some("toolchain"), Some(v), None) if v.starts_with("go") => v.to_string(),
-            _ => continue,
-        };
+    for name in crate::go::gomod::named_go_versions(text) {
         if let Some(v) = GoVersion::parse(&name)
             && best.as_ref().is_none_or(|(b, _)| v > *b)
         {

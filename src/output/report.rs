@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
+use crate::cache::state::{RootTrim, State};
 use crate::fsutil::{DirSize, human_bytes};
-use crate::state::{RootTrim, State};
 
 fn size(s: Option<DirSize>) -> String {
     s.map_or_else(
@@ -28,7 +28,7 @@ fn removed(r: &RootTrim) -> String {
 /// Rows of the summary table: (label, modules value, build value).
 fn rows(st: &State) -> Vec<(&'static str, String, String)> {
     let mut rows = Vec::new();
-    let held = |c: Option<&crate::state::RootClaim>| c.and_then(|c| c.held.clone());
+    let held = |c: Option<&crate::cache::state::RootClaim>| c.and_then(|c| c.held.clone());
     let (held_m, held_b) = st.claim.as_ref().map_or((None, None), |c| {
         (held(c.modules.as_ref()), held(c.build.as_ref()))
     });
@@ -465,7 +465,7 @@ mod cacheprog_tests {
 
     #[test]
     fn a_root_left_to_the_cache_program_is_not_a_miss() {
-        let restore = crate::state::RestoreInfo {
+        let restore = crate::cache::state::RestoreInfo {
             modules_key: Some("go-ci-cache-mod-v1-linux-0123".into()),
             modules_hit: true,
             ..Default::default()
@@ -473,7 +473,7 @@ mod cacheprog_tests {
         // `prepare --caches modules`: GOCACHE was not archived, so its column says so.
         let st = State {
             restore: Some(restore.clone()),
-            prepare: Some(crate::state::PrepareReport {
+            prepare: Some(crate::cache::state::PrepareReport {
                 modules_owned: Some(true),
                 ..Default::default()
             }),
@@ -489,7 +489,7 @@ mod cacheprog_tests {
         // Both prepared: an entry nothing matched is a miss.
         let st = State {
             restore: Some(restore),
-            prepare: Some(crate::state::PrepareReport {
+            prepare: Some(crate::cache::state::PrepareReport {
                 modules_owned: Some(true),
                 gocache: Some(crate::fsutil::DirSize::default()),
                 ..Default::default()

@@ -34,6 +34,23 @@ const VERBS: &[&str] = &[
     "use",
 ];
 
+/// The Go versions a go.mod or go.work names in its `go` and `toolchain` lines, `go`-prefixed as
+/// the toolchain names them (`go 1.22` → `go1.22`, `toolchain go1.27.3` → `go1.27.3`;
+/// `toolchain default` names none). The one reader of those lines.
+pub fn named_go_versions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split("//").next().unwrap_or("").trim();
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("go"), Some(v), None) => out.push(format!("go{v}")),
+            (Some("toolchain"), Some(v), None) if v.starts_with("go1") => out.push(v.to_string()),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Parses a go.mod or go.work file.
 pub fn parse(text: &str) -> Result<ModFile, SyntaxError> {
     let mut out = ModFile::default();
