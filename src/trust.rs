@@ -491,6 +491,9 @@ impl Context {
                 | "pull_request_review"
                 | "pull_request_review_comment" => number("/pull_request/number")
                     .or_else(|| number("/number"))
+                    // Without a payload the merge ref still names it (`pull_request_target`
+                    // runs with the base branch's ref, which names none).
+                    .or_else(|| get("GITHUB_REF").as_deref().and_then(pull_number))
                     .map(|n| {
                         let head = s(p("/pull_request/head/repo/full_name"));
                         Change {

@@ -389,6 +389,20 @@ fn github_events_with_other_refs() {
         // No payload (a runner that kept none): the ref still names the pull request.
         (
             github("pull_request", "refs/pull/12/merge", "{}", None),
+            PullRequests,
+            Some("pr-12"),
+            r(&["pr-12", "trusted"]),
+            true,
+        ),
+        (
+            github("pull_request_target", "refs/heads/main", "{}", None),
+            PullRequests,
+            None,
+            t,
+            false,
+        ),
+        (
+            github("pull_request", "refs/pull/12/merge", "{}", None),
             Always,
             Some("pr-12"),
             r(&["pr-12", "trusted"]),
