@@ -398,8 +398,10 @@ class SetupGo(Strategy):
 
 
 class Recipe(Strategy):
-    """The actions/cache Go recipe (examples.md): key os-go-hashFiles('**/go.sum'), restore
-    key os-go-, saved on a miss after a successful job, on any ref, never trimmed."""
+    """The actions/cache Go recipe
+    (https://github.com/actions/cache/blob/main/examples.md#go---modules): key
+    os-go-hashFiles('**/go.sum'), restore key os-go-, saved on a miss after a successful job, on
+    any ref, never trimmed."""
 
     name, label = "recipe", "actions/cache Go recipe"
 

@@ -10,7 +10,7 @@ given .tar.zst, e.g. a flow benchmark's store), and what a save and a restore th
 modelled bandwidth.
 
 Usage: bench/zstd_levels.py ARCHIVE.tar.zst... [--levels 1,2,3,6] [--repeat 3]
-                            [--bandwidth-mbs 50] [--saves-per-restore 0.7] [--out FILE.md]
+                            [--bandwidth-mbs 50] [--saves-per-restore 0.7] [--out PATH]
 """
 
 import argparse

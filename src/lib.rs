@@ -13,8 +13,8 @@
 //!   (environment, project, flags, probes) into plain data.
 //! - [`key`]: the pure key model and the key-input table.
 //! - [`cache`]: GOCACHE and GOMODCACHE on disk: their models and policies, leases, the machine
-//!   record, the budget, the run state, the trim engine, and the remover (the only code that
-//!   deletes).
+//!   record, the budget, the run state, the trim engine, and the remover (every removal of
+//!   cache content goes through it).
 //! - [`warm`]: the warm-up that matches the job, and dependency coverage.
 //! - [`trust`]: who writes what: the one decision of which namespace a job writes and reads.
 //! - [`cacheprog`]: the GOCACHEPROG program: protocol, tiers, prefetch, manifests, gc; its async

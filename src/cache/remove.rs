@@ -2,8 +2,9 @@
 //! to lie under the root, symlinks are never followed (a symlink is removed as a link, never its
 //! target), read-only directories (Go's module trees) are made writable first, and a directory
 //! is first renamed into a trash directory inside the root, so a removal that fails half-way
-//! never leaves a tree that Go would take for complete. This is the only code in the crate that
-//! deletes anything; [`remove_all`] runs it over a trim's list on a few threads.
+//! never leaves a tree that Go would take for complete. Every removal of cache content goes
+//! through here (the other files the crate removes are its own: leases, temporary files, the
+//! cache program's local tier); [`remove_all`] runs it over a trim's list on a few threads.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};

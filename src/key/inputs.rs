@@ -229,7 +229,7 @@ fn flag_inputs(
     }
 }
 
-/// The table as markdown, rows with the same effect and reason merged (for the README; a test
+/// The table as markdown, rows with the same effect and reason merged (for docs/key-model.md; a test
 /// keeps the two in step).
 pub fn markdown_table() -> String {
     let mut groups: Vec<(Vec<String>, &Rule)> = Vec::new();

@@ -146,7 +146,7 @@ pub fn render(p: &PlanDoc) -> String {
                  Run right before the job in the same job, it saves no time: the job would\n  \
                  compile the same packages itself (and a `test` warm-up links each test binary\n  \
                  once more). It pays off when its work is shared: saved for later runs, or done\n  \
-                 once in a warm job that the other jobs wait for (see the README's warm job)."
+                 once in a warm job that the other jobs wait for (examples/github/warm-job.yml)."
             );
         }
     }

@@ -1,6 +1,6 @@
 //! The remote build cache against an adversary, with the real go and a real S3 server: who
-//! writes what follows whose code runs (not the ref's name); the storage policy the README gives
-//! pull requests works; the cache program never fails the build, however it is misconfigured;
+//! writes what follows whose code runs (not the ref's name); the storage policy
+//! docs/security.md gives pull requests works; the cache program never fails the build, however it is misconfigured;
 //! native outputs are scoped by the runner image; and a store that drops out for a moment costs
 //! a retry, not the job's cache.
 

@@ -867,7 +867,7 @@ fn keys_job_refuses_a_swapped_installer_or_manifest() {
     );
 }
 
-/// README, the examples and the template name the tag the release workflow moves.
+/// README, docs/, the examples and the template name the tag the release workflow moves.
 #[test]
 fn docs_name_the_tag_the_release_moves() {
     let major: u64 = env!("CARGO_PKG_VERSION")
@@ -887,7 +887,7 @@ fn docs_name_the_tag_the_release_moves() {
         repo_root().join("README.md"),
         repo_root().join("gitlab-template.yml"),
     ];
-    for d in ["examples/github", "examples/gitlab"] {
+    for d in ["examples/github", "examples/gitlab", "docs"] {
         files.extend(
             std::fs::read_dir(repo_root().join(d))
                 .unwrap()
@@ -906,7 +906,9 @@ fn docs_name_the_tag_the_release_moves() {
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
                     .collect();
                 // Exact release tags (vX.Y.Z) pin on purpose; moving refs must be the major tag.
-                if tag.matches('.').count() == 2 {
+                // GitHub's own pages of the repository (`/releases`, `/blob/…`) are not refs.
+                let page = ["releases", "blob", "tree", "issues", "pulls"].contains(&tag.as_str());
+                if tag.matches('.').count() == 2 || page {
                     continue;
                 }
                 seen += 1;

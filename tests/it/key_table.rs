@@ -2,7 +2,8 @@
 //! representative set of flag and environment changes, the build fingerprint changes exactly
 //! when Go's action ID of some dependency package changes. Go's side is measured without
 //! compiling: after the base configuration is compiled (`go list -export`), a dependency is
-//! stale under the changed configuration iff its action ID differs (go-caches.md §4.2).
+//! stale under the changed configuration iff its action ID differs (cmd/go/internal/work/buildid.go:
+//! a package is stale when its action ID has no output in the cache).
 
 use std::path::Path;
 
@@ -180,6 +181,10 @@ fn fingerprint_changes_exactly_when_a_dependency_action_id_does() {
 }
 
 #[test]
-fn readme_key_input_table_matches_the_code() {
-    crate::docs::check_readme("key-inputs", &go_ci_cache::key::inputs::markdown_table());
+fn the_key_input_table_matches_the_code() {
+    crate::docs::check_doc(
+        "docs/key-model.md",
+        "key-inputs",
+        &go_ci_cache::key::inputs::markdown_table(),
+    );
 }

@@ -7,7 +7,7 @@ mod bench_smoke; // the flow benchmark on a generated repository with a dependen
 mod cacheprog; // GOCACHEPROG with the real go against a real S3 server (SeaweedFS)
 mod cacheprog_trust; // the remote build cache against an adversary: who writes what, never failing, faults
 mod cli; // the binary's usage errors and exit codes
-mod docs; // README tables generated from action.yml and the GitLab spec
+mod docs; // the docs against the code: generated tables, links, citations, variables
 mod e2e_keys; // `plan` and `keys` with the real `go` on real modules
 mod e2e_lifecycle; // prepare → warm → build → trim → save → restore with the real `go`
 mod e2e_persistent; // machines that keep their disks: record, budget trim, ownership, races
