@@ -31,6 +31,7 @@ fn repo_root() -> &'static Path {
 
 #[test]
 fn js_unit_tests() {
+    let _timed = crate::util::timed();
     let Some(node) = tool("node") else { return };
     if !repo_root().join("js/node_modules").is_dir() {
         assert!(
@@ -43,7 +44,7 @@ fn js_unit_tests() {
     let out = Command::new(node)
         .args(["--test", "test/"])
         .current_dir(repo_root().join("js"))
-        .env("GO_CI_CACHE_TEST_BINARY", env!("CARGO_BIN_EXE_go-ci-cache"))
+        .env("GO_CI_CACHE_TEST_BINARY", crate::util::binary())
         .env("CARGO_TARGET_DIR", repo_root().join("target"))
         .output()
         .unwrap();
@@ -316,7 +317,7 @@ jobs:
         let mut vars = emulator_go_env(&self.results);
         vars.push((
             "GO_CI_CACHE_TEST_BINARY",
-            env!("CARGO_BIN_EXE_go-ci-cache").to_string(),
+            crate::util::binary().display().to_string(),
         ));
         // Every workflow run has its own id, as on GitHub (act says 1 for all of them).
         static RUN_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1000);
@@ -343,7 +344,7 @@ jobs:
             let proxy = own.join("proxy");
             if !bin.exists() {
                 std::fs::create_dir_all(&own).unwrap();
-                std::fs::copy(env!("CARGO_BIN_EXE_go-ci-cache"), &bin).unwrap();
+                std::fs::copy(crate::util::binary(), &bin).unwrap();
                 copy_tree(crate::util::proxy_dir(), &proxy);
                 let st = Command::new("chown")
                     .args(["-R", "65534:65534"])
@@ -354,7 +355,9 @@ jobs:
             }
             let from = crate::util::proxy_dir().display().to_string();
             for (k, v) in &mut vars {
-                if k == "GO_CI_CACHE_TEST_BINARY" && v == env!("CARGO_BIN_EXE_go-ci-cache") {
+                if k == "GO_CI_CACHE_TEST_BINARY"
+                    && *v == crate::util::binary().display().to_string()
+                {
                     *v = bin.display().to_string();
                 }
                 *v = v.replace(&from, &proxy.display().to_string());
@@ -990,7 +993,7 @@ fn action_with_a_remote_build_cache_in_act() {
     // holds it as an absolute one, so go commands started from another directory still run it.
     let tools = a.repo.join("tools");
     std::fs::create_dir_all(&tools).unwrap();
-    std::fs::copy(env!("CARGO_BIN_EXE_go-ci-cache"), tools.join("go-ci-cache")).unwrap();
+    std::fs::copy(crate::util::binary(), tools.join("go-ci-cache")).unwrap();
     let elsewhere = r#"      - run: |
           go -C lib vet . 2> "$RESULT_DIR/vet.txt"
           printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt""#;
@@ -1059,7 +1062,7 @@ fn action_with_a_remote_build_cache_in_act() {
         &wrap,
         format!(
             "#!/bin/sh\ncase \" $* \" in *\" --prefetch-only \"*) echo prefetch broke >&2; exit 3;; esac\nexec {} \"$@\"\n",
-            env!("CARGO_BIN_EXE_go-ci-cache")
+            crate::util::binary().display()
         ),
     )
     .unwrap();

@@ -361,8 +361,10 @@ fn the_cache_program_never_fails_the_build() {
             "not a directory",
         ),
     ];
+    // The first four cases share a working local tier, so only the first compiles the
+    // standard library; the last three are about the tier itself and each gets a fallback.
+    let local = t.root().join("local");
     for (i, (what, vars, says)) in cases.into_iter().enumerate() {
-        let local = t.root().join(format!("local-{i}"));
         let gocache = t.root().join(format!("gocache-{i}"));
         let run = |args: &[&str]| {
             let mut c = t.go(&dir);
@@ -387,13 +389,14 @@ fn the_cache_program_never_fails_the_build() {
             first.contains("go-ci-cache: warning") && first.contains(says),
             "{what}: {first}"
         );
-        let second = run(&["test", "./..."]);
         // One warning per job about its configuration: a later go command of the same job
-        // does not repeat it (a tier it cannot use at all keeps none of its notes).
+        // does not repeat it (a tier it cannot use at all keeps none of its notes, and builds
+        // in a fallback; one go command shows that it does not fail).
         if i < 4 {
+            let second = run(&["test", "./..."]);
             assert!(!second.contains(says), "{what}: said again: {second}");
+            run(&["vet", "./..."]);
         }
-        run(&["vet", "./..."]);
     }
     assert_eq!(
         std::fs::read_dir(&outside).unwrap().count(),

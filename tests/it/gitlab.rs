@@ -243,7 +243,7 @@ fn posix_installer_verifies_the_checksum() {
     if tool("curl").is_none() {
         return;
     }
-    let bin = std::fs::read(env!("CARGO_BIN_EXE_go-ci-cache")).unwrap();
+    let bin = std::fs::read(crate::util::binary()).unwrap();
     let sum = go_ci_cache::key::sha256_hex(&bin);
     let target = match (std::env::consts::OS, std::env::consts::ARCH) {
         ("linux", "x86_64") => "x86_64-unknown-linux-musl",
@@ -432,7 +432,7 @@ vet:
   extends: .go-cache
   script: *record
 "#,
-            bin = env!("CARGO_BIN_EXE_go-ci-cache")
+            bin = crate::util::binary().display()
         )
     };
     let git = |args: &[&str]| util::git(&repo, args);
@@ -667,7 +667,7 @@ test:
     - go build -x ./... 2> "$RESULT_DIR/build.txt"
     - go test -x -run='^$' ./... 2> "$RESULT_DIR/test.txt" > /dev/null
 "#,
-            bin = env!("CARGO_BIN_EXE_go-ci-cache"),
+            bin = crate::util::binary().display(),
             dir = persist.display()
         )
     };
@@ -956,7 +956,7 @@ test:
     - printf '%s\n' "$GOCACHEPROG" > "$RESULT_DIR/gocacheprog.txt"
     - go test -x ./... 2> "$RESULT_DIR/test.txt" > /dev/null
 "#,
-            bin = env!("CARGO_BIN_EXE_go-ci-cache"),
+            bin = crate::util::binary().display(),
             bucket = crate::cacheprog::BUCKET,
         ),
     )

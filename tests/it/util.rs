@@ -86,10 +86,53 @@ fn build_proxy(src: &Path, out: &Path) {
     }
 }
 
+/// While alive, the test that made it counts as running: on drop it appends the test's name
+/// and its start and end (milliseconds since the epoch) to `$GO_CI_CACHE_TEST_TIMES`, which
+/// `.ci/run` sums per test module. Libtest names each test's thread after the test.
+pub struct Timed {
+    name: String,
+    start: u128,
+    file: PathBuf,
+}
+
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+/// A [`Timed`] guard for the current test, when `GO_CI_CACHE_TEST_TIMES` is set.
+pub fn timed() -> Option<Timed> {
+    let file = PathBuf::from(std::env::var_os("GO_CI_CACHE_TEST_TIMES").filter(|f| !f.is_empty())?);
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string();
+    Some(Timed {
+        name,
+        start: epoch_ms(),
+        file,
+    })
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        let line = format!("{}\t{}\t{}\n", self.name, self.start, epoch_ms());
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.file)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
 /// An isolated place to run `go` and the binary.
 pub struct TestEnv {
     dir: tempfile::TempDir,
     gomodcache: PathBuf,
+    _timed: Option<Timed>,
 }
 
 impl TestEnv {
@@ -102,7 +145,11 @@ impl TestEnv {
         for d in ["home", "gocache", "gopath", "tmp"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
         }
-        Self { dir, gomodcache }
+        Self {
+            dir,
+            gomodcache,
+            _timed: timed(),
+        }
     }
 
     pub fn root(&self) -> &Path {
