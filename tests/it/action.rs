@@ -41,13 +41,33 @@ fn js_unit_tests() {
         eprintln!("skipping: run `npm ci` in js/");
         return;
     }
-    let out = Command::new(node)
-        .args(["--test", "test/"])
+    let mut cmd = Command::new(node);
+    cmd.args(["--test", "test/"])
         .current_dir(repo_root().join("js"))
         .env("GO_CI_CACHE_TEST_BINARY", crate::util::binary())
-        .env("CARGO_TARGET_DIR", repo_root().join("target"))
-        .output()
-        .unwrap();
+        .env("CARGO_TARGET_DIR", repo_root().join("target"));
+    // The source-build test runs `cargo build` as a runner would. Without the variables cargo
+    // sets for this test process: ring's build script reruns when CARGO_MANIFEST_DIR,
+    // CARGO_PKG_* or OUT_DIR differ from the outer build's, rebuilding ring and everything
+    // above it here and again in the next `cargo test`.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+            "CARGO_PRIMARY_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || k == "OUT_DIR"
+            || k == "CARGO_TARGET_TMPDIR"
+        {
+            cmd.env_remove(&*k);
+        }
+    }
+    let out = cmd.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -915,7 +935,12 @@ fn action_with_a_remote_build_cache_in_act() {
         r.log
     );
     let prog = std::fs::read_to_string(a.results.join("gocacheprog.txt")).unwrap();
-    assert!(prog.trim().ends_with("go-ci-cache cacheprog"), "{prog}");
+    // The binary the action was given (GO_CI_CACHE_TEST_BINARY), by its absolute path.
+    assert_eq!(
+        prog.trim(),
+        format!("{} cacheprog", crate::util::binary().display()),
+        "{prog}"
+    );
     assert_eq!(r.outputs["build-status"], "off", "{}", r.log);
     assert!(!a.dep_compiles("trace.txt").is_empty());
     assert!(count("o/") > 0 && count("a/trusted/") > 0, "{}", r.log);
