@@ -108,6 +108,7 @@ fn flow_benchmark_smoke() {
         .arg(crate::util::binary())
         .env("GOPROXY", format!("file://{}", proxy_dir().display()))
         .env("GOSUMDB", "off")
+        .env("GOGC", crate::util::go_gc())
         .env("CGO_ENABLED", "0")
         .output()
         .unwrap();

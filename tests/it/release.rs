@@ -106,7 +106,14 @@ fn release_script_writes_a_manifest_matching_the_binaries() {
             format!("go-ci-cache-{VERSION}-{target}")
         );
         // The manifest describes the very binary cargo built for the target.
-        let built = repo_root().join(format!("target/{target}/release/go-ci-cache"));
+        // (.ci/run builds the foreign target in target/cross; the newest build is the asset's.)
+        let built = ["target", "target/cross"]
+            .iter()
+            .map(|d| repo_root().join(format!("{d}/{target}/release/go-ci-cache")))
+            .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+            .max()
+            .map(|(_, p)| p)
+            .unwrap_or_else(|| panic!("no cargo build of {target} in target/ or target/cross/"));
         assert_eq!(
             a["sha256"].as_str().unwrap(),
             sha256_file(&built),

@@ -128,6 +128,16 @@ impl Drop for Timed {
     }
 }
 
+/// GOGC for the tests' go commands: `$GOGC`, or 400. The compiler then spends less time
+/// collecting garbage: a cold `go build -a net/http` took 21.5 CPU-seconds instead of 26 (2 vCPU,
+/// go1.26), at about 430 MB instead of 300 MB a compile. Go's cache keys do not include it.
+pub fn go_gc() -> String {
+    std::env::var("GOGC")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "400".into())
+}
+
 /// An isolated place to run `go` and the binary.
 pub struct TestEnv {
     dir: tempfile::TempDir,
@@ -203,6 +213,7 @@ impl TestEnv {
             .env("GOENV", "off")
             .env("GOFLAGS", "-modcacherw")
             .env("GOTELEMETRY", "off")
+            .env("GOGC", go_gc())
             .env("CGO_ENABLED", "0");
     }
 
@@ -272,6 +283,7 @@ impl TestEnv {
 /// no network, no `go env -w`, and where the job writes what the test reads.
 pub fn emulator_go_env(results: &Path) -> Vec<(&'static str, String)> {
     vec![
+        ("GOGC", go_gc()),
         ("GOPROXY", format!("file://{}", proxy_dir().display())),
         ("GOSUMDB", "off".into()),
         ("GOTOOLCHAIN", "local".into()),
