@@ -61,28 +61,7 @@ pub struct TrimPlan {
 /// Decides what goes (pure): actions not used since `cutoff`, and outputs neither used since
 /// `cutoff` nor referenced by a kept action.
 pub fn plan_trim(entries: &[Entry], cutoff: i64) -> TrimPlan {
-    let used = |e: &Entry| e.mtime >= cutoff;
-    let referenced: BTreeSet<&str> = entries
-        .iter()
-        .filter(|e| e.kind == Kind::Action && used(e))
-        .filter_map(|e| e.output_id.as_deref())
-        .collect();
-    let mut plan = TrimPlan::default();
-    let mut outputs = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        let keep = used(e) || (e.kind == Kind::Output && referenced.contains(e.id.as_str()));
-        if keep {
-            plan.kept += 1;
-            continue;
-        }
-        plan.bytes += e.size;
-        match e.kind {
-            Kind::Action => plan.remove.push(i),
-            Kind::Output => outputs.push(i),
-        }
-    }
-    plan.remove.extend(outputs);
-    plan
+    remove_unless_kept(entries, |i| entries[i].mtime < cutoff)
 }
 
 /// Go's own trim removes entries unused for this long (`trimLimit` plus the hour of
@@ -113,16 +92,22 @@ pub fn plan_budget(entries: &[Entry], budget: u64, protect_from: i64, now: i64) 
         gone[i] = true;
         left -= entries[i].size;
     }
+    remove_unless_kept(entries, |i| gone[i])
+}
+
+/// The plan that removes each entry `goes` picks, except an output that a kept action record
+/// names (pure); records go before outputs, so no record outlives the output it names.
+fn remove_unless_kept(entries: &[Entry], goes: impl Fn(usize) -> bool) -> TrimPlan {
     let referenced: BTreeSet<&str> = entries
         .iter()
         .enumerate()
-        .filter(|(i, e)| e.kind == Kind::Action && !gone[*i])
+        .filter(|&(i, e)| e.kind == Kind::Action && !goes(i))
         .filter_map(|(_, e)| e.output_id.as_deref())
         .collect();
     let mut plan = TrimPlan::default();
     let mut outputs = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        let keep = !gone[i] || (e.kind == Kind::Output && referenced.contains(e.id.as_str()));
+        let keep = !goes(i) || (e.kind == Kind::Output && referenced.contains(e.id.as_str()));
         if keep {
             plan.kept += 1;
             continue;
