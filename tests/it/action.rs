@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{self, TestEnv, compiled, copy_tree, emulator_go_env, write_module};
+use crate::util::{self, TestEnv, copy_tree, deps_compiled, emulator_go_env, write_module};
 
 /// Finds a tool on PATH; in CI a missing tool is a failure, locally a skip.
 pub fn tool(name: &str) -> Option<PathBuf> {
@@ -402,10 +402,10 @@ jobs:
     }
 
     fn dep_compiles(&self, file: &str) -> Vec<String> {
-        compiled(&std::fs::read(self.results.join(file)).unwrap())
-            .into_iter()
-            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
-            .collect()
+        deps_compiled(
+            &std::fs::read(self.results.join(file)).unwrap(),
+            "example.com/app",
+        )
     }
 }
 

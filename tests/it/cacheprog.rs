@@ -16,7 +16,7 @@ use go_ci_cache::cacheprog::stats::{self, Stats};
 use object_store::ObjectStore;
 use object_store::path::Path as ObjPath;
 
-use crate::util::{TestEnv, binary, compiled};
+use crate::util::{TestEnv, binary};
 
 pub(crate) const BUCKET: &str = "gocache";
 pub(crate) const KEY: &str = "gcc-test-key";
@@ -396,10 +396,7 @@ impl<'a> Runner<'a> {
 /// Compiled packages outside the main module (`example.com/app`), sorted (the go command
 /// compiles in parallel).
 pub(crate) fn deps_compiled(trace: &[u8]) -> Vec<String> {
-    let mut v: Vec<String> = compiled(trace)
-        .into_iter()
-        .filter(|p| !p.starts_with("example.com/app") && p != "main")
-        .collect();
+    let mut v = crate::util::deps_compiled(trace, "example.com/app");
     v.sort();
     v.dedup();
     v

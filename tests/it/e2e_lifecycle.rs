@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{TestEnv, compiled, copy_tree, write_module};
+use crate::util::{self, TestEnv, copy_tree, write_module};
 
 /// Dependency packages (anything outside the main module and generated test mains) that a go
 /// command compiled.
@@ -15,10 +15,7 @@ fn dep_compiles(t: &TestEnv, dir: &Path, args: &[&str], main: &str) -> Vec<Strin
     let mut full = args.to_vec();
     full.insert(1, "-x");
     let out = t.go_ok(dir, &full);
-    compiled(&out.stderr)
-        .into_iter()
-        .filter(|p| p != "main" && !p.starts_with(main))
-        .collect()
+    util::deps_compiled(&out.stderr, main)
 }
 
 /// A lifecycle command as a runner that lives for one job runs it (GitHub-hosted: its module

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::{TestEnv, compiled, copy_tree};
+use crate::util::{TestEnv, copy_tree, deps_compiled};
 
 /// One job's commands on the shared machine: its own state file, the machine's environment.
 struct Job<'a> {
@@ -62,10 +62,7 @@ impl<'a> Job<'a> {
             "example.com/{}",
             self.dir.file_name().unwrap().to_string_lossy()
         );
-        let mut v: Vec<String> = compiled(&out.stderr)
-            .into_iter()
-            .filter(|p| p != "main" && !p.starts_with(&main))
-            .collect();
+        let mut v = deps_compiled(&out.stderr, &main);
         v.sort();
         v.dedup();
         v
@@ -113,17 +110,7 @@ fn age(gocache: &Path, secs: i64) {
 }
 
 fn gocache_bytes(p: &Path) -> u64 {
-    walkdir::WalkDir::new(p)
-        .min_depth(2)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy();
-            n.ends_with("-a") || n.ends_with("-d")
-        })
-        .map(|e| e.metadata().unwrap().len())
-        .sum()
+    entries(p).iter().map(|&(_, _, size, _)| size).sum()
 }
 
 fn tar(args: &[&str]) {
@@ -407,10 +394,7 @@ fn two_projects_alternating_keep_each_others_work() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deps: Vec<String> = compiled(&out.stderr)
-        .into_iter()
-        .filter(|p| p != "main" && !p.starts_with("example.com/a"))
-        .collect();
+    let deps = deps_compiled(&out.stderr, "example.com/a");
     assert_eq!(deps, Vec::<String>::new(), "the archive holds what A used");
     assert!(
         gocache_bytes(&fbuild) < before_local,
@@ -702,10 +686,7 @@ fn two_runners_share_one_local_tier() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deps: Vec<String> = compiled(&out.stderr)
-        .into_iter()
-        .filter(|p| p != "main" && !p.starts_with("example.com/app"))
-        .collect();
+    let deps = deps_compiled(&out.stderr, "example.com/app");
     assert_eq!(
         deps,
         Vec::<String>::new(),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::action::tool;
-use crate::util::{self, TestEnv, compiled, emulator_go_env, write_module};
+use crate::util::{self, TestEnv, compiled, deps_compiled, emulator_go_env, write_module};
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -323,8 +323,10 @@ fn posix_installer_verifies_the_checksum() {
     }
 }
 
-/// Node ≥ 22 for gitlab-ci-local: `GO_CI_CACHE_NODE22` (set by .ci/run), else `node` if new enough.
+/// Node ≥ 22 and gitlab-ci-local's script (`GO_CI_CACHE_NODE22`, `GO_CI_CACHE_GCL`, set by
+/// .ci/run), when they and the rsync it copies projects with are installed.
 fn gitlab_ci_local() -> Option<(PathBuf, PathBuf)> {
+    tool("rsync")?;
     let script = std::env::var_os("GO_CI_CACHE_GCL").map(PathBuf::from);
     let node = std::env::var_os("GO_CI_CACHE_NODE22").map(PathBuf::from);
     match (node, script) {
@@ -356,6 +358,49 @@ fn gcl_project(t: &TestEnv) -> PathBuf {
     )
     .unwrap();
     repo
+}
+
+/// A git repository in `repo` whose origin is a GitLab project, as a runner's checkout has.
+fn gcl_git_init(repo: &Path) {
+    util::git(repo, &["init", "-q", "-b", "main"]);
+    util::git(
+        repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://gitlab.example.com/group/project.git",
+        ],
+    );
+}
+
+/// Commits everything in `repo` (even nothing) on main and makes it origin's default branch,
+/// so the next gitlab-ci-local run is a default-branch pipeline of that commit.
+fn gcl_commit(repo: &Path) {
+    util::git(repo, &["add", "-A"]);
+    util::git(
+        repo,
+        &[
+            "-c",
+            "user.email=ci@example.com",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "pipeline",
+        ],
+    );
+    util::git(repo, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
+    util::git(
+        repo,
+        &[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/main",
+        ],
+    );
 }
 
 /// gitlab-ci-local on the host shell executor in `repo`, with `home` as HOME.
@@ -391,9 +436,6 @@ fn pipelines_in_gitlab_ci_local(trimpath: bool) {
     let Some((node, gcl)) = gitlab_ci_local() else {
         return;
     };
-    if tool("rsync").is_none() {
-        return;
-    }
     let t = TestEnv::new();
     let repo = gcl_project(&t);
     let results = t.root().join("results");
@@ -436,34 +478,10 @@ vet:
             bin = crate::util::binary().display()
         )
     };
-    let git = |args: &[&str]| util::git(&repo, args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "https://gitlab.example.com/group/project.git",
-    ]);
+    gcl_git_init(&repo);
     let commit = |warm: &str| {
         std::fs::write(repo.join(".gitlab-ci.yml"), pipeline(warm)).unwrap();
-        git(&["add", "-A"]);
-        git(&[
-            "-c",
-            "user.email=ci@example.com",
-            "-c",
-            "user.name=ci",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "pipeline",
-        ]);
-        git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
-        git(&[
-            "symbolic-ref",
-            "refs/remotes/origin/HEAD",
-            "refs/remotes/origin/main",
-        ]);
+        gcl_commit(&repo);
     };
     let run = || {
         for e in std::fs::read_dir(&results).unwrap().flatten() {
@@ -499,10 +517,7 @@ vet:
             .to_string()
     };
     let deps = |f: &str| -> Vec<String> {
-        compiled(&std::fs::read(results.join(f)).unwrap())
-            .into_iter()
-            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
-            .collect()
+        deps_compiled(&std::fs::read(results.join(f)).unwrap(), "example.com/app")
     };
     // The jobs that reached the module cache through the shared stable path (or their own,
     // with trimpath): they must build every dependency from the warm job's cache.
@@ -645,9 +660,6 @@ fn pipelines_on_a_persistent_runner_in_gitlab_ci_local() {
     let Some((node, gcl)) = gitlab_ci_local() else {
         return;
     };
-    if tool("rsync").is_none() {
-        return;
-    }
     let t = TestEnv::new();
     let repo = gcl_project(&t);
     let results = t.root().join("results");
@@ -676,34 +688,10 @@ test:
             dir = persist.display()
         )
     };
-    let git = |args: &[&str]| util::git(&repo, args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "https://gitlab.example.com/group/project.git",
-    ]);
+    gcl_git_init(&repo);
     let run = |warm: &str| {
         std::fs::write(repo.join(".gitlab-ci.yml"), pipeline(warm)).unwrap();
-        git(&["add", "-A"]);
-        git(&[
-            "-c",
-            "user.email=ci@example.com",
-            "-c",
-            "user.name=ci",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "p",
-        ]);
-        git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
-        git(&[
-            "symbolic-ref",
-            "refs/remotes/origin/HEAD",
-            "refs/remotes/origin/main",
-        ]);
+        gcl_commit(&repo);
         for e in std::fs::read_dir(&results).unwrap().flatten() {
             let _ = std::fs::remove_file(e.path());
         }
@@ -728,10 +716,7 @@ test:
         log
     };
     let deps = |f: &str| -> Vec<String> {
-        compiled(&std::fs::read(results.join(f)).unwrap())
-            .into_iter()
-            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
-            .collect()
+        deps_compiled(&std::fs::read(results.join(f)).unwrap(), "example.com/app")
     };
     let cached_keys = || -> Vec<String> {
         std::fs::read_dir(repo.join(".gitlab-ci-local/cache"))
@@ -932,9 +917,6 @@ fn pipeline_with_a_remote_build_cache_in_gitlab_ci_local() {
     let Some((node, gcl)) = gitlab_ci_local() else {
         return;
     };
-    if tool("rsync").is_none() {
-        return;
-    }
     let Some(weed) = crate::cacheprog::Weed::start() else {
         return;
     };
@@ -966,31 +948,8 @@ test:
         ),
     )
     .unwrap();
-    let git = |args: &[&str]| util::git(&repo, args);
-    git(&["init", "-q", "-b", "main"]);
-    git(&[
-        "remote",
-        "add",
-        "origin",
-        "https://gitlab.example.com/group/project.git",
-    ]);
-    git(&["add", "-A"]);
-    git(&[
-        "-c",
-        "user.email=ci@example.com",
-        "-c",
-        "user.name=ci",
-        "commit",
-        "-q",
-        "-m",
-        "ci",
-    ]);
-    git(&["update-ref", "refs/remotes/origin/main", "HEAD"]);
-    git(&[
-        "symbolic-ref",
-        "refs/remotes/origin/HEAD",
-        "refs/remotes/origin/main",
-    ]);
+    gcl_git_init(&repo);
+    gcl_commit(&repo);
     let run_with = |home: &str, extra: &[(&'static str, &str)]| {
         if repo.join(".gitlab-ci-local").exists() {
             let _ = Command::new("chmod")
@@ -1028,10 +987,10 @@ test:
     };
     let run = |home: &str| run_with(home, &[]);
     let deps = || -> Vec<String> {
-        compiled(&std::fs::read(results.join("test.txt")).unwrap())
-            .into_iter()
-            .filter(|p| p != "main" && !p.starts_with("example.com/app"))
-            .collect()
+        deps_compiled(
+            &std::fs::read(results.join("test.txt")).unwrap(),
+            "example.com/app",
+        )
     };
     let log = run("home1");
     let prog = std::fs::read_to_string(results.join("gocacheprog.txt")).unwrap();

@@ -327,6 +327,15 @@ pub fn compiled(trace: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Packages a `-x` trace compiled outside the main module (`main_module`, an import-path prefix)
+/// and other than a `main` package, in the trace's order.
+pub fn deps_compiled(trace: &[u8], main_module: &str) -> Vec<String> {
+    compiled(trace)
+        .into_iter()
+        .filter(|p| p != "main" && !p.starts_with(main_module))
+        .collect()
+}
+
 /// Writes go.mod, main.go, a library package and a test (no go.sum; run `go mod tidy`).
 pub fn write_module(dir: &Path, path: &str, imports: &[&str], test_imports: &[&str]) {
     std::fs::create_dir_all(dir.join("lib")).unwrap();
