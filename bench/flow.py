@@ -449,17 +449,17 @@ class GoCiCache(Strategy):
         except (OSError, ValueError):
             return {}
 
-    def job(self, ctx):
-        keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
-        hit, exact, matched = {}, {}, {}
-        for entry in ("modules", "build"):
-            e = keys[entry]
-            m = ctx.restore(f"restore.{entry}", e["key"], e["restore_keys"])
-            matched[entry] = m
-            exact[entry] = m is not None and m.lower() == e["key"].lower()
-            # judgeBuildHit: with a per-run layer, the first restore key is the same dependency set.
-            same = entry == "build" and self.refresh and m is not None and m.lower().startswith(e["restore_keys"][0].lower())
-            hit[entry] = exact[entry] or same
+    def restore_entry(self, ctx, entry, e):
+        """Restores one entry of `keys` as the action does: (the key restored or None, whether
+        it is the exact key, whether prepare is told it is a hit)."""
+        m = ctx.restore(f"restore.{entry}", e["key"], e["restore_keys"])
+        exact = m is not None and m.lower() == e["key"].lower()
+        # judgeBuildHit: with a per-run layer, the first restore key is the same dependency set.
+        same = entry == "build" and self.refresh and m is not None and m.lower().startswith(e["restore_keys"][0].lower())
+        return m, exact, exact or same
+
+    def prepare(self, ctx, matched, hit):
+        """`prepare` with what the restores found, as the action's main step runs it."""
         prep = ["prepare", "--caches", "both"]
         for entry in ("modules", "build"):
             if matched[entry]:
@@ -467,6 +467,13 @@ class GoCiCache(Strategy):
             if hit[entry]:
                 prep.append(f"--{entry}-hit")
         ctx.timed("restore.prepare", self.invoke, ctx, *prep)
+
+    def job(self, ctx):
+        keys = json.loads(ctx.timed("restore.keys", self.invoke, ctx, "keys", "--format", "json", capture=True).stdout)
+        hit, exact, matched = {}, {}, {}
+        for entry in ("modules", "build"):
+            matched[entry], exact[entry], hit[entry] = self.restore_entry(ctx, entry, keys[entry])
+        self.prepare(ctx, matched, hit)
         if self.warm == "auto" and not (hit["modules"] and hit["build"]):
             ctx.timed("warm", self.invoke, ctx, "warm", "--caches", "both")
             w = self.state(ctx).get("warm") or {}
@@ -782,19 +789,9 @@ class GoCiCachePersistent(GoCiCache):
                 m, exact[entry], hit[entry] = claim[entry]["key"], False, True
                 matched[entry] = m if entry == "build" else None
                 continue
-            m = ctx.restore(f"restore.{entry}", e["key"], e["restore_keys"])
-            matched[entry] = m
-            exact[entry] = m is not None and m.lower() == e["key"].lower()
-            same = entry == "build" and self.refresh and m is not None and m.lower().startswith(e["restore_keys"][0].lower())
-            hit[entry] = exact[entry] or same
+            matched[entry], exact[entry], hit[entry] = self.restore_entry(ctx, entry, e)
         ctx.row["held"] = f"{int(held['modules'])}{int(held['build'])}"
-        prep = ["prepare", "--caches", "both"]
-        for entry in ("modules", "build"):
-            if matched[entry]:
-                prep += [f"--{entry}-restored-key", matched[entry]]
-            if hit[entry]:
-                prep.append(f"--{entry}-hit")
-        ctx.timed("restore.prepare", self.invoke, ctx, *prep)
+        self.prepare(ctx, matched, hit)
         ok = ctx.run_job()
         if not ok:
             return
