@@ -361,11 +361,9 @@ impl<'a> Runner<'a> {
         Stats::sum(&stats::load(&self.local(), 0)).expect("cacheprog wrote its statistics")
     }
 
-    /// Each cache-program process's statistics, in the order they ran.
+    /// Each cache-program process's statistics, in the order they ended.
     pub(crate) fn per_process(&self) -> Vec<Stats> {
-        let mut v = stats::load(&self.local(), 0);
-        v.sort_by_key(|s| (s.started_at, s.finished_at));
-        v
+        per_process(&self.local())
     }
 
     /// `report --format text` over everything this runner's cache programs did.
@@ -400,6 +398,25 @@ pub(crate) fn deps_compiled(trace: &[u8]) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// The statistics of each cache-program process that used the local tier at `local`, in the
+/// order they ended. The files' times order them: the stats' own are whole seconds, and go
+/// commands served from the local tier start and end within one.
+pub(crate) fn per_process(local: &Path) -> Vec<Stats> {
+    let mut v: Vec<(std::time::SystemTime, Stats)> = std::fs::read_dir(stats::dir(local))
+        .map(|rd| rd.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .map(|e| {
+            let at = e.metadata().unwrap().modified().unwrap();
+            let s = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            (at, s)
+        })
+        .collect();
+    v.sort_by_key(|(at, _)| *at);
+    v.into_iter().map(|(_, s)| s).collect()
 }
 
 pub(crate) fn app(t: &TestEnv) -> PathBuf {
@@ -1410,10 +1427,7 @@ fn the_local_tier_trims_itself_of_what_went_unused() {
     std::fs::write(&stamp, format!("{}\n", now - 2 * 86_400)).unwrap();
 
     assert_eq!(go(&["build", "-x", "."]), Vec::<String>::new(), "all hits");
-    let last = stats::load(&local, 0)
-        .into_iter()
-        .max_by_key(|s| s.finished_at)
-        .unwrap();
+    let last = per_process(&local).pop().unwrap();
     assert!(
         last.local_trimmed > 0 && last.local_trimmed_bytes > 0,
         "{last:?}"
