@@ -757,7 +757,7 @@ class GoCiCachePersistent(GoCiCache):
     """go-ci-cache as the action runs on a persistent (self-hosted) runner, default inputs
     (`persistent: auto`): keys → `claim` (the job's lease before the restore; the machine
     record says which entries the local caches already hold) → restore only the entries they
-    do not hold → prepare → job → (post) `trim` every job: GOCACHE within the budget, least
+    do not hold, and after a dependency change only an entry of the new set → prepare → job → (post) `trim` every job: GOCACHE within the budget, least
     recently used first, nothing removed from the shared module cache → save per policy as on
     an ephemeral runner, the archive built with the exclusions trim wrote (what the job did not
     use stays out, nothing local is touched) → prune."""
@@ -789,6 +789,11 @@ class GoCiCachePersistent(GoCiCache):
                 m, exact[entry], hit[entry] = claim[entry]["key"], False, True
                 matched[entry] = m if entry == "build" else None
                 continue
+            narrowed = (claim.get(entry) or {}).get("restore_keys")
+            if narrowed is not None:
+                # An earlier dependency set on the machine: only this set's entries are looked
+                # up (restoreTarget in js/src/inputs.mjs).
+                e = dict(e, restore_keys=narrowed)
             matched[entry], exact[entry], hit[entry] = self.restore_entry(ctx, entry, e)
         ctx.row["held"] = f"{int(held['modules'])}{int(held['build'])}"
         self.prepare(ctx, matched, hit)

@@ -15,6 +15,7 @@ import {
   info,
   isFeatureAvailable,
   judgeBuildHit,
+  narrowedResult,
   notice,
   prefilledWarning,
   readBudget,
@@ -23,6 +24,7 @@ import {
   resolveRemote,
   restoreCache,
   restoreEntry,
+  restoreTarget,
   rollingSuffix,
   runBinary,
   runBinaryAsync,
@@ -38,7 +40,7 @@ import {
   toolkitClient,
   trustArgs,
   warning
-} from "./shared-OFKNFPZ3.mjs";
+} from "./shared-2RGNXMGG.mjs";
 
 // src/main.mjs
 import { spawnSync as spawnSync2 } from "node:child_process";
@@ -404,11 +406,15 @@ async function run() {
   const restoreOne = (name, entry, label = "") => {
     if (!(name === "modules" ? inputs.modulesCache : inputs.buildCache)) return Promise.resolve(none);
     const held = claimed[name];
-    if (held?.held) {
+    const target = restoreTarget(entry, held);
+    if (!target) {
       log.info(`${name}: already on this machine (${held.why}); nothing looked up or downloaded`);
       return Promise.resolve(heldResult(name, held));
     }
-    return readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+    if (!readable) return Promise.resolve(none);
+    if (!target.narrowed) return restoreEntry(client, name, entry, log, { ...lookup, label });
+    log.info(`${name}: this machine holds an earlier dependency set of this configuration (${held.why}); looking up only an entry of this one`);
+    return restoreEntry(client, name, target, log, { ...lookup, label }).then((r) => narrowedResult(r, held));
   };
   const archived = (name) => name === "modules" ? inputs.modulesCache : inputs.buildCache;
   let mod;

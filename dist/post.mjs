@@ -19,7 +19,7 @@ import {
   toolkitClient,
   trimArgs,
   warning
-} from "./shared-OFKNFPZ3.mjs";
+} from "./shared-2RGNXMGG.mjs";
 
 // src/post.mjs
 import fs from "node:fs";

@@ -314,6 +314,30 @@ export function heldResult(name, held) {
 }
 
 /**
+ * The entry the restore looks up (pure), from what `claim` said of it (`held`, null when it
+ * did not run): the entry as `keys` gave it, or — where the machine keeps its caches and holds
+ * an earlier dependency set of this configuration — the same key with only the restore keys
+ * `claim` still finds worth a lookup (`restore_keys`: an entry of this dependency set; an
+ * earlier set's would bring back what the machine holds). Null when the machine holds the
+ * entry itself: nothing to look up.
+ */
+export function restoreTarget(entry, held) {
+  if (held?.held) return null;
+  if (Array.isArray(held?.restore_keys)) return { ...entry, restore_keys: held.restore_keys, narrowed: true };
+  return entry;
+}
+
+/**
+ * A narrowed restore's result (pure): where nothing of this dependency set was found, the
+ * machine's caches still hold the earlier set's work, which is what a restore key would have
+ * brought: `partial`, as after a restore-key match, with nothing matched or downloaded.
+ */
+export function narrowedResult(restored, held) {
+  if (restored.status !== 'miss') return restored;
+  return { ...restored, status: 'partial', detail: `this machine's caches hold an earlier dependency set: ${held?.why || ''}`.trim() };
+}
+
+/**
  * What the post step runs as `trim` (pure): on a machine that keeps its caches, every job
  * trims both (the budget) and records what they hold; elsewhere only the caches about to be
  * saved are trimmed, and a job that saves nothing only records and ends its leases.

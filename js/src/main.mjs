@@ -25,7 +25,7 @@ import * as core from '@actions/core';
 import { readBudget, budgetLine } from './budget.mjs';
 import { countBuildEntries, countEntries, prefilledWarning, restoreEntry, timingArgs, toolkitClient } from './cacheops.mjs';
 import { actionDir, readManifest, runBinary, runBinaryAsync, statePath } from './common.mjs';
-import { binaryEnv, cacheModeNotice, heldResult, InputError, judgeBuildHit, readInputs, resolveRemote, rollingSuffix, runsInstalledGo, shouldWarm, trustArgs } from './inputs.mjs';
+import { binaryEnv, cacheModeNotice, heldResult, InputError, judgeBuildHit, narrowedResult, readInputs, resolveRemote, restoreTarget, rollingSuffix, runsInstalledGo, shouldWarm, trustArgs } from './inputs.mjs';
 import { install } from './install.mjs';
 
 const log = { info: core.info, notice: core.notice, warning: core.warning };
@@ -280,11 +280,15 @@ async function run() {
   const restoreOne = (name, entry, label = '') => {
     if (!(name === 'modules' ? inputs.modulesCache : inputs.buildCache)) return Promise.resolve(none);
     const held = claimed[name];
-    if (held?.held) {
+    const target = restoreTarget(entry, held);
+    if (!target) {
       log.info(`${name}: already on this machine (${held.why}); nothing looked up or downloaded`);
       return Promise.resolve(heldResult(name, held));
     }
-    return readable ? restoreEntry(client, name, entry, log, { ...lookup, label }) : Promise.resolve(none);
+    if (!readable) return Promise.resolve(none);
+    if (!target.narrowed) return restoreEntry(client, name, entry, log, { ...lookup, label });
+    log.info(`${name}: this machine holds an earlier dependency set of this configuration (${held.why}); looking up only an entry of this one`);
+    return restoreEntry(client, name, target, log, { ...lookup, label }).then((r) => narrowedResult(r, held));
   };
   const archived = (name) => (name === 'modules' ? inputs.modulesCache : inputs.buildCache);
 

@@ -261,6 +261,23 @@ test('persistent and cache-budget: checked, passed to the binary', async () => {
   assert.equal(judgeBuildHit(b, { key: 'k-build-r2.1', restore_keys: ['k-build-'] }, true), b);
   assert.deepEqual(freshDecision({ matched: b.matched, added: 0, sameSet: b.hit }), { save: false, why: 'the job added nothing to the restored entry' });
 
+  // Held: nothing to look up. An earlier dependency set of this configuration on the machine:
+  // the same key, only the restore keys `claim` gives (an entry of this set); and finding
+  // none is `partial`, as the earlier set's entry would have been. Otherwise the entry as is.
+  const { narrowedResult, restoreTarget } = await import('../src/inputs.mjs');
+  const entry = { key: 'k-build-d2-r2.1', restore_keys: ['k-build-d2-', 'k-build-', 'k-'], path: '/c' };
+  assert.equal(restoreTarget(entry, { held: true, key: 'k-build-d2-r1.1', why: 'w' }), null);
+  assert.deepEqual(restoreTarget(entry, { held: false, key: null, why: 'another set', restore_keys: ['k-build-d2-'] }), { ...entry, restore_keys: ['k-build-d2-'], narrowed: true });
+  assert.deepEqual(restoreTarget(entry, { held: false, why: 'another set', restore_keys: [] }).restore_keys, []);
+  assert.equal(restoreTarget(entry, { held: false, why: 'no record', restore_keys: null }), entry);
+  assert.equal(restoreTarget(entry, null), entry);
+  const missed = narrowedResult({ status: 'miss', matched: '', hit: false, detail: '' }, { why: 'another set' });
+  assert.deepEqual([missed.status, missed.matched, missed.hit], ['partial', '', false]);
+  assert.match(missed.detail, /earlier dependency set: another set/);
+  const found = { status: 'hit', matched: 'k-build-d2-r1.1', hit: false, detail: '' };
+  assert.equal(narrowedResult(found, { why: 'w' }), found);
+  assert.equal(narrowedResult({ status: 'failed' }, {}).status, 'failed');
+
   // Every job on a persistent machine trims both caches; elsewhere only what is saved, or
   // nothing but the record.
   assert.deepEqual(trimArgs([], true), ['trim', '--caches', 'both']);

@@ -9,8 +9,8 @@
 //! from another machine, has an mtime from the past and a ctime of now. So a fresh runner from
 //! the same image, which restores an archive that holds a record, still restores.
 //!
-//! The decisions — [`judge`] (is this machine's cache persistent?) and [`holds`] (does it hold
-//! this entry?) — are pure; [`read`], [`write`], [`any_valid`] and [`filled`] touch the disk.
+//! The decisions — [`judge`] (is this machine's cache persistent?), [`holds`] (does it hold
+//! this entry?) and [`narrowed_restore_keys`] (what is still worth looking up?) — are pure; [`read`], [`write`], [`any_valid`] and [`filled`] touch the disk.
 
 use std::path::{Path, PathBuf};
 
@@ -128,6 +128,32 @@ pub fn holds(
             r.key
         ))
     }
+}
+
+/// What the restore may still look up when the machine does not hold the entry (pure): `None`
+/// for the entry's own restore keys, or the narrower list to use instead.
+///
+/// A persistent machine whose record of this entry (the same kind, configuration and project)
+/// names another dependency set holds that set's work. A restore key would match an entry of
+/// an earlier set, most likely the very one the machine holds, and extracting it over the
+/// caches brings back only what they already have (a dependency bump's pull request or first
+/// default-branch run). So only an entry of this job's dependency set is looked up: the exact
+/// key, plus `same_set` (the build entry's first restore key, another run's entry of this set
+/// and configuration, when the key has a per-run layer). The job fetches and compiles the rest
+/// as the bare machine would.
+pub fn narrowed_restore_keys(
+    verdict: &Verdict,
+    record: Option<&Record>,
+    held: bool,
+    same_set: Option<&str>,
+) -> Option<Vec<String>> {
+    (verdict.persistent && record.is_some() && !held).then(|| {
+        same_set
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .into_iter()
+            .collect()
+    })
 }
 
 /// The record file of an entry (its prune prefix) in a cache root.
@@ -308,6 +334,55 @@ mod tests {
             .is_err()
         );
         assert!(holds(&yes, Some(&b), "x", Some("")).is_err());
+    }
+
+    #[test]
+    fn an_earlier_dependency_set_narrows_the_restore_to_this_one() {
+        let yes = judge(signs(Some(true), false, false, None));
+        let no = judge(signs(Some(false), false, false, None));
+        let rec = Record {
+            prefix: "p".into(),
+            key: "go-ci-cache-build-v1-cfg-deps1-r7.1".into(),
+            root: "/c".into(),
+            used_at: 1,
+        };
+        let same = Some("go-ci-cache-build-v1-cfg-deps2-");
+        // (verdict, record, held, same_set) → the restore keys to use instead of the entry's.
+        type Row<'a> = (
+            &'a Verdict,
+            Option<&'a Record>,
+            bool,
+            Option<&'a str>,
+            Option<Vec<&'a str>>,
+        );
+        let table: [Row; 6] = [
+            // An earlier set here: this set's entries only.
+            (
+                &yes,
+                Some(&rec),
+                false,
+                same,
+                Some(vec!["go-ci-cache-build-v1-cfg-deps2-"]),
+            ),
+            // Modules (no per-run layer): the exact key only.
+            (&yes, Some(&rec), false, None, Some(vec![])),
+            (&yes, Some(&rec), false, Some(""), Some(vec![])),
+            // Held: nothing is restored at all (the caller skips the restore).
+            (&yes, Some(&rec), true, same, None),
+            // No record of this configuration here, or caches that do not persist: as today.
+            (&yes, None, false, same, None),
+            (&no, Some(&rec), false, same, None),
+        ];
+        for (v, r, held, set, want) in table {
+            let want = want.map(|w| w.into_iter().map(String::from).collect::<Vec<_>>());
+            assert_eq!(
+                narrowed_restore_keys(v, r, held, set),
+                want,
+                "{} {:?} {held} {set:?}",
+                v.persistent,
+                r.map(|r| &r.key)
+            );
+        }
     }
 
     #[test]

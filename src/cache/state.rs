@@ -100,6 +100,10 @@ pub struct RootClaim {
     pub held: Option<String>,
     /// Why the root holds it or not.
     pub why: String,
+    /// The restore keys to look up instead of the entry's own, when the root holds another
+    /// dependency set of this configuration ([`crate::cache::machine::narrowed_restore_keys`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_keys: Option<Vec<String>>,
 }
 
 /// One warm-up step's outcome.

@@ -128,6 +128,8 @@ pub fn run(a: &ClaimArgs, go: &Go) -> Result<ExitCode> {
             .then(|| l.keys.restore_keys.first().map(String::as_str))
             .flatten();
         let held = machine::holds(&verdict, l.record.as_ref(), &l.keys.key, same_set);
+        let restore_keys =
+            machine::narrowed_restore_keys(&verdict, l.record.as_ref(), held.is_ok(), same_set);
         let rc = RootClaim {
             filled_before: l.filled,
             why: match &held {
@@ -135,6 +137,7 @@ pub fn run(a: &ClaimArgs, go: &Go) -> Result<ExitCode> {
                 Err(why) => why.clone(),
             },
             held: held.ok(),
+            restore_keys,
         };
         let may = l.kind == machine::Root::Build || context::leasable_modcache(&l.root);
         if may
@@ -168,6 +171,10 @@ pub fn run(a: &ClaimArgs, go: &Go) -> Result<ExitCode> {
                 "go-ci-cache: {name}: {}",
                 match &rc.held {
                     Some(_) => format!("already on this machine, nothing to restore: {}", rc.why),
+                    None if rc.restore_keys.is_some() => format!(
+                        "restoring only an entry of this dependency set: {}; an earlier set's entry would bring back what this machine holds",
+                        rc.why
+                    ),
                     None if verdict.persistent => format!("restoring: {}", rc.why),
                     None => "restoring".to_string(),
                 }
@@ -177,8 +184,8 @@ pub fn run(a: &ClaimArgs, go: &Go) -> Result<ExitCode> {
     let doc = serde_json::json!({
         "persistent": verdict.persistent,
         "why": verdict.why,
-        "modules": cl.modules.as_ref().map(|r| serde_json::json!({"held": r.held.is_some(), "key": r.held, "why": r.why})),
-        "build": cl.build.as_ref().map(|r| serde_json::json!({"held": r.held.is_some(), "key": r.held, "why": r.why})),
+        "modules": cl.modules.as_ref().map(root_doc),
+        "build": cl.build.as_ref().map(root_doc),
     });
     let warnings = cl.warnings.clone();
     st.claim = Some(cl);
@@ -196,4 +203,15 @@ pub fn run(a: &ClaimArgs, go: &Go) -> Result<ExitCode> {
     };
     stdout(&(serde_json::to_string(&doc)? + "\n"))?;
     Ok(context::finish(&mut c, &warnings, o.strict))
+}
+
+/// One root's part of the `claim` document: whether the machine holds the entry (and which
+/// key), why, and the restore keys to use instead of the entry's own (`null`: its own).
+fn root_doc(r: &RootClaim) -> serde_json::Value {
+    serde_json::json!({
+        "held": r.held.is_some(),
+        "key": r.held,
+        "why": r.why,
+        "restore_keys": r.restore_keys,
+    })
 }

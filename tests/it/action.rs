@@ -784,7 +784,9 @@ fn action_keeps_the_build_cache_fresh_in_act() {
 /// machine (status `local`: nothing looked up or downloaded) and compiles no dependency; its
 /// post step keeps GOCACHE within the budget and saves the build entry through TAR_OPTIONS'
 /// exclusions, so another project's entry that sits in the machine's cache stays there but not
-/// in the archive; a fresh runner that restores that archive builds from it.
+/// in the archive; after a dependency bump the third looks up only the new set's entries,
+/// downloads nothing over what the machine holds, and saves them; a fresh runner that restores
+/// that archive builds from it.
 #[test]
 fn action_on_a_persistent_runner_in_act() {
     let Some(act) = tool("act") else { return };
@@ -842,13 +844,52 @@ fn action_on_a_persistent_runner_in_act() {
         r.log
     );
 
-    // Run 3, a fresh runner of the fleet: restores run 2's entry and builds from it; the other
+    // Run 3, same machine, after a dependency bump: the machine holds the earlier set, which
+    // is all a restore key could bring, so only an entry of the new set is looked up (there is
+    // none yet): nothing is downloaded or extracted over the caches, and the job fetches and
+    // compiles the bumped module as the bare machine would. The default branch saves the new
+    // set's entries for the fleet.
+    a.t.go_ok(&a.repo, &["get", "example.com/greet@v1.1.0"]);
+    let r = a.run("", JOB, main);
+    check(&r, "run 3");
+    assert_eq!(r.outputs["persistent"], "true", "{}", r.log);
+    assert_eq!(
+        (
+            r.outputs["modules-status"].as_str(),
+            r.outputs["build-status"].as_str()
+        ),
+        ("partial", "partial"),
+        "{}",
+        r.log
+    );
+    assert_eq!(
+        r.log
+            .matches("looking up only an entry of this one")
+            .count(),
+        2,
+        "{}",
+        r.log
+    );
+    assert!(!r.log.contains("restored restore key"), "{}", r.log);
+    assert_eq!(r.outputs["build-matched-key"], "", "{}", r.log);
+    assert!(tar_errors(&r.log).is_empty(), "{}", r.log);
+    assert!(theirs.exists(), "{}", r.log);
+    assert!(
+        r.log.contains(&format!(
+            "saved the build cache as {}",
+            r.outputs["build-key"]
+        )),
+        "{}",
+        r.log
+    );
+
+    // Run 4, a fresh runner of the fleet: restores run 3's entry and builds from it; the other
     // project's entry stayed out of the archive.
     a.keep_home = false;
     a.env
         .push(("RUNNER_ENVIRONMENT".into(), "github-hosted".into()));
     let r = a.run("          save: never", JOB, main);
-    check(&r, "run 3");
+    check(&r, "run 4");
     assert_eq!(r.outputs["persistent"], "false", "{}", r.log);
     assert_eq!(r.outputs["build-status"], "hit", "{}", r.log);
     assert_eq!(

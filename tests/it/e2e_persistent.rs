@@ -137,9 +137,10 @@ fn the_machine_record_says_what_the_caches_hold() {
     }
     std::fs::create_dir_all(t.gocache()).unwrap();
 
-    // A fresh machine: empty caches, no record.
+    // A fresh machine: empty caches, no record: the entries' own restore keys.
     let c = job.claim();
     assert_eq!(c["persistent"], false, "{c}");
+    assert_eq!(c["build"]["restore_keys"], Value::Null, "{c}");
     assert_eq!(
         (&c["modules"]["held"], &c["build"]["held"]),
         (&Value::Bool(false), &Value::Bool(false))
@@ -182,8 +183,32 @@ fn the_machine_record_says_what_the_caches_hold() {
     assert!(report.contains("already on this machine"), "{report}");
     assert!(report.contains("machine: keeps its caches"), "{report}");
 
-    // A dependency bump: the machine holds another set, so both entries restore.
+    // A dependency bump: the machine holds another set, so neither entry is held. It holds
+    // the earlier set's work, though, which a restore key would bring back: only an entry of
+    // the new set is looked up (the exact key; for a build key with a per-run layer, also
+    // another run's entry of this set and configuration).
     t.go_ok(&app, &["get", "example.com/greet@v1.1.0"]);
+    let rolling = |cmd: &[&str]| -> Value {
+        let out = job
+            .cmd(cmd)
+            .env("GO_CI_CACHE_ROLLING_SUFFIX", "r9.1")
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let keys = rolling(&["keys", "--format", "json"]);
+    let c = rolling(&["claim"]);
+    assert_eq!(c["build"]["held"], false, "{c}");
+    assert_eq!(
+        c["build"]["restore_keys"],
+        serde_json::json!([keys["build"]["restore_keys"][0]]),
+        "{c}"
+    );
+    let (_, err) = job.run(&["claim"]);
+    assert!(
+        err.contains("restoring only an entry of this dependency set"),
+        "{err}"
+    );
     let c = job.claim();
     assert_eq!(c["persistent"], true);
     assert_eq!(c["modules"]["held"], false, "{c}");
@@ -195,6 +220,8 @@ fn the_machine_record_says_what_the_caches_hold() {
             .contains("another dependency set"),
         "{c}"
     );
+    assert_eq!(c["modules"]["restore_keys"], serde_json::json!([]), "{c}");
+    assert_eq!(c["build"]["restore_keys"], serde_json::json!([]), "{c}");
     job.run(&["prepare"]);
     job.build();
     job.run(&["trim"]);

@@ -200,11 +200,13 @@ fn report_formats() {
                 filled_before: true,
                 held: Some("go-ci-cache-mod-v1-linux-0123".into()),
                 why: "a job on this machine left it".into(),
+                restore_keys: None,
             }),
             build: Some(RootClaim {
                 filled_before: true,
                 held: None,
                 why: "the last job here of this configuration used another dependency set".into(),
+                restore_keys: Some(vec!["go-ci-cache-build-v1-linux-amd64-0123-".into()]),
             }),
             warnings: vec![],
         }),

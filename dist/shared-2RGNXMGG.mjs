@@ -69343,6 +69343,15 @@ function cacheModeNotice(mode, inputs) {
 function heldResult(name, held) {
   return { status: "local", matched: name === "build" ? held.key || "" : "", hit: true, exact: false, detail: held.why || "", timing: {} };
 }
+function restoreTarget(entry, held) {
+  if (held?.held) return null;
+  if (Array.isArray(held?.restore_keys)) return { ...entry, restore_keys: held.restore_keys, narrowed: true };
+  return entry;
+}
+function narrowedResult(restored, held) {
+  if (restored.status !== "miss") return restored;
+  return { ...restored, status: "partial", detail: `this machine's caches hold an earlier dependency set: ${held?.why || ""}`.trim() };
+}
 function trimArgs(plan, persistent) {
   if (persistent) return ["trim", "--caches", "both"];
   if (plan.length === 0) return ["trim", "--record-only"];
@@ -69398,6 +69407,8 @@ export {
   pruneArgs,
   cacheModeNotice,
   heldResult,
+  restoreTarget,
+  narrowedResult,
   trimArgs,
   excludeOptions
 };
