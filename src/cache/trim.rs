@@ -127,9 +127,9 @@ pub fn build(
         }
     };
     // Sizes come from the listing: a second walk of 100 000 entries would cost more than the
-    // trim itself.
+    // trim itself. The bytes are the root's on disk (entries and the files beside them).
     let before = DirSize {
-        bytes: listing.entries.iter().map(|e| e.size).sum(),
+        bytes: listing.entries.iter().map(|e| e.size).sum::<u64>() + listing.other_bytes,
         files: listing.entries.len() as u64,
     };
     r.before = Some(before);
@@ -145,9 +145,11 @@ pub fn build(
             gocache::TrimPlan::default()
         }
         Some(b) => {
+            // The budget bounds the root on disk: the files that are not entries count too.
+            let bytes = b.bytes.saturating_sub(listing.other_bytes);
             // The records that stay name the outputs that must stay with them: read those the
             // listing did not (older than the cutoff), then plan again.
-            let first = gocache::plan_budget(&listing.entries, b.bytes, cutoff, now);
+            let first = gocache::plan_budget(&listing.entries, bytes, cutoff, now);
             let gone: BTreeSet<usize> = first.remove.iter().copied().collect();
             for (i, e) in listing.entries.iter_mut().enumerate() {
                 if e.kind == gocache::Kind::Action && e.output_id.is_none() && !gone.contains(&i) {
@@ -156,7 +158,7 @@ pub fn build(
                         .and_then(|b| gocache::parse_action(&b));
                 }
             }
-            gocache::plan_budget(&listing.entries, b.bytes, cutoff, now)
+            gocache::plan_budget(&listing.entries, bytes, cutoff, now)
         }
         None => gocache::plan_trim(&listing.entries, cutoff),
     };
