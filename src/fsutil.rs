@@ -31,6 +31,19 @@ pub fn dir_size(path: &Path) -> Option<DirSize> {
     Some(size)
 }
 
+/// Bytes of the regular files at `p`: the file itself, or every file under a directory. No
+/// symlink is counted or followed, `p` itself included; 0 when it does not exist.
+pub fn tree_bytes(p: &Path) -> u64 {
+    WalkDir::new(p)
+        .follow_root_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Replaces `path` with `bytes` atomically: a reader sees the old file or the new one, never
 /// half a file. The temporary sibling is created exclusively under a random name (never
 /// through a symlink someone planted at a predictable name) and removed when anything fails.
@@ -90,6 +103,25 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "newer");
         let left = std::fs::read_dir(t.path()).unwrap().count();
         assert_eq!(left, 5, "no temporary file is left behind");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn tree_bytes_counts_files_and_follows_no_link() {
+        let t = tempfile::tempdir().unwrap();
+        let big = t.path().join("elsewhere");
+        std::fs::create_dir_all(&big).unwrap();
+        std::fs::write(big.join("x"), vec![0u8; 1000]).unwrap();
+        let d = t.path().join("d");
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        std::fs::write(d.join("a"), b"123").unwrap();
+        std::fs::write(d.join("sub/b"), b"45").unwrap();
+        std::os::unix::fs::symlink(&big, d.join("link")).unwrap();
+        std::os::unix::fs::symlink(&big, t.path().join("root-link")).unwrap();
+        assert_eq!(super::tree_bytes(&d), 5);
+        assert_eq!(super::tree_bytes(&d.join("a")), 3);
+        assert_eq!(super::tree_bytes(&t.path().join("root-link")), 0);
+        assert_eq!(super::tree_bytes(&t.path().join("missing")), 0);
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
             continue;
         }
         if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            l.other_bytes += file_bytes(&top.path());
+            l.other_bytes += crate::fsutil::tree_bytes(&top.path());
             continue;
         }
         if ft.is_symlink() {
@@ -185,7 +185,7 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
             let e = e?;
             let fname = e.file_name().to_string_lossy().into_owned();
             let Some((id, kind)) = entry_name(&fname) else {
-                l.other_bytes += file_bytes(&e.path());
+                l.other_bytes += crate::fsutil::tree_bytes(&e.path());
                 continue;
             };
             let ft = e.file_type()?;
@@ -230,18 +230,6 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
         }
     }
     Ok(l)
-}
-
-/// Bytes of the regular files at `p`: the file itself, or every file under a directory
-/// (symlinks are neither counted nor followed).
-fn file_bytes(p: &Path) -> u64 {
-    walkdir::WalkDir::new(p)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
 }
 
 /// Whether `prepare` backdates an entry with this mtime (pure): only entries newer than

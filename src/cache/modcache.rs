@@ -175,7 +175,7 @@ pub fn list(root: &Path) -> std::io::Result<Vec<ModEntry>> {
         };
         if let Some(kind) = kind {
             let size = if ft.is_dir() {
-                tree_size(e.path())
+                crate::fsutil::tree_bytes(e.path())
             } else {
                 e.metadata().map_or(0, |m| m.len())
             };
@@ -186,16 +186,6 @@ pub fn list(root: &Path) -> std::io::Result<Vec<ModEntry>> {
         }
     }
     Ok(out)
-}
-
-fn tree_size(p: &Path) -> u64 {
-    WalkDir::new(p)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
 }
 
 /// Splits `<escaped path>@<escaped version>` when both halves are valid in Go's module cache

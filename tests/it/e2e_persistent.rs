@@ -112,13 +112,7 @@ fn age(gocache: &Path, secs: i64) {
 /// A cache root on disk: every regular file under it (entries, Go's own files, the machine
 /// records and leases), as `du --apparent-size` counts them.
 fn gocache_bytes(p: &Path) -> u64 {
-    walkdir::WalkDir::new(p)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
+    go_ci_cache::fsutil::tree_bytes(p)
 }
 
 fn tar(args: &[&str]) {
