@@ -199,19 +199,8 @@ impl Act {
         copy_tree(&repo_root().join("dist"), &action.join("dist"));
         let results = t.root().join("results");
         std::fs::create_dir_all(&results).unwrap();
-        let git = |args: &[&str]| util::git(&repo, args);
-        git(&["init", "-q", "-b", "main"]);
-        git(&[
-            "-c",
-            "user.email=ci@example.com",
-            "-c",
-            "user.name=ci",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "init",
-        ]);
+        util::git(&repo, &["init", "-q", "-b", "main"]);
+        util::git_commit(&repo, "init");
         Self {
             act,
             t,
@@ -629,19 +618,7 @@ fn action_keeps_the_build_cache_fresh_in_act() {
         )
         .unwrap();
         util::git(&repo, &["add", "-A"]);
-        util::git(
-            &repo,
-            &[
-                "-c",
-                "user.email=ci@example.com",
-                "-c",
-                "user.name=ci",
-                "commit",
-                "-q",
-                "-m",
-                &format!("work {i}"),
-            ],
-        );
+        util::git_commit(&repo, &format!("work {i}"));
     };
     let mut saved: Vec<String> = Vec::new();
     for i in 1..=3 {

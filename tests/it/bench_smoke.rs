@@ -8,24 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::action::tool;
-use crate::util::{TestEnv, git, proxy_dir, write_module};
+use crate::util::{TestEnv, git, git_commit, proxy_dir, write_module};
 
 /// Commits everything in `dir` with a fixed author.
 fn commit(dir: &Path, msg: &str) {
     git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-            "commit",
-            "-q",
-            "-m",
-            msg,
-        ],
-    );
+    git_commit(dir, msg);
 }
 
 /// A module with four commits: the initial one (outside the replayed range), a source change,

@@ -378,20 +378,7 @@ fn gcl_git_init(repo: &Path) {
 /// so the next gitlab-ci-local run is a default-branch pipeline of that commit.
 fn gcl_commit(repo: &Path) {
     util::git(repo, &["add", "-A"]);
-    util::git(
-        repo,
-        &[
-            "-c",
-            "user.email=ci@example.com",
-            "-c",
-            "user.name=ci",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "pipeline",
-        ],
-    );
+    util::git_commit(repo, "pipeline");
     util::git(repo, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
     util::git(
         repo,

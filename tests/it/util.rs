@@ -307,6 +307,24 @@ pub fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+/// Commits what is staged in `dir` (an empty commit when nothing is) as the tests' identity.
+pub fn git_commit(dir: &Path, message: &str) {
+    git(
+        dir,
+        &[
+            "-c",
+            "user.email=ci@example.com",
+            "-c",
+            "user.name=ci",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
+        ],
+    );
+}
+
 /// Copies a tree with `cp -a` (keeps modes and mtimes).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
