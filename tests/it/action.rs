@@ -182,6 +182,16 @@ struct Run {
     outputs: std::collections::HashMap<String, String>,
 }
 
+impl Run {
+    /// The post step saved the build entry under this run's own key.
+    fn saved_its_build_entry(&self) -> bool {
+        self.log.contains(&format!(
+            "saved the build cache as {}",
+            self.outputs["build-key"]
+        ))
+    }
+}
+
 impl Act {
     fn new(act: PathBuf) -> Self {
         let t = TestEnv::new();
@@ -476,11 +486,7 @@ fn action_end_to_end_in_act() {
         r.log
     );
     assert!(
-        r.log.contains("build-cache entries to the restored")
-            && r.log.contains(&format!(
-                "saved the build cache as {}",
-                r.outputs["build-key"]
-            )),
+        r.log.contains("build-cache entries to the restored") && r.saved_its_build_entry(),
         "{}",
         r.log
     );
@@ -627,7 +633,7 @@ fn action_keeps_the_build_cache_fresh_in_act() {
         assert!(r.ok, "run {i}:\n{}", r.log);
         let key = r.outputs["build-key"].clone();
         assert!(
-            r.log.contains(&format!("saved the build cache as {key}")),
+            r.saved_its_build_entry(),
             "run {i} saves its own entry:\n{}",
             r.log
         );
@@ -812,14 +818,7 @@ fn action_on_a_persistent_runner_in_act() {
     // act checks out into a new directory each run: the main module compiled anew, so the
     // build entry is saved again (with this run's key), through the exclusions.
     assert!(r.log.contains("leaves out the"), "{}", r.log);
-    assert!(
-        r.log.contains(&format!(
-            "saved the build cache as {}",
-            r.outputs["build-key"]
-        )),
-        "{}",
-        r.log
-    );
+    assert!(r.saved_its_build_entry(), "{}", r.log);
 
     // Run 3, same machine, after a dependency bump: the machine holds the earlier set, which
     // is all a restore key could bring, so only an entry of the new set is looked up (there is
@@ -851,14 +850,7 @@ fn action_on_a_persistent_runner_in_act() {
     assert_eq!(r.outputs["build-matched-key"], "", "{}", r.log);
     assert!(tar_errors(&r.log).is_empty(), "{}", r.log);
     assert!(theirs.exists(), "{}", r.log);
-    assert!(
-        r.log.contains(&format!(
-            "saved the build cache as {}",
-            r.outputs["build-key"]
-        )),
-        "{}",
-        r.log
-    );
+    assert!(r.saved_its_build_entry(), "{}", r.log);
 
     // Run 4, a fresh runner of the fleet: restores run 3's entry and builds from it; the other
     // project's entry stayed out of the archive.
