@@ -152,10 +152,20 @@ pub struct Listing {
     pub symlinks: u64,
     /// Leftover trash directories from an interrupted trim.
     pub trash: Vec<PathBuf>,
-    /// Bytes of the regular files in the root that are not entries (Go's README and trim.txt,
-    /// this tool's machine records and leases, temporary files): never removed here, but on
-    /// the disk the budget bounds.
-    pub other_bytes: u64,
+    /// What else is in the root (Go's README, trim.txt and fuzzing corpora, this tool's machine
+    /// records and leases, temporary files): never removed here, but on the disk the budget
+    /// bounds. Only their paths: a listing for `prepare` does not walk them.
+    pub others: Vec<PathBuf>,
+}
+
+impl Listing {
+    /// Bytes of the regular files in [`Listing::others`].
+    pub fn other_bytes(&self) -> u64 {
+        self.others
+            .iter()
+            .map(|p| crate::fsutil::tree_bytes(p))
+            .sum()
+    }
 }
 
 /// Lists every entry of the 256 subdirectories. Action records newer than `read_since` are read
@@ -171,7 +181,7 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
             continue;
         }
         if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
-            l.other_bytes += crate::fsutil::tree_bytes(&top.path());
+            l.others.push(top.path());
             continue;
         }
         if ft.is_symlink() {
@@ -185,7 +195,7 @@ pub fn list(root: &Path, read_since: Option<i64>) -> std::io::Result<Listing> {
             let e = e?;
             let fname = e.file_name().to_string_lossy().into_owned();
             let Some((id, kind)) = entry_name(&fname) else {
-                l.other_bytes += crate::fsutil::tree_bytes(&e.path());
+                l.others.push(e.path());
                 continue;
             };
             let ft = e.file_type()?;

@@ -128,8 +128,9 @@ pub fn build(
     };
     // Sizes come from the listing: a second walk of 100 000 entries would cost more than the
     // trim itself. The bytes are the root's on disk (entries and the files beside them).
+    let other_bytes = listing.other_bytes();
     let before = DirSize {
-        bytes: listing.entries.iter().map(|e| e.size).sum::<u64>() + listing.other_bytes,
+        bytes: listing.entries.iter().map(|e| e.size).sum::<u64>() + other_bytes,
         files: listing.entries.len() as u64,
     };
     r.before = Some(before);
@@ -146,7 +147,7 @@ pub fn build(
         }
         Some(b) => {
             // The budget bounds the root on disk: the files that are not entries count too.
-            let bytes = b.bytes.saturating_sub(listing.other_bytes);
+            let bytes = b.bytes.saturating_sub(other_bytes);
             // The records that stay name the outputs that must stay with them: read those the
             // listing did not (older than the cutoff), then plan again.
             let first = gocache::plan_budget(&listing.entries, bytes, cutoff, now);
