@@ -757,8 +757,9 @@ class GoCiCachePersistent(GoCiCache):
     """go-ci-cache as the action runs on a persistent (self-hosted) runner, default inputs
     (`persistent: auto`): keys → `claim` (the job's lease before the restore; the machine
     record says which entries the local caches already hold) → restore only the entries they
-    do not hold, and after a dependency change only an entry of the new set → prepare → job → (post) `trim` every job: GOCACHE within the budget, least
-    recently used first, nothing removed from the shared module cache → save per policy as on
+    do not hold, and after a dependency change only an entry of the new set → prepare → job →
+    (post) `trim` every job: GOCACHE within the budget, least recently used first, nothing
+    removed from the shared module cache → save per policy as on
     an ephemeral runner, the archive built with the exclusions trim wrote (what the job did not
     use stays out, nothing local is touched) → prune."""
 

@@ -286,9 +286,9 @@ async function run() {
       return Promise.resolve(heldResult(name, held));
     }
     if (!readable) return Promise.resolve(none);
-    if (!target.narrowed) return restoreEntry(client, name, entry, log, { ...lookup, label });
-    log.info(`${name}: this machine holds an earlier dependency set of this configuration (${held.why}); looking up only an entry of this one`);
-    return restoreEntry(client, name, target, log, { ...lookup, label }).then((r) => narrowedResult(r, held));
+    if (target.narrowed) log.info(`${name}: this machine holds an earlier dependency set of this configuration (${held.why}); looking up only an entry of this one`);
+    const restored = restoreEntry(client, name, target, log, { ...lookup, label });
+    return target.narrowed ? restored.then((r) => narrowedResult(r, held)) : restored;
   };
   const archived = (name) => (name === 'modules' ? inputs.modulesCache : inputs.buildCache);
 

@@ -10,7 +10,8 @@
 //! the same image, which restores an archive that holds a record, still restores.
 //!
 //! The decisions — [`judge`] (is this machine's cache persistent?), [`holds`] (does it hold
-//! this entry?) and [`narrowed_restore_keys`] (what is still worth looking up?) — are pure; [`read`], [`write`], [`any_valid`] and [`filled`] touch the disk.
+//! this entry?) and [`narrowed_restore_keys`] (what is still worth looking up?) — are pure;
+//! [`read`], [`write`], [`any_valid`] and [`filled`] touch the disk.
 
 use std::path::{Path, PathBuf};
 
