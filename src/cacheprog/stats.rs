@@ -251,20 +251,25 @@ pub fn dir(local_root: &Path) -> PathBuf {
 }
 
 /// Every cache-program process's statistics under a local tier that finished at or after `since`
-/// (Unix seconds), oldest first. Unreadable files are skipped.
+/// (Unix seconds), in the order they ended. Unreadable files are skipped. The files' times
+/// order them: the statistics' own times are whole seconds, and a go command served from the
+/// local tier starts and ends within one.
 pub fn load(local_root: &Path, since: i64) -> Vec<Stats> {
     let Ok(rd) = std::fs::read_dir(dir(local_root)) else {
         return Vec::new();
     };
-    let mut v: Vec<Stats> = rd
+    let mut v: Vec<(Option<std::time::SystemTime>, Stats)> = rd
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice::<Stats>(&b).ok())
-        .filter(|s| s.finished_at >= since)
+        .filter_map(|e| {
+            let written = e.metadata().and_then(|m| m.modified()).ok();
+            let s = serde_json::from_slice::<Stats>(&std::fs::read(e.path()).ok()?).ok()?;
+            Some((written, s))
+        })
+        .filter(|(_, s)| s.finished_at >= since)
         .collect();
-    v.sort_by_key(|s| (s.started_at, s.finished_at));
-    v
+    v.sort_by_key(|(written, s)| (*written, s.finished_at));
+    v.into_iter().map(|(_, s)| s).collect()
 }
 
 #[cfg(test)]

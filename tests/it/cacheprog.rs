@@ -363,7 +363,7 @@ impl<'a> Runner<'a> {
 
     /// Each cache-program process's statistics, in the order they ended.
     pub(crate) fn per_process(&self) -> Vec<Stats> {
-        per_process(&self.local())
+        stats::load(&self.local(), 0)
     }
 
     /// `report --format text` over everything this runner's cache programs did.
@@ -398,25 +398,6 @@ pub(crate) fn deps_compiled(trace: &[u8]) -> Vec<String> {
     v.sort();
     v.dedup();
     v
-}
-
-/// The statistics of each cache-program process that used the local tier at `local`, in the
-/// order they ended. The files' times order them: the stats' own are whole seconds, and go
-/// commands served from the local tier start and end within one.
-pub(crate) fn per_process(local: &Path) -> Vec<Stats> {
-    let mut v: Vec<(std::time::SystemTime, Stats)> = std::fs::read_dir(stats::dir(local))
-        .map(|rd| rd.flatten().collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .map(|e| {
-            let at = e.metadata().unwrap().modified().unwrap();
-            let s = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
-            (at, s)
-        })
-        .collect();
-    v.sort_by_key(|(at, _)| *at);
-    v.into_iter().map(|(_, s)| s).collect()
 }
 
 pub(crate) fn app(t: &TestEnv) -> PathBuf {
@@ -1427,7 +1408,7 @@ fn the_local_tier_trims_itself_of_what_went_unused() {
     std::fs::write(&stamp, format!("{}\n", now - 2 * 86_400)).unwrap();
 
     assert_eq!(go(&["build", "-x", "."]), Vec::<String>::new(), "all hits");
-    let last = per_process(&local).pop().unwrap();
+    let last = stats::load(&local, 0).pop().unwrap();
     assert!(
         last.local_trimmed > 0 && last.local_trimmed_bytes > 0,
         "{last:?}"
